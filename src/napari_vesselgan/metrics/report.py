@@ -1,0 +1,311 @@
+"""Automatically generated before/after report (METHODS.md card 4: "an automatically generated
+report" for every processed image).
+
+:func:`write_report` writes, into one folder:
+
+* ``report.md``: the title, per image a side-by-side picture and a table of the five
+  explainable metrics (before, after, change, ratio) plus any extra numbers (PSNR, SSIM, ...),
+  then the notes;
+* ``metrics.json``: the same numbers, machine-readable;
+* ``metrics.png``: one small bar chart per metric, before vs after, for every image;
+* ``<name>.png`` per image: before (left) and after (right), each scaled to its own min/max.
+
+Every file is written atomically (:func:`napari_vesselgan.io.atomic.atomic_path`). Matplotlib
+is used through ``Figure`` + ``FigureCanvasAgg`` only, so no GUI backend is ever touched.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import math
+import os
+import re
+from pathlib import Path
+
+import numpy as np
+
+from ..io.atomic import atomic_path
+from .explainable import EXPLAINABLE_METRICS, METRIC_LABELS, compare_metrics
+
+__all__ = ["write_report", "format_value", "side_by_side", "PANEL_GAP"]
+
+#: Width in pixels of the white separator between "before" and "after" in ``<name>.png``.
+PANEL_GAP = 4
+
+_RESERVED = {"report", "metrics"}
+
+_DEFINITIONS = (
+    ("snr", "mean of the signal region / standard deviation of the background region "
+            "(Otsu's split unless masks were given)"),
+    ("entropy", "Shannon entropy of a 256-bin grey-level histogram (dtype range for integer "
+                "images, the image's min..max for floats), in bits"),
+    ("edge_density", "fraction of pixels marked by Canny (sigma 1) on the image rescaled to its own "
+                     "min..max"),
+    ("contrast", "standard deviation of the intensities, in the image's own units"),
+    ("mean_intensity", "mean of the intensities, in the image's own units"),
+)
+
+
+def format_value(value) -> str:
+    """A number as the report prints it: about 4 significant digits, no exponent for
+    magnitudes in [1e-3, 1e6), ``inf``/``-inf``/``nan`` spelled out, ``-`` for None."""
+    if value is None:
+        return "-"
+    if isinstance(value, (bool, np.bool_)):
+        return str(bool(value))
+    if isinstance(value, (int, np.integer)):
+        return str(int(value))
+    if not isinstance(value, (float, np.floating)):
+        return str(value)
+    x = float(value)
+    if math.isnan(x):
+        return "nan"
+    if math.isinf(x):
+        return "inf" if x > 0 else "-inf"
+    if x == 0:
+        return "0"
+    a = abs(x)
+    if 1e-3 <= a < 1e6:
+        decimals = max(0, 3 - math.floor(math.log10(a)))
+        return f"{x:.{decimals}f}"
+    return f"{x:.3e}"
+
+
+def _json_value(value):
+    """JSON-safe value: non-finite floats become null (JSON has no nan/inf)."""
+    if value is None or isinstance(value, (str, bool)):
+        return value
+    if isinstance(value, np.bool_):
+        return bool(value)
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        x = float(value)
+        return x if math.isfinite(x) else None
+    return str(value)
+
+
+def _to_display(image: np.ndarray) -> np.ndarray:
+    """2-D grey or (Y, X, 3) RGB uint8 copy, scaled to the image's own min/max.
+
+    RGBA drops its alpha. Stacks (more than 2 dimensions, not RGB) show their middle plane
+    along each leading axis.
+    """
+    arr = np.asarray(image)
+    if arr.ndim == 3 and arr.shape[-1] == 4:  # RGBA: show the colour, drop alpha
+        arr = arr[..., :3]
+    while arr.ndim > 2 and not (arr.ndim == 3 and arr.shape[-1] == 3):
+        arr = arr[arr.shape[0] // 2]
+    if arr.ndim != 2 and not (arr.ndim == 3 and arr.shape[-1] == 3):
+        raise ValueError(f"cannot show an image of shape {np.shape(image)}")
+    a = arr.astype(np.float64)
+    low, high = float(a.min()), float(a.max())
+    if high > low:
+        a = (a - low) / (high - low) * 255.0
+    else:
+        a = np.zeros_like(a)
+    return np.clip(np.rint(a), 0, 255).astype(np.uint8)
+
+
+def side_by_side(before, after) -> np.ndarray:
+    """Before (left) and after (right) as one uint8 image, each scaled to its own min/max.
+
+    Width = before's width + :data:`PANEL_GAP` + after's width; height = the larger height
+    (the shorter image is padded with black below). Grey and RGB mixed gives RGB.
+    """
+    b, a = _to_display(before), _to_display(after)
+    if (b.ndim == 3) != (a.ndim == 3):
+        b = b if b.ndim == 3 else np.repeat(b[..., None], 3, axis=-1)
+        a = a if a.ndim == 3 else np.repeat(a[..., None], 3, axis=-1)
+    height = max(b.shape[0], a.shape[0])
+    width = b.shape[1] + PANEL_GAP + a.shape[1]
+    canvas = np.zeros((height, width) + b.shape[2:], dtype=np.uint8)
+    canvas[: b.shape[0], : b.shape[1]] = b
+    canvas[:, b.shape[1] : b.shape[1] + PANEL_GAP] = 255
+    canvas[: a.shape[0], b.shape[1] + PANEL_GAP :] = a
+    return canvas
+
+
+def _file_stems(names: list[str]) -> list[str]:
+    """Safe, unique file stems for the entry names (never 'report' or 'metrics')."""
+    stems: list[str] = []
+    taken: set[str] = set(_RESERVED)
+    for name in names:
+        stem = re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._") or "image"
+        if stem.lower() in _RESERVED:
+            stem = f"{stem}_image"
+        candidate, k = stem, 2
+        while candidate.lower() in taken:
+            candidate, k = f"{stem}_{k}", k + 1
+        taken.add(candidate.lower())
+        stems.append(candidate)
+    return stems
+
+
+def _md_cell(text: str) -> str:
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def _write_png(path: Path, array: np.ndarray) -> None:
+    import imageio.v3 as iio
+
+    with atomic_path(path) as tmp:
+        iio.imwrite(tmp, array, extension=".png")
+
+
+def _write_chart(path: Path, entries: list[dict]) -> None:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    n = len(entries)
+    names = [e["name"] for e in entries]
+    panel_w = max(2.8, 0.55 * n + 1.4)
+    fig = Figure(figsize=(panel_w * len(EXPLAINABLE_METRICS), 3.4), dpi=100, layout="constrained")
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(1, len(EXPLAINABLE_METRICS), squeeze=False)[0]
+    x = np.arange(n)
+    width = 0.38
+    for ax, metric in zip(axes, EXPLAINABLE_METRICS):
+        rows = [next(r for r in e["metrics"] if r["metric"] == metric) for e in entries]
+        for offset, key, colour in ((-width / 2, "before", "#9e9e9e"), (width / 2, "after", "#1f77b4")):
+            values = [r[key] for r in rows]
+            heights = [v if math.isfinite(v) else 0.0 for v in values]
+            ax.bar(x + offset, heights, width, label=key, color=colour)
+            for xi, v in zip(x + offset, values):
+                if not math.isfinite(v):  # no bar can show it: say what it is
+                    ax.annotate(format_value(v), (xi, 0), ha="center", va="bottom", fontsize=7)
+        ax.set_title(METRIC_LABELS[metric], fontsize=8)
+        ax.set_xticks(x, names, rotation=30 if n > 3 else 0, ha="right" if n > 3 else "center", fontsize=7)
+        ax.set_xlim(-0.75, n - 0.25)
+        ax.tick_params(axis="y", labelsize=7)
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside upper right", ncols=2, fontsize=7)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png")
+
+
+def write_report(out_dir: str | os.PathLike, entries, *, title: str, notes: str = "") -> Path:
+    """Write a before/after metrics report for one or more images; return ``report.md``'s path.
+
+    ``entries`` is a list of dicts ``{"name": str, "before": ndarray, "after": ndarray,
+    "extra": dict}`` (``extra`` optional: further numbers to print, e.g. ``{"psnr": 31.2,
+    "ssim": 0.91}``). For each entry the five explainable metrics of ``before`` and ``after``
+    are computed with :func:`~napari_vesselgan.metrics.compare_metrics` (no masks: Otsu's
+    split for SNR), each image in its own units.
+
+    Files written into ``out_dir`` (created if missing), each atomically:
+
+    * ``report.md``: title, a table per entry (metric, before, after, change = after - before,
+      after / before), the extras, then ``notes``; numbers via :func:`format_value`;
+    * ``metrics.json``: ``{"title", "notes", "generator", "created", "metrics", "labels",
+      "chart", "entries": [{"name", "image", "before": {"shape", "dtype"}, "after": {...},
+      "metrics": [rows], "extra": {...}}]}``, with non-finite numbers as ``null``;
+    * ``metrics.png``: one bar chart per metric, before vs after, per entry;
+    * ``<name>.png``: before | after side by side (see :func:`side_by_side`). File names are
+      the entry names made safe (characters other than letters, digits, ``.``, ``_`` and
+      ``-`` become ``_``), made unique, and never ``report`` or ``metrics``.
+
+    Raises ``ValueError`` for an empty ``entries``, an entry without a name, before or after,
+    and (from the metrics) NaN/inf or empty images.
+    """
+    import napari_vesselgan
+
+    entries = list(entries)
+    if not entries:
+        raise ValueError("write_report needs at least one entry")
+    for i, entry in enumerate(entries):
+        missing = [k for k in ("name", "before", "after") if k not in entry]
+        if missing:
+            raise ValueError(f"entry {i} lacks {', '.join(missing)}")
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+
+    stems = _file_stems([str(e["name"]) for e in entries])
+    computed = []
+    for entry, stem in zip(entries, stems):
+        before, after = np.asarray(entry["before"]), np.asarray(entry["after"])
+        computed.append(
+            {
+                "name": str(entry["name"]),
+                "image": f"{stem}.png",
+                "before": {"shape": list(before.shape), "dtype": str(before.dtype)},
+                "after": {"shape": list(after.shape), "dtype": str(after.dtype)},
+                "metrics": compare_metrics(before, after),
+                "extra": dict(entry.get("extra") or {}),
+                "_arrays": (before, after),
+            }
+        )
+
+    for c in computed:
+        _write_png(out / c["image"], side_by_side(*c["_arrays"]))
+    _write_chart(out / "metrics.png", computed)
+
+    created = _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat()
+    generator = f"napari-vesselgan {napari_vesselgan.__version__}"
+
+    # ---- metrics.json
+    doc = {
+        "title": title,
+        "notes": notes,
+        "generator": generator,
+        "created": created,
+        "metrics": list(EXPLAINABLE_METRICS),
+        "labels": dict(METRIC_LABELS),
+        "chart": "metrics.png",
+        "entries": [
+            {
+                "name": c["name"],
+                "image": c["image"],
+                "before": c["before"],
+                "after": c["after"],
+                "metrics": [{k: _json_value(v) for k, v in row.items()} for row in c["metrics"]],
+                "extra": {str(k): _json_value(v) for k, v in c["extra"].items()},
+            }
+            for c in computed
+        ],
+    }
+    with atomic_path(out / "metrics.json") as tmp:
+        tmp.write_text(json.dumps(doc, indent=2, allow_nan=False) + "\n", encoding="utf-8")
+
+    # ---- report.md
+    lines = [f"# {title}", "", f"Generated by {generator} on {created}.", ""]
+    lines += ["## Metrics", ""]
+    lines += [f"- **{METRIC_LABELS[k]}**: {text}." for k, text in _DEFINITIONS]
+    lines += [
+        "",
+        "Before and after are each measured in their own intensity units; nothing is normalised, "
+        "so compare contrast, mean intensity and SNR with the two images' scales in mind. "
+        "Change = after - before.",
+        "",
+        "![Metrics before and after](metrics.png)",
+        "",
+    ]
+    for c in computed:
+        b, a = c["before"], c["after"]
+        lines += [f"## {c['name']}", ""]
+        lines += [
+            f"![{_md_cell(c['name'])}: before and after]({c['image']})",
+            "",
+            f"Left: before ({'x'.join(map(str, b['shape']))}, {b['dtype']}); "
+            f"right: after ({'x'.join(map(str, a['shape']))}, {a['dtype']}); "
+            "each scaled to its own min..max for display.",
+            "",
+            "| Metric | Before | After | Change | After / Before |",
+            "|---|---:|---:|---:|---:|",
+        ]
+        for row in c["metrics"]:
+            lines.append(
+                f"| {METRIC_LABELS[row['metric']]} | {format_value(row['before'])} | "
+                f"{format_value(row['after'])} | {format_value(row['change'])} | {format_value(row['ratio'])} |"
+            )
+        if c["extra"]:
+            lines += ["", "| Extra | Value |", "|---|---:|"]
+            lines += [f"| {_md_cell(k)} | {_md_cell(format_value(v))} |" for k, v in c["extra"].items()]
+        lines.append("")
+    if notes:
+        lines += ["## Notes", "", notes.rstrip(), ""]
+    path = out / "report.md"
+    with atomic_path(path) as tmp:
+        tmp.write_text("\n".join(lines), encoding="utf-8")
+    return path
