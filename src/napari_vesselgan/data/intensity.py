@@ -1,0 +1,58 @@
+"""Intensity mapping between user images (any dtype and range) and the networks' [-1, 1].
+
+Every image is scaled by its own finite minimum and maximum, in training and in prediction
+alike, so a dark 16-bit low-light frame and a bright 8-bit one look the same to a network.
+Restoration results go back to the input's range and dtype.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class IntensityRange:
+    """The range an image was scaled from, and its dtype, to map results back."""
+
+    low: float
+    high: float
+    dtype: np.dtype
+
+    @property
+    def span(self) -> float:
+        return self.high - self.low if self.high > self.low else 1.0
+
+    def to_network(self, image: np.ndarray) -> np.ndarray:
+        """float32 in [-1, 1] (a constant image becomes -1)."""
+        return ((np.asarray(image, np.float32) - self.low) / self.span * 2.0 - 1.0).astype(np.float32, copy=False)
+
+    def from_network(self, output: np.ndarray) -> np.ndarray:
+        """Back to this range and dtype, with integer rounding and clipping to the range."""
+        unit = np.clip((output + 1.0) / 2.0, 0.0, 1.0)
+        values = self.low + unit.astype(np.float64) * (self.high - self.low)
+        if np.issubdtype(self.dtype, np.integer):
+            info = np.iinfo(self.dtype)
+            return np.clip(np.rint(values), info.min, info.max).astype(self.dtype)
+        return values.astype(self.dtype)
+
+
+def intensity_range(image) -> IntensityRange:
+    """Finite min and max of ``image`` (numpy or dask); raises on NaN/inf or an empty image."""
+    if 0 in image.shape:
+        raise ValueError(f"the image is empty (shape {tuple(image.shape)})")
+    low, high = image.min(), image.max()
+    if hasattr(low, "compute"):
+        import dask
+
+        low, high = dask.compute(low, high)
+    low, high = float(low), float(high)
+    if not (np.isfinite(low) and np.isfinite(high)):
+        raise ValueError("the image contains NaN or infinite values; replace them before processing")
+    return IntensityRange(low, high, np.dtype(image.dtype))
+
+
+def to_unit(image: np.ndarray) -> np.ndarray:
+    """float32 in [-1, 1] by the image's own range (training data)."""
+    return intensity_range(image).to_network(image)

@@ -1,0 +1,233 @@
+"""What every method shares: input checks, whole-or-tiled prediction, saliency, metadata, loading.
+
+A method module (``denoise``, ...) defines its config, how its networks are built and how it
+trains; prediction of a fully convolutional generator is the same for all of them and lives
+here. Prediction never changes its input and maps results back to the input's range and
+dtype (restoration) or returns float32 in [0, 1] (translation).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+from torch import nn
+
+from napari_vesselgan import __version__
+from napari_vesselgan.data.intensity import IntensityRange, intensity_range
+from napari_vesselgan.engine.checkpoint import CheckpointError, load_checkpoint, load_network
+from napari_vesselgan.engine.device import autocast, prepare_backend, resolve_device
+from napari_vesselgan.engine.tiling import predict_tiled, predict_whole, round_up
+from napari_vesselgan.methods.config import TrainingConfig
+
+ProgressFn = Callable[[int, int], None]
+WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
+DEFAULT_CPU_BUDGET_MB = 2048
+
+
+def memory_budget_bytes(device: torch.device) -> int:
+    """Bytes of activations prediction may use at once: VESSELGAN_MEMORY_MB, or half the free GPU memory."""
+    if "VESSELGAN_MEMORY_MB" in os.environ:
+        return int(float(os.environ["VESSELGAN_MEMORY_MB"]) * 2**20)
+    if device.type == "cuda":
+        free, _ = torch.cuda.mem_get_info(device)
+        return free // 2
+    return DEFAULT_CPU_BUDGET_MB * 2**20
+
+
+def check_image(image: Any, *, channels: int) -> None:
+    """Refuse what the networks cannot take, with a message a user can act on."""
+    if not hasattr(image, "shape") or not hasattr(image, "dtype"):
+        raise TypeError(f"expected a numpy or dask array, got {type(image).__name__}")
+    dtype = np.dtype(image.dtype)
+    if dtype == bool or not (np.issubdtype(dtype, np.integer) or np.issubdtype(dtype, np.floating)):
+        raise ValueError(f"images of dtype {dtype} are not supported; use integer or float images")
+    if 0 in image.shape:
+        raise ValueError(f"the image is empty (shape {tuple(image.shape)})")
+    if channels == 1:
+        if image.ndim < 2:
+            raise ValueError(f"expected a 2-D image (Y, X) or a stack (..., Y, X), got shape {tuple(image.shape)}")
+        if image.ndim == 3 and image.shape[-1] in (3, 4) and image.shape[0] > 4:
+            raise ValueError(
+                f"this method takes single-channel (grey) images; got an RGB/RGBA image of shape {tuple(image.shape)}. "
+                "Convert it to grey or pick one channel first")
+    else:
+        if image.ndim < 3 or image.shape[-1] != channels:
+            raise ValueError(f"expected an image of shape (Y, X, {channels}), got {tuple(image.shape)}")
+    if min(image.shape[-2:] if channels == 1 else image.shape[-3:-1]) < 4:
+        raise ValueError(f"the image is too small ({tuple(image.shape)}); at least 4x4 pixels are needed")
+
+
+class Method:
+    """A trained generator with its config; subclasses set the class attributes and ``build``."""
+
+    name: ClassVar[str]
+    kind: ClassVar[str]  # "restoration" or "translation"
+    config_class: ClassVar[type[TrainingConfig]]
+    in_channels: ClassVar[int] = 1
+    out_channels: ClassVar[int] = 1
+    scale: ClassVar[int] = 1
+
+    def __init__(self, config: TrainingConfig, generator: nn.Module, *, device: str | torch.device = "auto",
+                 weights: Path | None = None, provenance: dict[str, Any] | None = None):
+        self.config = config
+        self.device = resolve_device(device)
+        prepare_backend(self.device)
+        self.generator = generator.to(self.device).eval()
+        self.weights = weights
+        self.provenance = provenance or {}
+
+    # ----- building and loading -------------------------------------------------------------
+    @classmethod
+    def build_generator(cls, config: TrainingConfig) -> nn.Module:
+        raise NotImplementedError
+
+    @classmethod
+    def default_weights(cls) -> Path:
+        return WEIGHTS_DIR / f"{cls.name}.safetensors"
+
+    @classmethod
+    def load(cls, weights: str | os.PathLike | None = None, device: str | torch.device = "auto") -> "Method":
+        """From a checkpoint of ours (None: the bundled default weights)."""
+        path = Path(weights) if weights is not None else cls.default_weights()
+        if weights is None and not path.is_file():
+            raise CheckpointError(
+                f"no bundled weights for {cls.name!r} at {path}; train some with `vesselgan train {cls.name}`")
+        checkpoint = load_checkpoint(path, expected_method=cls.name)
+        config = cls.config_class(**checkpoint.config)
+        generator = cls.build_generator(config)
+        key = "generator" if "generator" in checkpoint.networks else cls.generator_key_in_training_checkpoint()
+        if key not in checkpoint.networks:
+            raise CheckpointError(f"{path}: no generator weights in this checkpoint")
+        load_network(generator, checkpoint.networks[key], name=f"{cls.name} generator")
+        return cls(config, generator, device=device, weights=path, provenance=checkpoint.provenance)
+
+    @classmethod
+    def generator_key_in_training_checkpoint(cls) -> str:
+        return "generator"
+
+    @classmethod
+    def untrained(cls, config: TrainingConfig | None = None, device: str | torch.device = "auto") -> "Method":
+        config = config or cls.config_class()
+        return cls(config, cls.build_generator(config), device=device)
+
+    # ----- prediction -------------------------------------------------------------------------
+    @property
+    def stride(self) -> int:
+        return int(getattr(self.generator, "stride", 4))
+
+    def receptive_halo(self) -> int:
+        """Halo that makes tiled prediction exact: receptive radius plus half the blend band."""
+        radius = int(getattr(self.generator, "receptive_radius", 64))
+        return round_up(radius + 8, self.stride)
+
+    def bytes_per_pixel(self) -> int:
+        """Rough peak activation memory of one forward pass per input pixel (for the tile choice)."""
+        width = int(getattr(self.generator, "ngf", 64))
+        return 16 * width * self.scale**2
+
+    def choose_tile(self, height: int, width: int) -> int | None:
+        """None (whole image) when it fits the memory budget, else the largest power-of-two tile that does."""
+        budget = memory_budget_bytes(self.device)
+        if height * width * self.bytes_per_pixel() <= budget:
+            return None
+        halo = self.receptive_halo()
+        tile = 2048
+        while tile > 64 and (tile + 2 * halo) ** 2 * self.bytes_per_pixel() > budget:
+            tile //= 2
+        return tile
+
+    def predict(self, image: Any, *, tile: int | None = None, progress: ProgressFn | None = None,
+                precision: str = "fp32", halo: int | None = None) -> np.ndarray:
+        """Run the generator on a 2-D image or each plane of a stack (numpy or dask); see DESIGN.md."""
+        check_image(image, channels=self.in_channels)
+        rng = intensity_range(image)
+        planes = list(np.ndindex(*image.shape[: image.ndim - (2 if self.in_channels == 1 else 3)]))
+        outputs = []
+        for index, plane_index in enumerate(planes):
+            plane = image[plane_index] if plane_index else image
+            report = None
+            if progress is not None:
+                report = lambda done, total, i=index: progress(i * total + done, total * len(planes))  # noqa: E731
+            outputs.append(self._predict_plane(plane, rng, tile=tile, progress=report, precision=precision, halo=halo))
+        result = np.stack(outputs).reshape(*image.shape[: len(planes[0])], *outputs[0].shape) if planes[0] else outputs[0]
+        return result
+
+    def _predict_plane(self, plane: Any, rng: IntensityRange, *, tile: int | None, progress: ProgressFn | None,
+                       precision: str, halo: int | None) -> np.ndarray:
+        height, width = plane.shape[:2] if self.in_channels > 1 else plane.shape[-2:]
+        chw_of = (lambda block: np.moveaxis(block, -1, 0)) if self.in_channels > 1 else (lambda block: block[None])
+        tile = tile if tile is not None else self.choose_tile(height, width)
+        if tile is None or (tile >= height and tile >= width):
+            out = predict_whole(self.generator, rng.to_network(chw_of(np.asarray(plane))), stride=self.stride,
+                                device=self.device, precision=precision, scale=self.scale)
+            if progress:
+                progress(1, 1)
+        else:
+            def read(y0: int, y1: int, x0: int, x1: int) -> np.ndarray:
+                return rng.to_network(chw_of(np.asarray(plane[y0:y1, x0:x1])))
+
+            out = predict_tiled(self.generator, read, (self.in_channels, height, width), tile=tile,
+                                halo=self.receptive_halo() if halo is None else halo, stride=self.stride,
+                                out_channels=self.out_channels, device=self.device, precision=precision,
+                                scale=self.scale, progress=progress)
+        return self.finish_output(out, rng)
+
+    def finish_output(self, out: np.ndarray, rng: IntensityRange) -> np.ndarray:
+        """Restoration: back to the input's range and dtype; translation: float32 in [0, 1]."""
+        out = out[0] if out.shape[0] == 1 else np.moveaxis(out, 0, -1)
+        if self.kind == "restoration":
+            return rng.from_network(out)
+        return np.clip((out + 1.0) / 2.0, 0.0, 1.0).astype(np.float32)
+
+    def saliency(self, image: np.ndarray, *, max_side: int = 1024) -> np.ndarray:
+        """Gradient saliency (Simonyan et al. 2014): |d sum(output) / d input|, scaled to [0, 1].
+
+        Shows which input pixels drive the output. Images larger than ``max_side`` are
+        analysed at a reduced size and the map is resized back (recorded by the caller).
+        """
+        check_image(image, channels=self.in_channels)
+        if image.ndim != (2 if self.in_channels == 1 else 3):
+            raise ValueError("saliency is computed for a single 2-D image, not a stack")
+        from skimage.transform import resize
+
+        rng = intensity_range(image)
+        plane = np.asarray(image, np.float32)
+        height, width = plane.shape[:2]
+        factor = max(height, width) / max_side
+        if factor > 1:
+            plane = resize(plane, (round(height / factor), round(width / factor)), order=1, anti_aliasing=True,
+                           preserve_range=True).astype(np.float32)
+        chw = rng.to_network(plane[None] if self.in_channels == 1 else np.moveaxis(plane, -1, 0))
+        h, w = chw.shape[1:]
+        pad = ((0, 0), (0, round_up(h, self.stride) - h), (0, round_up(w, self.stride) - w))
+        x = torch.from_numpy(np.pad(chw, pad, mode="reflect"))[None].to(self.device).requires_grad_(True)
+        with torch.enable_grad(), autocast(self.device, "fp32"):
+            out = self.generator(x)[..., : h * self.scale, : w * self.scale]
+            out.sum().backward()
+        grad = x.grad[0, :, :h, :w].abs().amax(0).float().cpu().numpy()
+        if factor > 1:
+            grad = resize(grad, (height, width), order=1)
+        top = float(np.percentile(grad, 99.5)) or 1.0
+        return np.clip(grad / top, 0.0, 1.0).astype(np.float32)
+
+    # ----- provenance for layers --------------------------------------------------------------
+    def describe(self, **parameters: Any) -> dict[str, Any]:
+        """Metadata for a result layer: method, weights, parameters, version."""
+        return {
+            "method": self.name,
+            "weights": str(self.weights) if self.weights else "untrained",
+            "weights_provenance": self.provenance,
+            "config": self.config.model_dump(),
+            "parameters": parameters,
+            "device": str(self.device),
+            "napari_vesselgan": __version__,
+        }
+
+    def train(self, dataset_or_dirs: Any, config: TrainingConfig | None = None, *, callbacks=(),
+              run_dir: str | os.PathLike | None = None) -> Path:
+        raise NotImplementedError(f"{self.name} cannot be trained")

@@ -1,0 +1,40 @@
+"""Typed method configurations: one pydantic model per method, refusing unknown fields.
+
+The widget, the command line and the tests build the same object; it is saved with the
+weights, so a checkpoint always says how its networks were built and trained.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class TrainingConfig(BaseModel):
+    """Fields every trainable method shares: the loop, the optimiser, the patches."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+    steps: int = Field(2000, ge=1, description="Training steps (one batch each).")
+    decay_steps: int = Field(1000, ge=0, description="Final steps over which the learning rate falls linearly to 0.")
+    schedule: Literal["constant", "linear", "step"] = Field("linear", description="Learning-rate schedule.")
+    step_size: int = Field(50, ge=1, description="Steps between learning-rate drops (schedule 'step').")
+    gamma: float = Field(0.5, gt=0, le=1, description="Learning-rate factor per drop (schedule 'step').")
+    lr: float = Field(2e-4, gt=0, description="Adam learning rate.")
+    beta1: float = Field(0.5, ge=0, lt=1, description="Adam beta1.")
+    beta2: float = Field(0.999, ge=0, lt=1, description="Adam beta2.")
+    batch_size: int = Field(1, ge=1, description="Patches per step.")
+    patch_size: int = Field(128, ge=16, description="Square training patch size in pixels (a multiple of 4).")
+    checkpoint_every: int = Field(500, ge=0, description="Steps between checkpoints (0: only at the end).")
+    seed: int = Field(0, description="Seed for initialisation and patch sampling.")
+    precision: Literal["auto", "fp32", "bf16", "fp16"] = Field(
+        "auto", description="Autocast precision: auto = bf16 on CUDA, fp32 on CPU.")
+
+    @classmethod
+    def preset(cls, name: str, **overrides: Any) -> "TrainingConfig":
+        """A named preset (``default``, ``paper``, ``test``) with optional overrides."""
+        presets = getattr(cls, "PRESETS", {})
+        if name != "default" and name not in presets:
+            raise ValueError(f"unknown preset {name!r}; choose from default, {', '.join(presets)}")
+        return cls(**{**presets.get(name, {}), **overrides})

@@ -1,0 +1,110 @@
+"""Unpaired CycleGAN training (Zhu et al. 2017), shared by the CycleGAN-style methods.
+
+Two generators G_AB: A -> B and G_BA: B -> A, two PatchGAN discriminators D_A and D_B.
+Generator loss: adversarial (both directions) + lambda_cycle * L1 cycle consistency (both
+directions) + lambda_identity * L1 identity (G_AB(b) ~ b, G_BA(a) ~ a) + any extra terms a
+method adds. Discriminators: half the sum of real and pooled-fake losses. Discriminator
+parameters are frozen while the generators step.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import torch
+from torch import nn
+
+from napari_vesselgan.engine.device import autocast
+from napari_vesselgan.engine.image_pool import ImagePool
+from napari_vesselgan.losses.adversarial import GANLoss
+
+ExtraLoss = Callable[[dict[str, torch.Tensor]], dict[str, torch.Tensor]]
+
+
+def set_requires_grad(nets: list[nn.Module], flag: bool) -> None:
+    for net in nets:
+        for parameter in net.parameters():
+            parameter.requires_grad_(flag)
+
+
+class CycleGAN:
+    """The four networks, their optimisers and one training step; a :class:`Trainable`."""
+
+    def __init__(
+        self,
+        method: str,
+        config: Any,
+        *,
+        g_ab: nn.Module,
+        g_ba: nn.Module,
+        d_a: nn.Module,
+        d_b: nn.Module,
+        device: torch.device,
+        extra_generator_loss: ExtraLoss | None = None,
+    ):
+        self.method, self.config, self.device = method, config, device
+        self.g_ab, self.g_ba = g_ab.to(device), g_ba.to(device)
+        self.d_a, self.d_b = d_a.to(device), d_b.to(device)
+        self.gan = GANLoss(getattr(config, "gan_mode", "lsgan")).to(device)
+        self.l1 = nn.L1Loss()
+        self.pool_a = ImagePool(config.pool_size, seed=config.seed + 1)
+        self.pool_b = ImagePool(config.pool_size, seed=config.seed + 2)
+        betas = (config.beta1, config.beta2)
+        self.opt_g = torch.optim.Adam([*self.g_ab.parameters(), *self.g_ba.parameters()], lr=config.lr, betas=betas)
+        self.opt_d = torch.optim.Adam([*self.d_a.parameters(), *self.d_b.parameters()], lr=config.lr, betas=betas)
+        self.extra_generator_loss = extra_generator_loss
+
+    # Trainable ---------------------------------------------------------------------------------
+    def networks(self) -> dict[str, nn.Module]:
+        return {"g_ab": self.g_ab, "g_ba": self.g_ba, "d_a": self.d_a, "d_b": self.d_b}
+
+    def optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        return {"generators": self.opt_g, "discriminators": self.opt_d}
+
+    def inference_networks(self) -> dict[str, nn.Module]:
+        return {"generator": self.g_ab}
+
+    def config_dict(self) -> dict[str, Any]:
+        return self.config.model_dump()
+
+    def train_step(self, batch: tuple[torch.Tensor, torch.Tensor]) -> dict[str, float]:
+        real_a, real_b = (t.to(self.device, non_blocking=True) for t in batch)
+        cfg = self.config
+        with autocast(self.device, cfg.precision):
+            # generators
+            set_requires_grad([self.d_a, self.d_b], False)
+            fake_b = self.g_ab(real_a)
+            rec_a = self.g_ba(fake_b)
+            fake_a = self.g_ba(real_b)
+            rec_b = self.g_ab(fake_a)
+            losses = {
+                "G_adv_AB": self.gan(self.d_b(fake_b), True),
+                "G_adv_BA": self.gan(self.d_a(fake_a), True),
+                "cycle": (self.l1(rec_a, real_a) + self.l1(rec_b, real_b)) * cfg.lambda_cycle,
+            }
+            if cfg.lambda_identity > 0:
+                losses["identity"] = (self.l1(self.g_ab(real_b), real_b) + self.l1(self.g_ba(real_a), real_a)) * cfg.lambda_identity
+            if self.extra_generator_loss is not None:
+                tensors = {"real_a": real_a, "real_b": real_b, "fake_a": fake_a, "fake_b": fake_b,
+                           "rec_a": rec_a, "rec_b": rec_b}
+                losses.update(self.extra_generator_loss(tensors))
+            loss_g = sum(losses.values())
+        self.opt_g.zero_grad(set_to_none=True)
+        loss_g.backward()
+        self.opt_g.step()
+
+        set_requires_grad([self.d_a, self.d_b], True)
+        with autocast(self.device, cfg.precision):
+            pooled_b = self.pool_b.query(fake_b.detach())
+            pooled_a = self.pool_a.query(fake_a.detach())
+            loss_d_b = 0.5 * (self.gan(self.d_b(real_b), True) + self.gan(self.d_b(pooled_b), False))
+            loss_d_a = 0.5 * (self.gan(self.d_a(real_a), True) + self.gan(self.d_a(pooled_a), False))
+        self.opt_d.zero_grad(set_to_none=True)
+        (loss_d_a + loss_d_b).backward()
+        self.opt_d.step()
+
+        report = {"G": float(loss_g.detach())}
+        report.update({k: float(v.detach()) for k, v in losses.items()})
+        report.update({"D_A": float(loss_d_a.detach()), "D_B": float(loss_d_b.detach())})
+        return report

@@ -1,0 +1,114 @@
+"""The CycleGAN ResNet generator (Johnson et al. 2016, as in the CycleGAN reference code).
+
+reflect-pad 3, conv 7x7, norm, ReLU; two stride-2 3x3 down-samplings; ``n_blocks`` residual
+blocks at 4*ngf; two transposed-conv up-samplings; reflect-pad 3, conv 7x7, tanh. Convs carry
+a bias only with instance norm (batch norm has its own shift), as the reference code does, so
+that parameter counts match it. Total stride 4: inputs must be a multiple of 4 (the methods
+pad with reflection and crop back).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+def make_norm(kind: str, channels: int) -> nn.Module:
+    """Instance norm without affine parameters or running statistics (CycleGAN), or batch norm."""
+    if kind == "instance":
+        return nn.InstanceNorm2d(channels, affine=False, track_running_stats=False)
+    if kind == "batch":
+        return nn.BatchNorm2d(channels)
+    if kind == "none":
+        return nn.Identity()
+    raise ValueError(f"unknown norm {kind!r}: use 'instance', 'batch' or 'none'")
+
+
+class ResidualBlock(nn.Module):
+    """Two reflect-padded 3x3 convs with norm and ReLU between; added to the input."""
+
+    def __init__(self, channels: int, norm: str = "instance", use_bias: bool = True, dropout: float = 0.0):
+        super().__init__()
+        layers: list[nn.Module] = [
+            nn.ReflectionPad2d(1),
+            nn.Conv2d(channels, channels, 3, bias=use_bias),
+            make_norm(norm, channels),
+            nn.ReLU(True),
+        ]
+        if dropout:
+            layers.append(nn.Dropout(dropout))
+        layers += [nn.ReflectionPad2d(1), nn.Conv2d(channels, channels, 3, bias=use_bias), make_norm(norm, channels)]
+        self.conv_block = nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.conv_block(x)
+
+
+class ResnetGenerator(nn.Module):
+    """Image-to-image generator with ``n_blocks`` residual blocks between two down- and two up-samplings."""
+
+    stride = 4
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        ngf: int = 64,
+        n_blocks: int = 9,
+        norm: str = "instance",
+        dropout: float = 0.0,
+    ):
+        super().__init__()
+        use_bias = norm == "instance"
+        self.in_channels, self.out_channels, self.ngf, self.n_blocks = in_channels, out_channels, ngf, n_blocks
+        layers: list[nn.Module] = [
+            nn.ReflectionPad2d(3),
+            nn.Conv2d(in_channels, ngf, 7, bias=use_bias),
+            make_norm(norm, ngf),
+            nn.ReLU(True),
+        ]
+        for i in range(2):
+            mult = 2**i
+            layers += [
+                nn.Conv2d(ngf * mult, ngf * mult * 2, 3, stride=2, padding=1, bias=use_bias),
+                make_norm(norm, ngf * mult * 2),
+                nn.ReLU(True),
+            ]
+        layers += [ResidualBlock(ngf * 4, norm, use_bias, dropout) for _ in range(n_blocks)]
+        for i in range(2):
+            mult = 2 ** (2 - i)
+            layers += [
+                nn.ConvTranspose2d(ngf * mult, ngf * mult // 2, 3, stride=2, padding=1, output_padding=1, bias=use_bias),
+                make_norm(norm, ngf * mult // 2),
+                nn.ReLU(True),
+            ]
+        layers += [nn.ReflectionPad2d(3), nn.Conv2d(ngf, out_channels, 7), nn.Tanh()]
+        self.model = nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.model(x)
+
+    @property
+    def receptive_radius(self) -> int:
+        """Input pixels on each side that influence one output pixel (for tile halos)."""
+        # conv7 (3) + down (1 at stride 1) + down (1 at stride 2) + 2 convs per block at stride 4
+        # + up (1 at stride 4) + up (1 at stride 2) + conv7 (3)
+        return 3 + 1 + 2 + 8 * self.n_blocks + 4 + 2 + 3
+
+
+def init_weights(net: nn.Module, gain: float = 0.02, seed: int | None = None) -> nn.Module:
+    """Normal(0, gain) initialisation of conv weights, zero biases (the CycleGAN default)."""
+    generator = None
+    if seed is not None:
+        generator = torch.Generator().manual_seed(seed)
+    for module in net.modules():
+        if isinstance(module, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
+            with torch.no_grad():
+                module.weight.normal_(0.0, gain, generator=generator)
+                if module.bias is not None:
+                    module.bias.zero_()
+        elif isinstance(module, nn.BatchNorm2d):
+            with torch.no_grad():
+                module.weight.normal_(1.0, gain, generator=generator)
+                module.bias.zero_()
+    return net
