@@ -1,0 +1,27 @@
+"""Shared fixtures: real images when the shared folder is there, and tiny trained weights."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+REAL_DIR = Path(__file__).resolve().parents[2] / "shared" / "real"
+
+
+@pytest.fixture(scope="session")
+def real_dir() -> Path:
+    """``../shared/real`` beside the checkout; tests that need it skip where it is absent."""
+    if not REAL_DIR.is_dir():
+        pytest.skip("real images (../shared/real) are not available here")
+    return REAL_DIR
+
+
+@pytest.fixture(scope="session")
+def tiny_denoise_weights(tmp_path_factory) -> Path:
+    """A denoise checkpoint trained for a few steps with the 'test' preset (ngf 8, 64 px)."""
+    from napari_vesselgan.methods.denoise import DenoiseConfig, DenoiseMethod
+
+    config = DenoiseConfig.preset("test")
+    method = DenoiseMethod.untrained(config, device="cpu")
+    return method.train("synthetic", config, run_dir=tmp_path_factory.mktemp("tiny-denoise"))
