@@ -169,3 +169,13 @@ def load_network(net: torch.nn.Module, state: dict[str, torch.Tensor], *, name: 
             raise CheckpointError(f"{name}: {key} has shape {tuple(value.shape)}, expected {tuple(own[key].shape)}")
     net.load_state_dict({k: v.to(own[k].dtype) for k, v in state.items()})
     return net
+
+
+def export_checkpoint(source: str | os.PathLike, target: str | os.PathLike, *, dtype: torch.dtype | None = None,
+                      provenance: dict[str, Any] | None = None) -> Path:
+    """Copy the networks of ``source`` to ``target`` (optionally in ``dtype``), merging ``provenance``."""
+    checkpoint = load_checkpoint(source)
+    return save_checkpoint(
+        target, method=checkpoint.method, config=checkpoint.config, networks=checkpoint.networks,
+        provenance={**checkpoint.provenance, **(provenance or {})}, step=checkpoint.step, dtype=dtype,
+    )

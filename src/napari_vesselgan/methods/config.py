@@ -16,8 +16,8 @@ class TrainingConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
-    steps: int = Field(2000, ge=1, description="Training steps (one batch each).")
-    decay_steps: int = Field(1000, ge=0, description="Final steps over which the learning rate falls linearly to 0.")
+    steps: int = Field(8000, ge=1, description="Training steps (one batch each).")
+    decay_steps: int = Field(4000, ge=0, description="Final steps over which the learning rate falls linearly to 0.")
     schedule: Literal["constant", "linear", "step"] = Field("linear", description="Learning-rate schedule.")
     step_size: int = Field(50, ge=1, description="Steps between learning-rate drops (schedule 'step').")
     gamma: float = Field(0.5, gt=0, le=1, description="Learning-rate factor per drop (schedule 'step').")

@@ -1,0 +1,224 @@
+"""`vesselgan`: predict, train, evaluate and demo from the command line.
+
+Errors a user can cause (a corrupt or empty image, a wrong shape, NaNs, an unsafe weights
+file) end with one line on stderr and exit status 2; no traceback, and no partial output
+file, since every output is written atomically.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+IMAGE_SUFFIXES = (".tif", ".tiff", ".png", ".jpg", ".jpeg")
+
+
+class UserError(Exception):
+    """A problem with the user's input: reported in one line, exit status 2."""
+
+
+def _parse_value(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
+
+
+def build_config(method_name: str, preset: str, config_file: str | None, overrides: list[str]) -> Any:
+    """The method's typed config from a preset, an optional JSON file and ``key=value`` overrides."""
+    from pydantic import ValidationError
+
+    from napari_vesselgan import methods
+
+    cls = methods.method_class(method_name).config_class
+    values: dict[str, Any] = {}
+    if config_file:
+        values.update(json.loads(Path(config_file).read_text()))
+    for item in overrides:
+        if "=" not in item:
+            raise UserError(f"--set takes key=value, got {item!r}")
+        key, value = item.split("=", 1)
+        values[key.strip()] = _parse_value(value.strip())
+    try:
+        return cls.preset(preset, **values)
+    except ValidationError as error:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors())
+        raise UserError(f"invalid {method_name} configuration: {problems}") from None
+
+
+def _inputs_and_outputs(source: Path, output: Path) -> list[tuple[Path, Path]]:
+    """Pairs (input file, output file); a folder input maps onto a folder output."""
+    if source.is_dir():
+        files = sorted(p for p in source.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+        if not files:
+            raise UserError(f"{source}: no images in this folder")
+        return [(f, output / (f.stem + ".tif")) for f in files]
+    if not source.exists():
+        raise UserError(f"{source}: no such file or folder")
+    return [(source, output)]
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    from napari_vesselgan import methods
+    from napari_vesselgan.io import read_image, write_image
+
+    method = methods.load(args.method, weights=args.weights, device=args.device)
+    pairs = _inputs_and_outputs(Path(args.input), Path(args.output))
+    for source, target in pairs:
+        image = read_image(source)
+        started = time.perf_counter()
+        result = method.predict(image, tile=args.tile, precision=args.precision)
+        write_image(target, result)
+        print(f"{source} -> {target} ({image.shape[-1]}x{image.shape[-2]}, {time.perf_counter() - started:.2f} s)")
+        if args.saliency:
+            saliency_path = target.with_name(target.stem + "_saliency.tif")
+            write_image(saliency_path, method.saliency(image))
+            print(f"saliency -> {saliency_path}")
+    return 0
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    import torch
+
+    from napari_vesselgan import methods
+    from napari_vesselgan.engine.checkpoint import export_checkpoint
+    from napari_vesselgan.engine.trainer import FunctionCallback
+
+    config = build_config(args.method, args.preset, args.config, args.set or [])
+    if args.synthetic == (args.domain_a is not None or args.domain_b is not None):
+        raise UserError("give either --synthetic or both --domain-a and --domain-b")
+    if not args.synthetic and (args.domain_a is None or args.domain_b is None):
+        raise UserError("both --domain-a and --domain-b are needed")
+    data = "synthetic" if args.synthetic else (args.domain_a, args.domain_b)
+    method = methods.method_class(args.method).untrained(config, device=args.device)
+    every = max(1, config.steps // 100)
+
+    def report(state) -> None:
+        if state.step % every == 0 or state.step == state.total_steps:
+            losses = " ".join(f"{k}={v:.3f}" for k, v in state.losses.items())
+            print(f"step {state.step}/{state.total_steps} {losses}", flush=True)
+
+    run_dir = Path(args.run_dir) if args.run_dir else Path("runs") / f"{args.method}-{time.strftime('%Y%m%d-%H%M%S')}"
+    started = time.perf_counter()
+    weights = method.train(data, config, callbacks=[FunctionCallback(report)], run_dir=run_dir)
+    seconds = time.perf_counter() - started
+    print(f"weights: {weights} ({seconds / 60:.1f} min)")
+    if args.export:
+        exported = export_checkpoint(
+            weights, args.export, dtype=torch.float16 if args.fp16 else None,
+            provenance={"training_command": " ".join(["vesselgan", *sys.argv[1:]]),
+                        "training_minutes": round(seconds / 60, 1)},
+        )
+        print(f"exported: {exported}")
+    return 0
+
+
+def _denoise_predictor(method, tile: int | None = None):
+    return lambda image: method.predict(image, tile=tile)
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from napari_vesselgan import methods
+    from napari_vesselgan.evaluation import evaluate_pairs, evaluate_real
+    from napari_vesselgan.io.atomic import atomic_path
+
+    if args.method != "denoise":
+        raise UserError(f"evaluate supports: denoise (got {args.method!r})")
+    method = methods.load(args.method, weights=args.weights, device=args.device)
+    predict = _denoise_predictor(method)
+    result: dict[str, Any] = {"method": args.method, "weights": str(method.weights),
+                              "pairs": evaluate_pairs(predict, n_pairs=args.pairs, size=args.size)}
+    if args.real:
+        paths = sorted(Path(args.real).glob(args.real_glob))
+        result["real"] = evaluate_real(predict, paths)
+    summary = result["pairs"]["summary"]
+    print(f"{'candidate':<18} {'PSNR (dB)':>14} {'SSIM':>14}")
+    for name, row in summary.items():
+        print(f"{name:<18} {row['psnr_mean']:8.2f} ± {row['psnr_std']:4.2f} {row['ssim_mean']:8.4f} ± {row['ssim_std']:.4f}")
+    for row in result.get("real", []):
+        print(row["image"], " ".join(f"{k}: {row['before'][k]:.4g} -> {row['after'][k]:.4g}" for k in row["before"]))
+    if args.output:
+        with atomic_path(args.output) as tmp:
+            tmp.write_text(json.dumps(result, indent=2))
+        print(f"written: {args.output}")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from napari_vesselgan.demo import run_demo
+
+    report = run_demo(Path(args.output), device=args.device)
+    print(f"demo report: {report}")
+    return 0
+
+
+def make_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="vesselgan", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    devices = ["auto", "cpu", "cuda", "mps"]
+
+    predict = sub.add_parser("predict", help="run a method on an image or a folder of images")
+    predict.add_argument("method")
+    predict.add_argument("input", help="image file, or a folder of images")
+    predict.add_argument("-o", "--output", required=True, help="output file (a folder when the input is a folder)")
+    predict.add_argument("--weights", help="checkpoint (.safetensors); default: the bundled weights")
+    predict.add_argument("--device", default="auto", choices=devices)
+    predict.add_argument("--tile", type=int, help="tile size in pixels (default: whole image when it fits)")
+    predict.add_argument("--precision", default="fp32", choices=["fp32", "bf16", "fp16", "auto"])
+    predict.add_argument("--saliency", action="store_true", help="also write a gradient saliency map")
+    predict.set_defaults(func=cmd_predict)
+
+    train = sub.add_parser("train", help="train a method (resumes when --run-dir holds a checkpoint)")
+    train.add_argument("method")
+    train.add_argument("--synthetic", action="store_true", help="train on the synthetic generator's data")
+    train.add_argument("--domain-a", help="folder or image of domain A (denoise: low-light)")
+    train.add_argument("--domain-b", help="folder or image of domain B (denoise: clean)")
+    train.add_argument("--preset", default="default", help="default, paper or test")
+    train.add_argument("--config", help="JSON file with config fields")
+    train.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a config field")
+    train.add_argument("--run-dir", help="folder for checkpoints and losses (default runs/<method>-<time>)")
+    train.add_argument("--export", help="also copy the trained weights to this path")
+    train.add_argument("--fp16", action="store_true", help="store the exported weights in fp16")
+    train.add_argument("--device", default="auto", choices=devices)
+    train.set_defaults(func=cmd_train)
+
+    evaluate = sub.add_parser("evaluate", help="measure a method on held-out synthetic pairs and real images")
+    evaluate.add_argument("method")
+    evaluate.add_argument("--weights")
+    evaluate.add_argument("--device", default="auto", choices=devices)
+    evaluate.add_argument("--pairs", type=int, default=8)
+    evaluate.add_argument("--size", type=int, default=256)
+    evaluate.add_argument("--real", help="folder of real images for the explainable metrics")
+    evaluate.add_argument("--real-glob", default="*.png")
+    evaluate.add_argument("-o", "--output", help="write the results as JSON")
+    evaluate.set_defaults(func=cmd_evaluate)
+
+    demo = sub.add_parser("demo", help="denoise the bundled low-light sample and write a report")
+    demo.add_argument("-o", "--output", default="demo-output")
+    demo.add_argument("--device", default="auto", choices=devices)
+    demo.set_defaults(func=cmd_demo)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = make_parser().parse_args(argv)
+    from napari_vesselgan.engine.checkpoint import CheckpointError
+    from napari_vesselgan.io import ImageReadError
+
+    try:
+        return args.func(args)
+    except (UserError, ImageReadError, CheckpointError, ValueError, TypeError, FileNotFoundError) as error:
+        message = str(error).splitlines()[0] if str(error) else type(error).__name__
+        print(f"vesselgan: error: {message}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("vesselgan: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
