@@ -1,0 +1,143 @@
+"""napari sample data (named in napari.yaml), as LayerDataTuples, without importing napari.
+
+The synthetic samples are the committed files in the repository's ``sample_data/`` folder, made
+by ``scripts/make_sample_data.py`` from :func:`make_samples`. Where that folder is absent (an
+installed wheel) the same arrays are recomputed from the same seeds, so both routes give
+identical data. All synthetic samples share one vessel tree: the mask, the NIR-II image, its
+low-light version and its 4x low-resolution version pair pixel for pixel.
+
+The fundus sample is real: ``skimage.data.retina()``, bundled with scikit-image (CC0).
+"""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .nir import lowlight_pair, lowres_pair
+from .vessels import vessel_tree
+
+__all__ = [
+    "SAMPLE_SEED",
+    "SAMPLE_SHAPE",
+    "LOWRES_SCALE",
+    "SAMPLE_FILES",
+    "sample_data_dir",
+    "make_samples",
+    "sample_mask",
+    "sample_nir",
+    "sample_lowlight_nir",
+    "sample_lowres_nir",
+    "sample_fundus",
+]
+
+SAMPLE_SEED = 7
+SAMPLE_SHAPE = (256, 256)
+LOWRES_SCALE = 4
+# sample key -> file name in sample_data/
+SAMPLE_FILES = {
+    "vessel_mask": "vessel_mask.tif",
+    "nir": "nir.tif",
+    "lowlight_nir": "lowlight_nir.tif",
+    "lowres_nir": "lowres_nir.tif",
+}
+
+LayerDataTuple = tuple[np.ndarray, dict[str, Any], str]
+
+
+def sample_data_dir() -> Path:
+    """The repository's ``sample_data/`` folder (src/napari_vesselgan/data -> ../../../sample_data)."""
+    return Path(__file__).resolve().parents[3] / "sample_data"
+
+
+def make_samples() -> dict[str, np.ndarray]:
+    """All synthetic samples from the fixed seed: keys as in :data:`SAMPLE_FILES`.
+
+    vessel_mask uint8 0/1, nir uint16 (high quality), lowlight_nir uint16 (same tree and clean
+    image, 1% of the photons), lowres_nir uint16 (nir bicubic-downsampled 4x).
+    """
+    tree = vessel_tree(SAMPLE_SHAPE, SAMPLE_SEED)
+    low, high = lowlight_pair(SAMPLE_SHAPE, SAMPLE_SEED)
+    lr_small, _, hr = lowres_pair(SAMPLE_SHAPE, SAMPLE_SEED, scale=LOWRES_SCALE)
+    if not np.array_equal(hr, high):  # both are render_nir(tree, seed); guard the pairing
+        raise AssertionError("sample NIR images of lowlight_pair and lowres_pair differ")
+    return {
+        "vessel_mask": tree.mask.astype(np.uint8),
+        "nir": high,
+        "lowlight_nir": low,
+        "lowres_nir": lr_small,
+    }
+
+
+@functools.lru_cache(maxsize=1)
+def _generated() -> dict[str, np.ndarray]:
+    return make_samples()
+
+
+def _load(key: str) -> tuple[np.ndarray, dict[str, Any]]:
+    """One sample array (read-only copy semantics: callers get a fresh array) and its provenance."""
+    path = sample_data_dir() / SAMPLE_FILES[key]
+    provenance: dict[str, Any] = {
+        "synthetic": True,
+        "generator": "napari_vesselgan.data.samples.make_samples",
+        "seed": SAMPLE_SEED,
+    }
+    if path.is_file():
+        from ..io.readers import read_image
+
+        provenance["source"] = str(path)
+        return read_image(path), provenance
+    provenance["source"] = "generated (sample_data/ not found)"
+    return _generated()[key].copy(), provenance
+
+
+def sample_mask() -> list[LayerDataTuple]:
+    """The synthetic vessel mask as a Labels layer (uint8 0/1)."""
+    data, meta = _load("vessel_mask")
+    return [(data.astype(np.uint8), {"name": "vessel mask (synthetic)", "metadata": meta}, "labels")]
+
+
+def sample_nir() -> list[LayerDataTuple]:
+    """The synthetic high-quality 16-bit NIR-II image of the sample tree."""
+    data, meta = _load("nir")
+    return [(data, {"name": "NIR-II (synthetic)", "metadata": meta}, "image")]
+
+
+def sample_lowlight_nir() -> list[LayerDataTuple]:
+    """The low-light (1% photons) version of :func:`sample_nir`, pixel-aligned with it."""
+    data, meta = _load("lowlight_nir")
+    meta["pairs_with"] = SAMPLE_FILES["nir"]
+    return [(data, {"name": "NIR-II low-light (synthetic)", "metadata": meta}, "image")]
+
+
+def sample_lowres_nir() -> list[LayerDataTuple]:
+    """The 4x bicubic-downsampled :func:`sample_nir`, scaled and shifted to overlay it in napari.
+
+    skimage's resize puts low-resolution pixel i at the centre of high-resolution pixels
+    4i..4i+3, i.e. at 4i + 1.5: hence scale 4 and translate 1.5.
+    """
+    data, meta = _load("lowres_nir")
+    meta["pairs_with"] = SAMPLE_FILES["nir"]
+    meta["scale_factor"] = LOWRES_SCALE
+    offset = (LOWRES_SCALE - 1) / 2.0
+    kwargs = {
+        "name": "NIR-II low-resolution (synthetic)",
+        "metadata": meta,
+        "scale": (float(LOWRES_SCALE),) * 2,
+        "translate": (offset, offset),
+    }
+    return [(data, kwargs, "image")]
+
+
+def sample_fundus() -> list[LayerDataTuple]:
+    """A real colour fundus photograph, ``skimage.data.retina()`` (1411 x 1411 RGB, CC0)."""
+    from skimage import data as skdata
+
+    meta = {
+        "synthetic": False,
+        "source": "skimage.data.retina() (scikit-image; CC0; Häggström, Wikimedia Commons)",
+    }
+    return [(skdata.retina(), {"name": "fundus (skimage retina)", "metadata": meta, "rgb": True}, "image")]
