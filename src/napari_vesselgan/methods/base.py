@@ -20,7 +20,8 @@ from torch import nn
 from napari_vesselgan import __version__
 from napari_vesselgan.data.intensity import IntensityRange, intensity_range
 from napari_vesselgan.engine.checkpoint import CheckpointError, load_checkpoint, load_network
-from napari_vesselgan.engine.device import autocast, prepare_backend, resolve_device
+from napari_vesselgan.analysis.gradient_saliency import gradient_saliency
+from napari_vesselgan.engine.device import prepare_backend, resolve_device
 from napari_vesselgan.engine.tiling import predict_tiled, predict_whole, round_up
 from napari_vesselgan.methods.config import TrainingConfig
 
@@ -126,9 +127,12 @@ class Method:
         return round_up(radius + 8, self.stride)
 
     def bytes_per_pixel(self) -> int:
-        """Rough peak activation memory of one forward pass per input pixel (for the tile choice)."""
+        """Peak activation memory of one fp32 forward pass per input pixel (for the tile choice).
+
+        24 x ngf bytes: benchmarks/bench_predict.py measured 350-420 B/px for ngf 16 on the CPU.
+        """
         width = int(getattr(self.generator, "ngf", 64))
-        return 16 * width * self.scale**2
+        return 24 * width * self.scale**2
 
     def choose_tile(self, height: int, width: int) -> int | None:
         """None (whole image) when it fits the memory budget, else the largest power-of-two tile that does."""
@@ -203,13 +207,7 @@ class Method:
             plane = resize(plane, (round(height / factor), round(width / factor)), order=1, anti_aliasing=True,
                            preserve_range=True).astype(np.float32)
         chw = rng.to_network(plane[None] if self.in_channels == 1 else np.moveaxis(plane, -1, 0))
-        h, w = chw.shape[1:]
-        pad = ((0, 0), (0, round_up(h, self.stride) - h), (0, round_up(w, self.stride) - w))
-        x = torch.from_numpy(np.pad(chw, pad, mode="reflect"))[None].to(self.device).requires_grad_(True)
-        with torch.enable_grad(), autocast(self.device, "fp32"):
-            out = self.generator(x)[..., : h * self.scale, : w * self.scale]
-            out.sum().backward()
-        grad = x.grad[0, :, :h, :w].abs().amax(0).float().cpu().numpy()
+        grad = gradient_saliency(self.generator, chw, stride=self.stride, device=self.device)
         if factor > 1:
             grad = resize(grad, (height, width), order=1)
         top = float(np.percentile(grad, 99.5)) or 1.0
