@@ -128,7 +128,7 @@ def test_training_on_user_arrays_and_cancel(tmp_path):
     weights = method.train((low, [high]), config, run_dir=tmp_path, callbacks=[StopAtTwo()])
     loaded = methods.load("denoise", weights=weights, device="cpu")
     assert loaded.provenance["steps"] == 2 and loaded.provenance["complete"] is False
-    assert "user data" in loaded.provenance["training_data"]
+    assert "1 user low-light images; 1 user clean images" == loaded.provenance["training_data"]
 
 
 def test_bundled_weights_load_and_beat_the_noisy_input():
@@ -137,3 +137,15 @@ def test_bundled_weights_load_and_beat_the_noisy_input():
     assert "synthetic" in method.provenance["training_data"]
     low, high = lowlight_pair((192, 192), seed=1_000_123)  # a held-out seed
     assert fidelity(method.predict(low), high)["psnr"] > fidelity(low, high)["psnr"] + 3.0
+
+
+def test_mixed_sources_and_fresh_start(tmp_path):
+    config = DenoiseConfig.preset("test", steps=2)
+    low, _ = lowlight_pair((80, 80), seed=2)
+    method = DenoiseMethod.untrained(config, device="cpu")
+    method.train((low, "synthetic"), config, run_dir=tmp_path)
+    starts = _Starts()
+    weights = method.train((low, "synthetic"), config, run_dir=tmp_path, callbacks=[starts], resume=False)
+    assert starts.start == 0
+    provenance = methods.load("denoise", weights=weights, device="cpu").provenance
+    assert provenance["training_data"].startswith("1 user low-light images; 3 synthetic clean")

@@ -76,23 +76,31 @@ class DenoiseMethod(Method):
 
     def train(self, dataset_or_dirs: Any = "synthetic", config: DenoiseConfig | None = None, *,
               callbacks: tuple[Callback, ...] | list[Callback] = (), run_dir: str | os.PathLike | None = None,
-              device: str | None = None) -> Path:
+              device: str | None = None, resume: bool = True) -> Path:
         """Train on (low-light, clean) sources or ``"synthetic"``; return the exported weights.
 
-        Each source may be a folder, an image file, an array or a list of arrays (layers' data).
-        A ``run_dir`` holding a ``last.safetensors`` resumes from it. Afterwards this object
-        predicts with the newly trained generator.
+        ``dataset_or_dirs`` is ``"synthetic"`` or a pair (A, B); each side may be a folder, an
+        image file, an array, a list of arrays (layers' data) or ``"synthetic"``. A ``run_dir``
+        holding a ``last.safetensors`` resumes from it unless ``resume`` is False. Afterwards
+        this object predicts with the newly trained generator.
         """
         config = config or self.config
         seed_everything(config.seed)
-        if isinstance(dataset_or_dirs, str) and dataset_or_dirs == "synthetic":
-            domain_a, domain_b = synthetic_domains(config)
-            data_note = (f"synthetic: {config.synthetic_images} low-light and {config.synthetic_images} high-quality "
-                         f"{config.synthetic_size}px NIR-II images (unpaired, disjoint seeds from {config.seed})")
-        else:
-            source_a, source_b = dataset_or_dirs
-            domain_a, domain_b = load_domain(source_a), load_domain(source_b)
-            data_note = f"user data: {len(domain_a)} low-light and {len(domain_b)} clean images"
+        sources = ("synthetic", "synthetic") if isinstance(dataset_or_dirs, str) and dataset_or_dirs == "synthetic" \
+            else tuple(dataset_or_dirs)
+        if len(sources) != 2:
+            raise ValueError("training needs two sources: (low-light, clean)")
+        synthetic = synthetic_domains(config) if "synthetic" in [s for s in sources if isinstance(s, str)] else None
+        domains, notes = [], []
+        for index, (source, label) in enumerate(zip(sources, ("low-light", "clean"))):
+            if isinstance(source, str) and source == "synthetic":
+                domains.append(synthetic[index])
+                notes.append(f"{config.synthetic_images} synthetic {label} {config.synthetic_size}px NIR-II images")
+            else:
+                domains.append(load_domain(source))
+                notes.append(f"{len(domains[-1])} user {label} images")
+        domain_a, domain_b = domains
+        data_note = "; ".join(notes) + f" (unpaired; synthetic seeds from {config.seed})" * (synthetic is not None)
         prepared_a, prepared_b = prepare_images(domain_a), prepare_images(domain_b)
         if config.patch_size % 4:
             raise ValueError(f"patch_size must be a multiple of 4, got {config.patch_size}")
@@ -108,7 +116,7 @@ class DenoiseMethod(Method):
         run_dir = Path(run_dir) if run_dir is not None else Path("runs") / f"denoise-{time.strftime('%Y%m%d-%H%M%S')}"
         settings = TrainerSettings(
             total_steps=config.steps, checkpoint_every=config.checkpoint_every, schedule=config.schedule,
-            decay_steps=config.decay_steps, step_size=config.step_size, gamma=config.gamma,
+            decay_steps=config.decay_steps, step_size=config.step_size, gamma=config.gamma, resume=resume,
         )
         weights = fit(
             model,

@@ -11,7 +11,6 @@ the denoise widget offers them as "Last training run".
 from __future__ import annotations
 
 import logging
-import sys
 import threading
 import time
 from dataclasses import dataclass
@@ -99,18 +98,7 @@ def train_job(report, *, method_name: str, config, sources: tuple[Any, Any], run
     """The work of one training run, in the helper thread."""
     cls = methods.method_class(method_name)
     report(("phase", "Preparing the training data..."))
-    a, b = sources
-    if a == SYNTHETIC and b == SYNTHETIC:
-        dataset: Any = SYNTHETIC
-    else:
-        if SYNTHETIC in (a, b):  # one synthetic domain: the method's own synthetic generator
-            make = getattr(sys.modules[cls.__module__], "synthetic_domains", None)
-            if make is None:
-                raise ValueError(f"{method_name} has no synthetic training data; choose layers or a folder")
-            synthetic_a, synthetic_b = make(config)
-            a = synthetic_a if a == SYNTHETIC else a
-            b = synthetic_b if b == SYNTHETIC else b
-        dataset = (a, b)
+    dataset: Any = SYNTHETIC if sources == (SYNTHETIC, SYNTHETIC) else sources  # each side may be synthetic
     method = cls.untrained(config, device=device)
     callback = QueueCallback(report, cancel)
     report(("phase", "Training..."))
