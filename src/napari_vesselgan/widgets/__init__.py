@@ -3,6 +3,8 @@
 * :mod:`.denoise_widget` — ``DenoiseWidget``: denoise a layer, saliency overlay, metrics table, report.
 * :mod:`.train_widget` — ``TrainWidget``: train a method on layers, folders or synthetic data,
   with live loss curves (:mod:`.loss_plot`), cancel and resume.
+* :mod:`._job_widget` — ``JobWidget``, their common base: one job at a time, busy state,
+  cancel, errors, ``run_finished``, shutdown.
 * :mod:`._workers` — the worker pattern both use (blocking library call in a helper thread,
   progress through a generator worker's yields, cancel through an event).
 * :mod:`._state` — what the widgets of one viewer share (the last trained weights per method).

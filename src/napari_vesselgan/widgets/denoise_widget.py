@@ -9,7 +9,6 @@ metrics before/after go into the layer's metadata and the table in the dock.
 
 from __future__ import annotations
 
-import logging
 import threading
 import time
 from dataclasses import dataclass
@@ -19,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import napari.utils.notifications as notifications
 import numpy as np
 from napari.layers import Image
-from qtpy.QtCore import Qt, Signal
+from qtpy.QtCore import Qt
 from qtpy.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -29,7 +28,6 @@ from qtpy.QtWidgets import (
     QHBoxLayout,
     QHeaderView,
     QLabel,
-    QProgressBar,
     QPushButton,
     QSpinBox,
     QTableWidget,
@@ -41,13 +39,12 @@ from qtpy.QtWidgets import (
 from napari_vesselgan import methods
 from napari_vesselgan.metrics import EXPLAINABLE_METRICS, METRIC_LABELS, compare_metrics, write_report
 from napari_vesselgan.metrics.report import format_value
-from napari_vesselgan.widgets._state import LayerWatcher, state_for
-from napari_vesselgan.widgets._workers import Cancelled, describe_error, run_with_progress, start_job
+from napari_vesselgan.widgets._job_widget import JobWidget
+from napari_vesselgan.widgets._state import LayerWatcher
+from napari_vesselgan.widgets._workers import describe_error, run_with_progress, start_job
 
 if TYPE_CHECKING:
     import napari
-
-log = logging.getLogger(__name__)
 
 METHOD = "denoise"
 WEIGHTS_DEFAULT, WEIGHTS_TRAINED, WEIGHTS_FILE = "default", "trained", "file"
@@ -94,26 +91,23 @@ def denoise_job(report, *, data, load_method, tile: int | None, device: str, pre
     return DenoiseResult("", data, after, saliency_map, rows, metadata, notes)
 
 
-class DenoiseWidget(QWidget):
-    """Denoise a grey image layer; results as new layers, metrics before/after in a table."""
+class DenoiseWidget(JobWidget):
+    """Denoise a grey image layer; results as new layers, metrics before/after in a table.
 
-    #: Emitted when a run ends, with "done", "cancelled" or "error".
-    run_finished = Signal(str)
+    Cancel stops the run at its next progress step; no layer is added.
+    """
+
+    job_name = "Denoising"
+    cancelled_status = "Cancelled; nothing was added."
 
     def __init__(self, napari_viewer: napari.viewer.Viewer, parent: QWidget | None = None):
-        super().__init__(parent)
-        self.viewer = napari_viewer
-        self.state = state_for(napari_viewer)
-        self.worker = None
+        super().__init__(napari_viewer, parent)
         self.last_result: DenoiseResult | None = None
-        self.last_outcome: str | None = None
         self.weights_file: Path | None = None
-        self._cancel: threading.Event | None = None
         self._method_cache: tuple[tuple, Any] | None = None
         self._source: dict[str, Any] = {}
         self._started = 0.0
         self._report_worker = None
-        self._closed = False
         self._build()
         self._watcher = LayerWatcher(napari_viewer, self._refresh_layers)
         self.state.trained_weights_changed.connect(self._on_trained_weights)
@@ -181,18 +175,7 @@ class DenoiseWidget(QWidget):
 
         self.run_button = QPushButton("Run")
         self.run_button.clicked.connect(self.run)
-        self.cancel_button = QPushButton("Cancel")
-        self.cancel_button.setEnabled(False)
-        self.cancel_button.clicked.connect(self.cancel)
-        buttons = QHBoxLayout()
-        buttons.addWidget(self.run_button)
-        buttons.addWidget(self.cancel_button)
-
-        self.progress = QProgressBar()
-        self.progress.setRange(0, 1)
-        self.progress.setValue(0)
-        self.status_label = QLabel("")
-        self.status_label.setWordWrap(True)
+        buttons = self._build_job_row(self.run_button)
 
         self.metrics_table = QTableWidget(len(EXPLAINABLE_METRICS), len(TABLE_COLUMNS))
         self.metrics_table.setHorizontalHeaderLabels(list(TABLE_COLUMNS))
@@ -339,27 +322,18 @@ class DenoiseWidget(QWidget):
         return method
 
     # ----- running ----------------------------------------------------------------------------
-    @property
-    def busy(self) -> bool:
-        return self.worker is not None
+    def _job_controls(self) -> tuple[QWidget, ...]:
+        return (self.run_button, self.layer_combo, self.weights_combo, self.browse_button, self.device_combo,
+                self.tile_spin, self.precision_combo, self.saliency_check)
 
     def _set_busy(self, busy: bool) -> None:
-        self.run_button.setEnabled(not busy)
-        self.cancel_button.setEnabled(busy)
-        self.cancel_button.setText("Cancel")
-        for control in (self.layer_combo, self.weights_combo, self.browse_button, self.device_combo,
-                        self.tile_spin, self.precision_combo, self.saliency_check):
-            control.setEnabled(not busy)
+        super()._set_busy(busy)
         self.report_button.setEnabled(not busy and self.last_result is not None)
         if busy:
             self.progress.setRange(0, 0)  # indeterminate until predict reports
         else:
             self.progress.setRange(0, 1)
             self.progress.setValue(0)
-
-    def report_error(self, message: str) -> None:
-        """Tell the user (a napari notification); tests may replace this."""
-        notifications.show_error(message)
 
     def run(self) -> None:
         """Start denoising the chosen layer (returns at once; ``run_finished`` says when it ends)."""
@@ -385,21 +359,8 @@ class DenoiseWidget(QWidget):
         options = {"data": layer.data, "tile": tile, "device": device,
                    "precision": self.precision_combo.currentData(), "saliency": self.saliency_check.isChecked(),
                    "load_method": lambda: self._load_method(weights, device)}
-        self._cancel = threading.Event()
-        generator = run_with_progress(lambda report: denoise_job(report, **options), self._cancel)
-        self._set_busy(True)
         self._started = time.perf_counter()
-        self.status_label.setText(f"Denoising {layer.name}...")
-        self.worker = start_job(generator, on_yield=self._on_yield, on_return=self._on_return,
-                                on_error=self._on_error, on_finished=self._on_finished)
-
-    def cancel(self) -> None:
-        """Stop the run at its next progress step; no layer is added."""
-        if self._cancel is not None and self.busy:
-            self._cancel.set()
-            self.cancel_button.setEnabled(False)
-            self.cancel_button.setText("Cancelling...")
-            self.status_label.setText("Cancelling...")
+        self._start_job(lambda report, cancel: denoise_job(report, **options), f"Denoising {layer.name}...")
 
     def _on_yield(self, items: list) -> None:
         for item in items:
@@ -407,7 +368,7 @@ class DenoiseWidget(QWidget):
                 _, done, total = item
                 self.progress.setRange(0, total)
                 self.progress.setValue(done)
-            elif item[0] == "phase" and not (self._cancel and self._cancel.is_set()):
+            elif item[0] == "phase" and not self.cancel_requested:
                 self.status_label.setText(item[1])
 
     def _on_return(self, result: DenoiseResult) -> None:
@@ -443,24 +404,9 @@ class DenoiseWidget(QWidget):
                 return layer
         return self.viewer.add_image(data, name=name, **kwargs)
 
-    def _on_error(self, error: BaseException) -> None:
-        if isinstance(error, Cancelled):
-            self.last_outcome = "cancelled"
-            self.status_label.setText("Cancelled; nothing was added.")
-            return
-        self.last_outcome = "error"
-        message = describe_error(error)
-        log.error("denoising failed", exc_info=getattr(error, "error", error))
-        self.status_label.setText("Failed: see the notification.")
-        self.report_error(f"Denoising failed: {message}")
-
-    def _on_finished(self) -> None:
-        self.worker = None
-        self._cancel = None
-        self._set_busy(False)
+    def _after_job(self) -> None:
         if self.last_outcome == "done":
             self.progress.setValue(self.progress.maximum())
-        self.run_finished.emit(self.last_outcome or "error")
 
     # ----- metrics and report -----------------------------------------------------------------
     def show_metrics(self, rows: list[dict]) -> None:
@@ -531,16 +477,5 @@ class DenoiseWidget(QWidget):
         self.report_button.setEnabled(not self.busy and self.last_result is not None)
 
     # ----- clean-up ---------------------------------------------------------------------------
-    def closeEvent(self, event) -> None:  # noqa: N802 - Qt's name
-        self.shutdown()
-        super().closeEvent(event)
-
-    def shutdown(self) -> None:
-        """Cancel a running job and drop the connections to the viewer."""
-        if self._closed:
-            return
-        self._closed = True
-        if self._cancel is not None:
-            self._cancel.set()
-        self._watcher.close()
+    def _disconnect(self) -> None:
         self.state.trained_weights_changed.disconnect(self._on_trained_weights)

@@ -10,7 +10,6 @@ the denoise widget offers them as "Last training run".
 
 from __future__ import annotations
 
-import logging
 import threading
 import time
 from dataclasses import dataclass
@@ -20,7 +19,6 @@ from typing import TYPE_CHECKING, Any
 import napari.utils.notifications as notifications
 import numpy as np
 from napari.layers import Image
-from qtpy.QtCore import Signal
 from qtpy.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -29,11 +27,9 @@ from qtpy.QtWidgets import (
     QFormLayout,
     QGroupBox,
     QHBoxLayout,
-    QLabel,
     QLineEdit,
     QListWidget,
     QListWidgetItem,
-    QProgressBar,
     QPushButton,
     QSpinBox,
     QVBoxLayout,
@@ -42,14 +38,13 @@ from qtpy.QtWidgets import (
 
 from napari_vesselgan import methods
 from napari_vesselgan.engine.trainer import LAST_CHECKPOINT, Callback, TrainState
-from napari_vesselgan.widgets._state import LayerWatcher, state_for
-from napari_vesselgan.widgets._workers import describe_error, run_with_progress, start_job
+from napari_vesselgan.widgets._job_widget import JobWidget
+from napari_vesselgan.widgets._state import LayerWatcher
+from napari_vesselgan.widgets._workers import describe_error
 from napari_vesselgan.widgets.loss_plot import LossPlot
 
 if TYPE_CHECKING:
     import napari
-
-log = logging.getLogger(__name__)
 
 SYNTHETIC, LAYERS, FOLDER = "synthetic", "layers", "folder"
 RUNS_HOME = Path.home() / "vesselgan-runs"
@@ -200,22 +195,21 @@ class SourcePicker(QWidget):
             control.setEnabled(enabled)
 
 
-class TrainWidget(QWidget):
-    """Train a method in napari: sources, a few settings, live losses, cancel and resume."""
+class TrainWidget(JobWidget):
+    """Train a method in napari: sources, a few settings, live losses, cancel and resume.
 
-    #: Emitted when a run ends, with "done", "cancelled" or "error".
-    run_finished = Signal(str)
+    Cancel stops after the current step; a checkpoint is saved, and Train resumes from it.
+    """
+
+    job_name = "Training"
+    cancelling_button_text = "Stopping..."
+    cancelling_status = "Stopping after this step and saving a checkpoint..."
+    failed_status = "Training failed: see the notification."
 
     def __init__(self, napari_viewer: napari.viewer.Viewer, parent: QWidget | None = None):
-        super().__init__(parent)
-        self.viewer = napari_viewer
-        self.state = state_for(napari_viewer)
-        self.worker = None
-        self.last_outcome: str | None = None
+        super().__init__(napari_viewer, parent)
         self.last_result: TrainOutcome | None = None
-        self._cancel: threading.Event | None = None
         self._auto_run_dir = True
-        self._closed = False
         self._build()
         self._watcher = LayerWatcher(napari_viewer, self._refresh_layers)
         self._refresh_layers()
@@ -277,20 +271,9 @@ class TrainWidget(QWidget):
 
         self.train_button = QPushButton("Train")
         self.train_button.clicked.connect(self.train)
-        self.cancel_button = QPushButton("Cancel")
-        self.cancel_button.setEnabled(False)
+        buttons = self._build_job_row(self.train_button)
         self.cancel_button.setToolTip("Stop after the current step; a checkpoint is saved and Train resumes")
-        self.cancel_button.clicked.connect(self.cancel)
-        buttons = QHBoxLayout()
-        buttons.addWidget(self.train_button)
-        buttons.addWidget(self.cancel_button)
-
-        self.progress = QProgressBar()
-        self.progress.setRange(0, 1)
-        self.progress.setValue(0)
         self.progress.setFormat("%v / %m steps")
-        self.status_label = QLabel("")
-        self.status_label.setWordWrap(True)
         self.loss_plot = LossPlot()
 
         layout = QVBoxLayout(self)
@@ -376,23 +359,14 @@ class TrainWidget(QWidget):
             return
 
     # ----- running ----------------------------------------------------------------------------
-    @property
-    def busy(self) -> bool:
-        return self.worker is not None
+    def _job_controls(self) -> tuple[QWidget, ...]:
+        return (self.train_button, self.method_combo, self.preset_combo, self.steps_spin, self.patch_spin,
+                self.batch_spin, self.device_combo, self.run_dir_edit, self.run_dir_button, self.resume_check)
 
     def _set_busy(self, busy: bool) -> None:
-        self.train_button.setEnabled(not busy)
-        self.cancel_button.setEnabled(busy)
-        self.cancel_button.setText("Cancel")
-        for control in (self.method_combo, self.preset_combo, self.steps_spin, self.patch_spin, self.batch_spin,
-                        self.device_combo, self.run_dir_edit, self.run_dir_button, self.resume_check):
-            control.setEnabled(not busy)
+        super()._set_busy(busy)
         self.source_a.set_enabled(not busy)
         self.source_b.set_enabled(not busy)
-
-    def report_error(self, message: str) -> None:
-        """Tell the user (a napari notification); tests may replace this."""
-        notifications.show_error(message)
 
     def train(self) -> None:
         """Start training (returns at once; ``run_finished`` says when it ends)."""
@@ -415,28 +389,16 @@ class TrainWidget(QWidget):
                               "exists' to continue it, or choose another run folder.")
             return
         resuming = checkpoint.is_file()
-        self._cancel = threading.Event()
         self.last_outcome = None
         self.loss_plot.clear()
         self.progress.setRange(0, config.steps)
         self.progress.setValue(0)
         # everything the job needs is read here, in the GUI thread; the job touches no widget or layer
         options = {"method_name": self.method_name, "config": config, "sources": sources, "run_dir": run_dir,
-                   "device": self.device_combo.currentData(), "cancel": self._cancel}
-        generator = run_with_progress(lambda report: train_job(report, **options), self._cancel,
-                                      raise_on_cancel=False)
-        self._set_busy(True)
-        self.status_label.setText(f"{'Resuming' if resuming else 'Starting'} training in {run_dir}...")
-        self.worker = start_job(generator, on_yield=self._on_yield, on_return=self._on_return,
-                                on_error=self._on_error, on_finished=self._on_finished)
-
-    def cancel(self) -> None:
-        """Stop after the current step; a checkpoint is saved, and Train resumes from it."""
-        if self._cancel is not None and self.busy:
-            self._cancel.set()
-            self.cancel_button.setEnabled(False)
-            self.cancel_button.setText("Stopping...")
-            self.status_label.setText("Stopping after this step and saving a checkpoint...")
+                   "device": self.device_combo.currentData()}
+        # the trainer stops after its current step when the event is set (a checkpoint is saved)
+        self._start_job(lambda report, cancel: train_job(report, cancel=cancel, **options),
+                        f"{'Resuming' if resuming else 'Starting'} training in {run_dir}...", raise_on_cancel=False)
 
     def _on_yield(self, items: list) -> None:
         points = []
@@ -444,7 +406,7 @@ class TrainWidget(QWidget):
         for item in items:
             kind = item[0]
             if kind == "phase":
-                if not self._cancel or not self._cancel.is_set():
+                if not self.cancel_requested:
                     self.status_label.setText(item[1])
             elif kind == "start":
                 _, step, total, history = item
@@ -457,7 +419,7 @@ class TrainWidget(QWidget):
         if total is not None:
             self.progress.setRange(0, total)
             self.progress.setValue(step)
-            if points and not (self._cancel and self._cancel.is_set()):
+            if points and not self.cancel_requested:
                 losses = points[-1][1]
                 self.status_label.setText(
                     f"Step {step} / {total}: G {losses.get('G', float('nan')):.3f}, "
@@ -482,29 +444,5 @@ class TrainWidget(QWidget):
         self.status_label.setText(message)
         notifications.show_info(message)
 
-    def _on_error(self, error: BaseException) -> None:
-        self.last_outcome = "error"
-        log.error("training failed", exc_info=getattr(error, "error", error))
-        self.status_label.setText("Training failed: see the notification.")
-        self.report_error(f"Training failed: {describe_error(error)}")
-
-    def _on_finished(self) -> None:
-        self.worker = None
-        self._cancel = None
-        self._set_busy(False)
+    def _after_job(self) -> None:
         self.loss_plot.redraw()
-        self.run_finished.emit(self.last_outcome or "error")
-
-    # ----- clean-up ---------------------------------------------------------------------------
-    def closeEvent(self, event) -> None:  # noqa: N802 - Qt's name
-        self.shutdown()
-        super().closeEvent(event)
-
-    def shutdown(self) -> None:
-        """Stop a running job (after its current step) and drop the connections to the viewer."""
-        if self._closed:
-            return
-        self._closed = True
-        if self._cancel is not None:
-            self._cancel.set()
-        self._watcher.close()
