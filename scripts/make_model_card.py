@@ -69,8 +69,8 @@ def benchmark_lines(rows: list[dict]) -> list[str]:
         error = metrics.get("max_abs_error", {})
         ratio = throughput.get("ratio")
         lines.append(
-            f"| {case} | {throughput.get('value', float('nan')):.3g} | {'' if ratio is None else f'{ratio:.3g}'} | "
-            f"{memory.get('value', float('nan')):.0f} | {'' if not error else f'{error['value']:.2g}'} |")
+            f"| {case} | {throughput.get('value', float('nan')):.3g} | {'' if ratio is None else format(ratio, '.3g')} | "
+            f"{memory.get('value', float('nan')):.0f} | {'' if not error else format(error['value'], '.2g')} |")
     if rows:
         lines += ["", f"torch {rows[0]['torch']}, device {rows[0]['device']}."]
     return lines
