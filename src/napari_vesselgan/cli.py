@@ -14,9 +14,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-IMAGE_SUFFIXES = (".tif", ".tiff", ".png", ".jpg", ".jpeg")
-
-
 class UserError(Exception):
     """A problem with the user's input: reported in one line, exit status 2."""
 
@@ -53,6 +50,8 @@ def build_config(method_name: str, preset: str, config_file: str | None, overrid
 def _inputs_and_outputs(source: Path, output: Path) -> list[tuple[Path, Path]]:
     """Pairs (input file, output file); a folder input maps onto a folder output."""
     if source.is_dir():
+        from napari_vesselgan.data.sources import IMAGE_SUFFIXES
+
         files = sorted(p for p in source.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
         if not files:
             raise UserError(f"{source}: no images in this folder")

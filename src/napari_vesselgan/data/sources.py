@@ -7,9 +7,9 @@ from pathlib import Path
 
 import numpy as np
 
-from napari_vesselgan.io.readers import read_image
+from napari_vesselgan.io.readers import RASTER_SUFFIXES, TIFF_SUFFIXES, read_image
 
-IMAGE_SUFFIXES = (".tif", ".tiff", ".png", ".jpg", ".jpeg")
+IMAGE_SUFFIXES = TIFF_SUFFIXES + RASTER_SUFFIXES  # still images; videos are not training folders
 
 
 def load_domain(source: str | Path | np.ndarray | Sequence[np.ndarray]) -> list[np.ndarray]:

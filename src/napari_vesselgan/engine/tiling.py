@@ -24,7 +24,7 @@ Inputs come through a ``read_window`` callable, so numpy, memory-mapped and dask
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -252,7 +252,3 @@ def predict_tiled(
     out /= weight_sum
     return out[:, : height * scale, : width * scale]
 
-
-def iter_planes(image_shape: tuple[int, ...], spatial_dims: int = 2) -> Iterator[tuple[int, ...]]:
-    """Indices of every 2-D plane of an N-D array (leading axes as a stack)."""
-    yield from np.ndindex(*image_shape[: len(image_shape) - spatial_dims])
