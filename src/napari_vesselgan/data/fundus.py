@@ -72,10 +72,10 @@ class FundusAnatomy:
 
     @property
     def fov(self) -> np.ndarray:
-        """bool (H, W): the circular field of view."""
+        """bool (H, W): the circular field of view (every pixel the images are not black at by construction)."""
         yy, xx = np.ogrid[: self.shape[0], : self.shape[1]]
         cy, cx = self.fov_centre
-        return (yy - cy) ** 2 + (xx - cx) ** 2 <= self.fov_radius**2
+        return (yy - cy) ** 2 + (xx - cx) ** 2 < (self.fov_radius + 0.5) ** 2
 
     @property
     def vessels(self) -> np.ndarray:

@@ -58,8 +58,9 @@ def gaussian_blur(x: torch.Tensor, size: int = 7) -> torch.Tensor:
 @torch.no_grad()
 def median_background_torch(x: torch.Tensor, size: int = 51) -> torch.Tensor:
     """The ``size`` x ``size`` median of every (N, C) plane, without gradient (numpy rank median)."""
-    planes = x.detach().float().cpu().numpy().reshape(-1, *x.shape[-2:])
-    out = np.stack([median_background(plane, size) for plane in planes]).astype(np.float32)
+    x_cpu = x.detach().cpu()
+    planes = (x_cpu if x_cpu.dtype == torch.float64 else x_cpu.float()).numpy().reshape(-1, *x.shape[-2:])
+    out = np.stack([median_background(plane, size) for plane in planes])
     return torch.from_numpy(out).reshape(x.shape).to(device=x.device, dtype=x.dtype)
 
 
