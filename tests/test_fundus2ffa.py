@@ -258,3 +258,22 @@ def test_cli_train_predict_evaluate(tmp_path, capsys):
     grey = write_image(tmp_path / "grey.png", np.zeros((32, 32), np.uint8))
     assert main(["predict", "fundus2ffa", str(grey), "-o", str(tmp_path / "x.tif"), "--weights", str(weights)]) == 2
     assert "(Y, X, 3)" in capsys.readouterr().err
+
+
+def test_saliency_benchmark_small_run(tmp_path):
+    import importlib.util
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_ffa_saliency.py"
+    spec = importlib.util.spec_from_file_location("bench_ffa_saliency", script)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    out = tmp_path / "bench.json"
+    rows = module.main(["--sizes", "64", "--repeats", "1", "--out", str(out)])
+    assert json.loads(out.read_text()) == rows
+    assert all(tuple(row) == module.ROW_KEYS for row in rows)
+    errors = {row["case"]: row["value"] for row in rows if row["metric"] == "max_abs_error"}
+    assert errors["64px rank uint8"] == 0.0
+    assert 0 <= errors["64px rank float32"] <= 1 / 2046 * 1.001
+    seconds = [row for row in rows if row["metric"] == "seconds"]
+    assert len(seconds) == 3 and all(row["value"] > 0 for row in seconds)
