@@ -22,6 +22,7 @@ VARIANTS = {
     "saliency": "proposed: ResNet generator, GAN + 100 L1 + 1 L_sal",
     "no-saliency": "without L_sal: ResNet generator, GAN + 100 L1",
     "pix2pix": "pix2pix baseline: U-Net generator, GAN + 100 L1",
+    "saliency-255": "proposed, L_sal on a 0-255 scale: GAN + 100 L1 + 16256 L_sal",
 }
 
 
@@ -75,7 +76,7 @@ def ablation_lines() -> list[str]:
                if dp <= 0 and ds <= 0 else
                "The two metrics disagree in sign: no clear effect at this budget."),
             "One short run per variant and one seed: differences of a few tenths of a dB are within what a "
-            "different seed could change; read them as indicative only. With the paper's weights the saliency "
+            "different seed could change; read them as indicative only. With the paper's loss weights the saliency "
             "term is small next to 100 x L1 on the [-1, 1] scale (see the training losses), so little effect "
             "is to be expected at short budgets.",
         ]
@@ -91,7 +92,7 @@ def benchmark_lines() -> list[str]:
     for r in rows:
         if r["metric"] == "seconds":
             lines.append(f"| {r['case']} | {r['value']:.3f} | {r['ratio']:.4f} | "
-                         f"{errors.get(r['case'], 0.0) if r['baseline'] else 'exact (baseline)'} |")
+                         f"{errors.get(r['case'], 0.0):.2e} |" if r["baseline"] else "exact (baseline) |")
     return lines
 
 
@@ -115,6 +116,8 @@ def main() -> Path:
         f"- Trained for {provenance.get('steps')} steps ({provenance.get('training_minutes', '?')} min, CPU, 1 thread, "
         "on a machine shared with other jobs) by `scripts/train_fundus2ffa_weights.sh`:",
         f"  `{provenance.get('training_command', '?')}`.",
+        "  (The bundled run was first started with steps=12000, stopped at its step-500 checkpoint after about",
+        "  5 minutes and resumed with the command above; the minutes count the resumed part only.)",
         f"- Data: {provenance.get('training_data')}. Nothing real was used in training: the model has only",
         "  seen synthetic eyes. On real photos (e.g. the `fundus` sample) it produces FFA-like images of the",
         "  vessels it finds, but nothing here measures whether they are right.",
