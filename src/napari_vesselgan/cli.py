@@ -72,7 +72,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
         started = time.perf_counter()
         result = method.predict(image, tile=args.tile, precision=args.precision)
         write_image(target, result)
-        print(f"{source} -> {target} ({image.shape[-1]}x{image.shape[-2]}, {time.perf_counter() - started:.2f} s)")
+        height, width = image.shape[-3:-1] if method.in_channels > 1 else image.shape[-2:]
+        print(f"{source} -> {target} ({width}x{height}, {time.perf_counter() - started:.2f} s)")
         if args.saliency:
             saliency_path = target.with_name(target.stem + "_saliency.tif")
             write_image(saliency_path, method.saliency(image))
