@@ -128,3 +128,16 @@ def test_saliency_widget_refuses_mismatched_pair(make_napari_viewer, qtbot, erro
     widget.set_layers("a", "b")
     assert click_and_wait(qtbot, widget, widget.run_button) == "error"
     assert "differ in shape" in errors[-1] and len(viewer.layers) == 2
+
+
+def test_translate_widget_cancel_adds_nothing(make_napari_viewer, qtbot, tiny_ffa_weights, errors):
+    viewer = make_napari_viewer()
+    viewer.open_sample("napari-vesselgan", "synthetic-fundus")
+    widget = Fundus2FFAWidget(viewer)
+    widget.set_weights_file(tiny_ffa_weights)
+    with qtbot.waitSignal(widget.run_finished, timeout=RUN_TIMEOUT) as blocker:
+        widget.run()
+        assert widget.busy and widget.cancel_button.isEnabled()
+        widget.cancel()
+    assert blocker.args[0] == "cancelled" and len(viewer.layers) == 1
+    assert not widget.busy and widget.run_button.isEnabled() and not errors
