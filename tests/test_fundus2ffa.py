@@ -278,3 +278,13 @@ def test_saliency_benchmark_small_run(tmp_path):
     assert 0 <= errors["64px rank float32"] <= 1 / 2046 * 1.001
     seconds = [row for row in rows if row["metric"] == "seconds"]
     assert len(seconds) == 3 and all(row["value"] > 0 for row in seconds)
+
+
+def test_circular_patch_mask_blackens_the_corners_only():
+    from napari_vesselgan.methods.fundus2ffa import _circle_batches
+
+    batch = (torch.ones(1, 3, 16, 16), torch.full((1, 1, 16, 16), 0.5))
+    (condition, target), = list(_circle_batches(iter([batch]), 16))
+    assert condition[0, :, 0, 0].eq(-1).all() and target[0, 0, 15, 15] == -1
+    assert condition[0, :, 8, 8].eq(1).all() and target[0, 0, 8, 0] == 0.5  # the circle touches the edges
+    assert Fundus2FFAConfig.preset("paper").circular_patch_mask
