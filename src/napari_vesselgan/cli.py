@@ -14,6 +14,10 @@ import time
 from pathlib import Path
 from typing import Any
 
+# Methods that make their own low-quality partners from one set of images (``--data``).
+PAIRED_BY_DEGRADATION = ("superres",)
+
+
 class UserError(Exception):
     """A problem with the user's input: reported in one line, exit status 2."""
 
@@ -70,7 +74,10 @@ def cmd_predict(args: argparse.Namespace) -> int:
     for source, target in pairs:
         image = read_image(source)
         started = time.perf_counter()
-        result = method.predict(image, tile=args.tile, precision=args.precision)
+        options = {"scale": args.scale} if args.scale != 1 else {}
+        if options and args.method != "superres":
+            raise UserError("--scale is for superres (a low-resolution input)")
+        result = method.predict(image, tile=args.tile, precision=args.precision, **options)
         write_image(target, result)
         print(f"{source} -> {target} ({image.shape[-1]}x{image.shape[-2]}, {time.perf_counter() - started:.2f} s)")
         if args.saliency:
@@ -88,15 +95,20 @@ def cmd_train(args: argparse.Namespace) -> int:
     from napari_vesselgan.engine.trainer import FunctionCallback
 
     config = build_config(args.method, args.preset, args.config, args.set or [])
-    if args.synthetic == (args.domain_a is not None or args.domain_b is not None):
-        raise UserError("give either --synthetic or both --domain-a and --domain-b")
-    if not args.synthetic and (args.domain_a is None or args.domain_b is None):
-        raise UserError("both --domain-a and --domain-b are needed")
-    data = "synthetic" if args.synthetic else (args.domain_a, args.domain_b)
+    if args.method in PAIRED_BY_DEGRADATION:
+        if args.synthetic == (args.data is not None):
+            raise UserError(f"give either --synthetic or --data (high-resolution images) for {args.method}")
+        data = "synthetic" if args.synthetic else args.data
+    else:
+        if args.synthetic == (args.domain_a is not None or args.domain_b is not None):
+            raise UserError("give either --synthetic or both --domain-a and --domain-b")
+        if not args.synthetic and (args.domain_a is None or args.domain_b is None):
+            raise UserError("both --domain-a and --domain-b are needed")
+        data = "synthetic" if args.synthetic else (args.domain_a, args.domain_b)
     method = methods.method_class(args.method).untrained(config, device=args.device)
-    every = max(1, config.steps // 100)
 
     def report(state) -> None:
+        every = max(1, state.total_steps // 100)
         if state.step % every == 0 or state.step == state.total_steps:
             losses = " ".join(f"{k}={v:.3f}" for k, v in state.losses.items())
             print(f"step {state.step}/{state.total_steps} {losses}", flush=True)
@@ -125,8 +137,10 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from napari_vesselgan.evaluation import evaluate_pairs, evaluate_real
     from napari_vesselgan.io.atomic import atomic_path
 
+    if args.method == "superres":
+        return _evaluate_superres(args)
     if args.method != "denoise":
-        raise UserError(f"evaluate supports: denoise (got {args.method!r})")
+        raise UserError(f"evaluate supports: denoise, superres (got {args.method!r})")
     method = methods.load(args.method, weights=args.weights, device=args.device)
     predict = _denoise_predictor(method)
     result: dict[str, Any] = {"method": args.method, "weights": str(method.weights),
@@ -140,6 +154,26 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         print(f"{name:<18} {row['psnr_mean']:8.2f} ± {row['psnr_std']:4.2f} {row['ssim_mean']:8.4f} ± {row['ssim_std']:.4f}")
     for row in result.get("real", []):
         print(row["image"], " ".join(f"{k}: {row['before'][k]:.4g} -> {row['after'][k]:.4g}" for k in row["before"]))
+    if args.output:
+        with atomic_path(args.output) as tmp:
+            tmp.write_text(json.dumps(result, indent=2))
+        print(f"written: {args.output}")
+    return 0
+
+
+def _evaluate_superres(args: argparse.Namespace) -> int:
+    from napari_vesselgan import methods
+    from napari_vesselgan.io.atomic import atomic_path
+    from napari_vesselgan.superres_evaluation import evaluate_superres
+
+    method = methods.load("superres", weights=args.weights, device=args.device)
+    paths = sorted(Path(args.real).glob(args.real_glob)) if args.real else []
+    result = {"method": "superres", "weights": str(method.weights),
+              **evaluate_superres(method.predict, n_pairs=args.pairs, size=args.size, real_paths=paths)}
+    print(f"{'set':<10} {'candidate':<26} {'PSNR (dB)':>9} {'SSIM':>7} {'RMSE':>7}")
+    for set_name in ("synthetic", "real"):
+        for name, row in result.get(set_name, {}).get("summary", {}).items():
+            print(f"{set_name:<10} {name:<26} {row['psnr_mean']:9.2f} {row['ssim_mean']:7.4f} {row['rmse_mean']:7.4f}")
     if args.output:
         with atomic_path(args.output) as tmp:
             tmp.write_text(json.dumps(result, indent=2))
@@ -169,6 +203,9 @@ def make_parser() -> argparse.ArgumentParser:
     predict.add_argument("--tile", type=int, help="tile size in pixels (default: whole image when it fits)")
     predict.add_argument("--precision", default="fp32", choices=["fp32", "bf16", "fp16", "auto"])
     predict.add_argument("--saliency", action="store_true", help="also write a gradient saliency map")
+    predict.add_argument("--scale", type=int, default=1,
+                         help="superres: the input is low resolution; up-sample it by this factor (4) "
+                              "(default 1: the input is already re-upscaled to the target size)")
     predict.set_defaults(func=cmd_predict)
 
     train = sub.add_parser("train", help="train a method (resumes when --run-dir holds a checkpoint)")
@@ -176,6 +213,7 @@ def make_parser() -> argparse.ArgumentParser:
     train.add_argument("--synthetic", action="store_true", help="train on the synthetic generator's data")
     train.add_argument("--domain-a", help="folder or image of domain A (denoise: low-light)")
     train.add_argument("--domain-b", help="folder or image of domain B (denoise: clean)")
+    train.add_argument("--data", help="superres: folder or image of high-resolution training images")
     train.add_argument("--preset", default="default", help="default, paper or test")
     train.add_argument("--config", help="JSON file with config fields")
     train.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a config field")
