@@ -25,3 +25,13 @@ def tiny_denoise_weights(tmp_path_factory) -> Path:
     config = DenoiseConfig.preset("test")
     method = DenoiseMethod.untrained(config, device="cpu")
     return method.train("synthetic", config, run_dir=tmp_path_factory.mktemp("tiny-denoise"))
+
+
+@pytest.fixture(scope="session")
+def tiny_superres_weights(tmp_path_factory) -> Path:
+    """A superres checkpoint trained for a few steps with the 'test' preset (width 8, 1 block)."""
+    from napari_vesselgan.methods.superres import SuperResConfig, SuperResMethod
+
+    config = SuperResConfig.preset("test")
+    method = SuperResMethod.untrained(config, device="cpu")
+    return method.train("synthetic", config, run_dir=tmp_path_factory.mktemp("tiny-superres"))

@@ -245,10 +245,12 @@ def main(argv: list[str] | None = None) -> int:
     args = make_parser().parse_args(argv)
     from napari_vesselgan.engine.checkpoint import CheckpointError
     from napari_vesselgan.io import ImageReadError
+    from napari_vesselgan.nn.pretrained import PretrainedWeightsMissing
 
     try:
         return args.func(args)
-    except (UserError, ImageReadError, CheckpointError, ValueError, TypeError, FileNotFoundError) as error:
+    except (UserError, ImageReadError, CheckpointError, PretrainedWeightsMissing, ValueError, TypeError,
+            FileNotFoundError) as error:
         message = str(error).splitlines()[0] if str(error) else type(error).__name__
         print(f"vesselgan: error: {message}", file=sys.stderr)
         return 2

@@ -10,6 +10,7 @@ at the end of its ``__init__``.
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -286,14 +287,14 @@ class MethodWidget(JobWidget):
                         "contrast_limits": tuple(layer.contrast_limits), "units": getattr(layer, "units", None)}
         return self._source
 
-    def _placement(self, zoom: float = 1.0) -> dict[str, Any]:
-        """scale / translate (and units) that put a result over its input; ``zoom`` for results
-        with ``zoom`` times as many pixels per axis (pixel centres stay aligned)."""
+    def _placement(self, zoom: float | Sequence[float] = 1.0) -> dict[str, Any]:
+        """scale / translate (and units) that put a result over its input; ``zoom`` (one value,
+        or one per axis) for results with that many times the pixels per axis, placed so that
+        pixel centres match the input's as bicubic resampling maps them."""
         source = self._source
-        scale = tuple(s / zoom for s in source["scale"])
-        translate = tuple(t - (s - z) / 2 for t, s, z in zip(source["translate"], source["scale"], scale))
-        if zoom == 1.0:
-            translate = source["translate"]
+        zooms = [float(zoom)] * len(source["scale"]) if np.isscalar(zoom) else [float(z) for z in zoom]
+        scale = tuple(s / z for s, z in zip(source["scale"], zooms))
+        translate = tuple(t - (s - new) / 2 for t, s, new in zip(source["translate"], source["scale"], scale))
         placement = {"scale": scale, "translate": translate}
         if source["units"] is not None:
             placement["units"] = source["units"]
