@@ -103,3 +103,23 @@ def test_without_a_layer_or_weights_the_user_is_told(make_napari_viewer, monkeyp
     widget.run()
     assert "bundled superres weights are not installed" in messages[-1]
     assert not widget.busy
+
+
+def test_training_widget_offers_one_source_for_superres(make_napari_viewer, qtbot, tmp_path):
+    from napari_vesselgan.widgets.train_widget import TrainWidget
+
+    viewer = make_napari_viewer()
+    widget = TrainWidget(viewer)
+    widget.method_combo.setCurrentIndex(widget.method_combo.findData("superres"))
+    assert widget.box_b.isHidden() and "High-resolution" in widget.box_a.title()
+    viewer.add_image(lowres_pair((64, 64), seed=9)[2], name="sharp")
+    widget.source_a.select_layers(["sharp"])
+    widget.set_preset("test")
+    widget.set_run_dir(tmp_path / "run")
+    with qtbot.waitSignal(widget.run_finished, timeout=RUN_TIMEOUT) as blocker:
+        widget.train()
+    assert blocker.args == ["done"]
+    weights = widget.last_result.weights
+    assert "1 user high-resolution images" in methods.load("superres", weights=weights).provenance["training_data"]
+    widget.method_combo.setCurrentIndex(widget.method_combo.findData("denoise"))
+    assert not widget.box_b.isHidden()

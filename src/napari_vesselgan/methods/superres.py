@@ -339,6 +339,8 @@ class SuperResMethod(Method):
     name: ClassVar[str] = "superres"
     kind: ClassVar[str] = "restoration"
     config_class: ClassVar[type[TrainingConfig]] = SuperResConfig
+    training_sources: ClassVar[tuple[str, ...]] = (
+        "High-resolution images (their low-resolution partners are made by bicubic degradation)",)
 
     def __init__(self, config: TrainingConfig, generator: nn.Module, **kwargs: Any):
         # Prediction only from here: bake the spectrally normalised weights into plain convolutions
