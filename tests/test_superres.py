@@ -207,9 +207,10 @@ def test_predict_same_size_and_low_resolution(tiny_method):
     np.testing.assert_array_equal(up, before)
     enlarged = tiny_method.predict(small, scale=4)
     assert enlarged.shape == (96, 128) and enlarged.dtype == np.uint16
-    # scale=4 is "bicubic up, then the network"
+    # scale=4 is "bicubic up, then the network" (intensities mapped by the small image's range,
+    # which bicubic overshoot makes differ slightly from the enlarged image's own range)
     np.testing.assert_allclose(enlarged.astype(float), tiny_method.predict(upsample(small.astype(np.float32)))
-                               .astype(float), atol=1)
+                               .astype(float), rtol=0.02)
     floats = tiny_method.predict(up.astype(np.float32) / 65535)
     assert floats.dtype == np.float32
 
@@ -220,12 +221,17 @@ def test_time_series_batched_equals_frame_by_frame(tiny_method):
     stack = tiny_method.predict(frames, batch_size=2, progress=lambda done, total: calls.append((done, total)))
     assert stack.shape == frames.shape
     assert calls == [(2, 5), (4, 5), (5, 5)]
-    rng = superres_module.intensity_range(frames)  # frames share the stack's intensity mapping
-    for index in (0, 4):
-        single = tiny_method._predict_frames(frames[index : index + 1], rng, progress=None, precision="fp32",
-                                            batch_size=1)[0]
-        np.testing.assert_array_equal(stack[index], single)
+    one_by_one = tiny_method.predict(frames, batch_size=1)
+    assert np.abs(stack.astype(int) - one_by_one).max() <= 1  # batched convolutions round differently
+    # frames share the stack's intensity mapping: a frame alone maps by its own range
+    alone = tiny_method.predict(frames[4])
+    assert not np.array_equal(alone, stack[4]) or frames[4].max() == frames.max()
+    tiled = tiny_method.predict(frames, tile=32)
+    assert tiled.shape == frames.shape and np.abs(tiled.astype(int) - stack).max() <= 2
     assert tiny_method.predict(frames[:, :16, :16], scale=4).shape == (5, 64, 64)
+    import dask.array as da
+
+    np.testing.assert_array_equal(tiny_method.predict(da.from_array(frames, chunks=(1, 64, 64))), stack)
 
 
 def test_bad_inputs_are_clear_errors(tiny_method):

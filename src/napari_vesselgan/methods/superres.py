@@ -36,7 +36,7 @@ from torch import nn
 
 from napari_vesselgan import __version__
 from napari_vesselgan.data.degradation import crop_to_multiple, degrade, upsample
-from napari_vesselgan.data.intensity import IntensityRange, cast_like, intensity_range
+from napari_vesselgan.data.intensity import IntensityRange, intensity_range
 from napari_vesselgan.data.patches import random_patch
 from napari_vesselgan.data.sources import load_domain
 from napari_vesselgan.engine.device import autocast, resolve_device, seed_everything
@@ -44,7 +44,7 @@ from napari_vesselgan.engine.tiling import predict_whole
 from napari_vesselgan.engine.trainer import Callback, TrainerSettings, TrainState, fit
 from napari_vesselgan.losses.adversarial import GANLoss
 from napari_vesselgan.losses.total_gradient import total_gradient_loss
-from napari_vesselgan.methods.base import Method, ProgressFn, check_image
+from napari_vesselgan.methods.base import Method, ProgressFn, check_image, memory_budget_bytes
 from napari_vesselgan.methods.config import TrainingConfig
 from napari_vesselgan.metrics import psnr
 from napari_vesselgan.nn import PatchDiscriminator, init_weights
@@ -362,50 +362,47 @@ class SuperResMethod(Method):
     def predict(self, image: Any, *, tile: int | None = None, progress: ProgressFn | None = None,
                 precision: str = "fp32", halo: int | None = None, scale: int = 1,
                 batch_size: int | None = None) -> np.ndarray:
-        """Enhance a 2-D image or a (T, Y, X) time series.
+        """Enhance a 2-D image or a (T, Y, X) time series (numpy or dask); the input is not modified.
 
         ``scale=1``: the input is already re-upscaled to the target size (Y = U(D X)); the output
-        has its size. ``scale=4``: the input is the low-resolution image; it is bicubic
-        up-sampled by 4 first and the output is 4x larger. Frames go through the network in
-        batches (``batch_size``, default: as many as fit the memory budget, at most 8) unless
-        the frames need tiles. Intensities map back to the input's dtype.
+        has its size. ``scale=4``: the input is the low-resolution image; each frame is bicubic
+        up-sampled by 4 first and the output is 4x larger per axis. Frames go through the
+        network in batches (``batch_size``; default as many as fit the memory budget, at most
+        8); frames too large for the budget go one at a time in tiles. Every frame uses the
+        intensity mapping of the whole input, and results come back in the input's dtype.
         """
         check_image(image, channels=1)
-        if scale not in (1, 2, 3, 4, 5, 6, 7, 8):
+        if not 1 <= int(scale) <= 8:
             raise ValueError(f"scale must be 1 (re-upscaled input) or the up-sampling factor (4), got {scale}")
-        if scale != 1:
-            return self._predict_low_resolution(image, scale, tile=tile, progress=progress, precision=precision,
-                                                halo=halo, batch_size=batch_size)
-        height, width = image.shape[-2:]
-        if tile is not None or self.choose_tile(height, width) is not None or image.ndim == 2:
-            return super().predict(image, tile=tile, progress=progress, precision=precision, halo=halo)
-        return self._predict_frames(image, intensity_range(image), progress=progress, precision=precision,
-                                    batch_size=batch_size)
+        rng = intensity_range(image)
+        frames = image.reshape(-1, *image.shape[-2:])
+        count = frames.shape[0]
+        height, width = (side * int(scale) for side in image.shape[-2:])
 
-    def _predict_low_resolution(self, image: Any, scale: int, **options: Any) -> np.ndarray:
-        frames = np.asarray(image).reshape(-1, *image.shape[-2:])
-        upscaled = np.stack([upsample(frame.astype(np.float32), scale) for frame in frames])
-        upscaled = upscaled.reshape(*image.shape[:-2], *upscaled.shape[-2:])
-        return cast_like(self.predict(upscaled, scale=1, **options), image.dtype)
+        def network_input(frame: Any) -> np.ndarray:
+            frame = np.asarray(frame, np.float32)
+            return upsample(frame, int(scale)) if scale != 1 else frame
 
-    def _predict_frames(self, stack: Any, rng: IntensityRange, *, progress: ProgressFn | None, precision: str,
-                        batch_size: int | None) -> np.ndarray:
-        frames = stack.reshape(-1, *stack.shape[-2:])
-        count, (height, width) = frames.shape[0], frames.shape[-2:]
-        if batch_size is None:
-            from napari_vesselgan.methods.base import memory_budget_bytes
-
-            per_frame = height * width * self.bytes_per_pixel()
-            batch_size = int(max(1, min(8, memory_budget_bytes(self.device) // max(per_frame, 1))))
+        tile = tile if tile is not None else self.choose_tile(height, width)
         out = np.empty((count, height, width), rng.dtype)
-        for start in range(0, count, batch_size):
-            block = np.stack([rng.to_network(np.asarray(f)) for f in frames[start : start + batch_size]])[:, None]
-            result = predict_whole(self.generator, block, stride=self.stride, device=self.device,
-                                   precision=precision)
-            out[start : start + batch_size] = self.finish_output(result[:, 0], rng)
-            if progress is not None:
-                progress(min(start + batch_size, count), count)
-        return out.reshape(*stack.shape[:-2], height, width)
+        if tile is not None and (tile < height or tile < width):  # large frames: one at a time, tiled
+            for index in range(count):
+                report = None if progress is None else \
+                    (lambda done, total, i=index: progress(i * total + done, total * count))
+                out[index] = self._predict_plane(network_input(frames[index]), rng, tile=tile, progress=report,
+                                                 precision=precision, halo=halo)
+        else:
+            if batch_size is None:
+                per_frame = height * width * self.bytes_per_pixel()
+                batch_size = int(max(1, min(8, memory_budget_bytes(self.device) // max(per_frame, 1))))
+            for start in range(0, count, batch_size):
+                block = np.stack([rng.to_network(network_input(f)) for f in frames[start : start + batch_size]])
+                result = predict_whole(self.generator, block[:, None], stride=self.stride, device=self.device,
+                                       precision=precision)
+                out[start : start + batch_size] = self.finish_output(result[:, 0], rng)
+                if progress is not None:
+                    progress(min(start + batch_size, count), count)
+        return out.reshape(*image.shape[:-2], height, width)
 
     def finish_output(self, out: np.ndarray, rng: IntensityRange) -> np.ndarray:
         """Back through the input's mapping; clipped only to the dtype (detail may exceed Y's range)."""
