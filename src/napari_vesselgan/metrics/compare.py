@@ -5,7 +5,8 @@ The library half of the "Compare layers" dock and of ``vesselgan evaluate REFERE
 * :func:`as_frames` views an image as a stack of frames: a 2-D grey image or a ``(Y, X, 3)``
   colour image is one frame; a time series ``(T, Y, X)`` or ``(T, Y, X, 3)`` has ``T``.
   Whether a trailing axis of 3 or 4 is colour is the caller's word (napari's ``layer.rgb``);
-  ``rgb=None`` guesses as the metrics do (a 3-D array ending in 3 or 4 is colour).
+  ``rgb=None`` guesses as the readers lay images out (a 3-D or 4-D array ending in 3 or 4 is
+  colour).
 * :func:`incompatibility` says in words why two images cannot be compared (or None).
 * :func:`fidelity_rows` gives one row per test image and frame: PSNR, SSIM, RMSE computed with
   :mod:`.fidelity` (the project's definitions, nothing re-implemented), plus the mean row of a
@@ -48,8 +49,8 @@ MEAN_FRAME = "mean"
 
 
 def _is_colour(arr: np.ndarray, rgb: bool | None) -> bool:
-    if rgb is None:
-        return arr.ndim == 3 and arr.shape[-1] in (3, 4)
+    if rgb is None:  # a (Y, X, 3) image or a (T, Y, X, 3) series, as the readers return them
+        return arr.ndim in (3, 4) and arr.shape[-1] in (3, 4)
     return bool(rgb)
 
 

@@ -138,7 +138,7 @@ def to_unit_image(image) -> np.ndarray:
 
 def image_set(source, *, rgb: bool | None = None) -> list[np.ndarray]:
     """The images of a set: a folder (every still image in it, sorted by name; a stack file
-    gives its frames), a stack array ``(N, Y, X)`` / ``(N, Y, X, 3)``, or a sequence of images.
+    gives its frames), a stack file, a stack array ``(N, Y, X)`` / ``(N, Y, X, 3)``, or a sequence of images.
 
     ``rgb`` says whether a 3-D array's last axis is colour (None: a last axis of 3 or 4 is).
     """
@@ -147,8 +147,10 @@ def image_set(source, *, rgb: bool | None = None) -> list[np.ndarray]:
         from ..io import read_image
 
         path = Path(source)
+        if path.is_file():  # a stack file: its frames
+            return image_set(read_image(path))
         if not path.is_dir():
-            raise ValueError(f"{path}: not a folder of images")
+            raise ValueError(f"{path}: no such folder or image file")
         files = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
         if not files:
             raise ValueError(f"{path}: no images ({', '.join(IMAGE_SUFFIXES)}) in this folder")
