@@ -75,3 +75,17 @@ def test_fid_command_without_weights_names_the_file(tmp_path, monkeypatch, capsy
     stack = write_image(tmp_path / "s.tif", np.zeros((2, 32, 32), np.uint8))
     assert main(["fid", str(stack), str(stack)]) == 2
     assert "pt_inception-2015-12-05-6726825d.pth" in capsys.readouterr().err
+
+
+def test_evaluate_files_with_lpips_column(tmp_path, files, capsys):
+    import torch
+
+    torch.set_num_threads(1)
+    (ref_path, a_path, _), _ = files
+    table = tmp_path / "l.csv"
+    assert main(["evaluate", str(ref_path), str(a_path), "--csv", str(table), "--lpips", "squeeze",
+                 "--lpips-backbone", "random", "--lpips-lin", "random"]) == 0
+    assert "only test the pipeline" in capsys.readouterr().out
+    with open(table, newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert rows[0]["lpips"] == "" and float(rows[1]["lpips"]) > 0

@@ -195,3 +195,33 @@ def test_line_profile_of_a_time_series_follows_the_frame(make_napari_viewer, qtb
     with qtbot.waitSignal(widget.profile_updated, timeout=TIMEOUT):
         viewer.dims.set_current_step(0, 3)
     assert np.allclose(widget.result["profiles"]["series"], 3.0)
+
+
+def test_lpips_column_with_explicit_random_weights(compare, qtbot):
+    from napari_vesselgan.metrics.perceptual import lpips
+    from napari_vesselgan.nn.lpips import lpips_network
+
+    viewer, widget = compare
+    ref, noisy = viewer.layers["ref"].data, viewer.layers["noisy"].data
+    widget.set_tests(["noisy"])
+    widget.lpips_check.setChecked(True)
+    widget.lpips_combo.setCurrentText("squeeze")
+    widget.lpips_weights = ("random", "random")
+    assert run(qtbot, widget, widget.compute) == "done"
+    table = widget.table_values()
+    assert widget.table.horizontalHeaderItem(5).text() == "LPIPS"
+    network = lpips_network("squeeze", "random", "random")
+    assert table[1]["lpips"] == pytest.approx(lpips(ref[1], noisy[1], network), rel=1e-5)
+
+
+def test_lpips_without_weights_is_an_error_naming_the_files(compare, qtbot, tmp_path, monkeypatch):
+    import torch
+
+    viewer, widget = compare
+    errors = []
+    widget.report_error = errors.append
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    monkeypatch.setattr(torch.hub, "load_state_dict_from_url", lambda *a, **k: (_ for _ in ()).throw(OSError("off")))
+    widget.lpips_check.setChecked(True)
+    assert run(qtbot, widget, widget.compute) == "error"
+    assert "alexnet-owt-7be5be79.pth" in errors[0]

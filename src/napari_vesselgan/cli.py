@@ -160,11 +160,12 @@ def cmd_evaluate_files(args: argparse.Namespace) -> int:
     reference_name = Path(args.method).name
     if reference_name in tests:
         reference_name = str(args.method)
+    extra = _lpips_metric(args) if args.lpips else {}
     if args.report:
         _, rows = write_html_report(args.report, reference, tests, reference_name=reference_name,
-                                    title=args.title, csv_path=args.csv)
+                                    title=args.title, csv_path=args.csv, extra=extra)
     else:
-        rows = comparison_rows(reference, tests, reference_name=reference_name)
+        rows = comparison_rows(reference, tests, reference_name=reference_name, extra=extra)
         if args.csv:
             write_csv(args.csv, rows)
     summary = [r for r in rows if r["frame"] is None or r["frame"] == "mean"]
@@ -176,12 +177,29 @@ def cmd_evaluate_files(args: argparse.Namespace) -> int:
                  ("psnr", "ssim", "rmse", "snr", "entropy", "edge_density", "contrast", "mean_intensity")]
         print(f"{r['layer']:<{width}} {cells[0]:>10} {cells[1]:>8} {cells[2]:>10} {cells[3]:>9} {cells[4]:>8}"
               f" {cells[5]:>7} {cells[6]:>10} {cells[7]:>10}")
+    for key in extra:
+        print(" ".join(f"{r['layer']}: {key.upper()} {format_value(r[key])}" for r in summary if r[key] is not None))
     if any(r["frame"] == "mean" for r in summary):
         print("(time series: means over frames; the CSV has every frame)")
     for path in (args.report, args.csv):
         if path:
             print(f"written: {path}")
     return 0
+
+
+def _lpips_metric(args: argparse.Namespace) -> dict:
+    """``{"lpips": fn}`` with the LPIPS network the options name; a missing file is a UserError."""
+    from napari_vesselgan.metrics.perceptual import lpips
+    from napari_vesselgan.nn.lpips import lpips_network
+    from napari_vesselgan.nn.pretrained import PretrainedWeightsMissing
+
+    try:
+        network = lpips_network(args.lpips, backbone_weights=args.lpips_backbone, lin_weights=args.lpips_lin)
+    except PretrainedWeightsMissing as error:
+        raise UserError(f"LPIPS: {error}") from None
+    if "random" in (args.lpips_backbone, args.lpips_lin):
+        print("note: LPIPS with random weights: its numbers only test the pipeline")
+    return {"lpips": lambda a, b: lpips(a, b, network)}
 
 
 def cmd_evaluate_method(args: argparse.Namespace) -> int:
@@ -288,6 +306,10 @@ def make_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--report", help="REFERENCE form: write a self-contained HTML report here")
     evaluate.add_argument("--csv", help="REFERENCE form: write every number (per frame) as CSV here")
     evaluate.add_argument("--title", default="Image comparison", help="REFERENCE form: the report's title")
+    evaluate.add_argument("--lpips", choices=["alex", "squeeze", "vgg"],
+                          help="REFERENCE form: add LPIPS with this network (needs its ImageNet and LPIPS weights)")
+    evaluate.add_argument("--lpips-backbone", help="the backbone's torchvision weights file (default: hub cache)")
+    evaluate.add_argument("--lpips-lin", help="LPIPS v0.1 linear-layer weights file (default: hub cache)")
     evaluate.add_argument("--weights")
     evaluate.add_argument("--device", default="auto", choices=devices)
     evaluate.add_argument("--pairs", type=int, default=8)

@@ -332,22 +332,25 @@ def explainable_rows(image, name: str, *, rgb: bool | None = None) -> list[dict]
 
 
 def comparison_rows(reference, tests, *, reference_name: str = "reference", rgb: bool | None = None,
-                    progress=None) -> list[dict]:
+                    extra=None, progress=None) -> list[dict]:
     """Fidelity (PSNR, SSIM, RMSE against the reference) and explainable metrics of every
     image, one row per image and frame (plus a series' mean rows); the reference's own rows
-    have no fidelity values. Columns: ``layer, role, frame, psnr, ssim, rmse`` and
-    :data:`EXPLAINABLE_METRICS`."""
+    have no fidelity values. Columns: ``layer, role, frame, psnr, ssim, rmse``, the keys of
+    ``extra`` (further full-reference metrics, ``name -> fn(reference_frame, test_frame)``,
+    e.g. LPIPS) and :data:`EXPLAINABLE_METRICS`."""
     from .compare import FIDELITY_METRICS, fidelity_rows
 
     tests = dict(tests)
     if reference_name in tests:
         raise ValueError(f"a test image has the reference's name {reference_name!r}")
-    fidelity = {(r["layer"], r["frame"]): r for r in fidelity_rows(reference, tests, rgb=rgb, progress=progress)}
+    extra = dict(extra or {})
+    fidelity = {(r["layer"], r["frame"]): r
+                for r in fidelity_rows(reference, tests, rgb=rgb, extra=extra, progress=progress)}
     rows = []
     for name, image, role in [(reference_name, reference, "reference")] + [(n, t, "test") for n, t in tests.items()]:
         for row in explainable_rows(image, name, rgb=rgb):
             merged = {"layer": name, "role": role, "frame": row["frame"]}
-            merged.update({k: fidelity.get((name, row["frame"]), {}).get(k) for k in FIDELITY_METRICS})
+            merged.update({k: fidelity.get((name, row["frame"]), {}).get(k) for k in (*FIDELITY_METRICS, *extra)})
             merged.update({k: row[k] for k in EXPLAINABLE_METRICS})
             rows.append(merged)
     return rows
@@ -431,6 +434,7 @@ def write_html_report(
     title: str = "Image comparison",
     notes: str = "",
     csv_path: str | os.PathLike | None = None,
+    extra=None,
     progress=None,
 ) -> tuple[Path, list[dict]]:
     """Write one self-contained HTML file (images and plots embedded as PNG data URIs) comparing
@@ -442,7 +446,8 @@ def write_html_report(
     with a bar chart, and a per-frame plot for series; the five explainable metrics of every
     image (the reference included) with the change from the reference, and one bar chart per
     metric; the metrics' definitions; ``notes``. For a before/after pair, pass "before" as the
-    reference and "after" as the test.
+    reference and "after" as the test. ``extra`` adds full-reference columns (see
+    :func:`comparison_rows`).
     """
     import html
 
@@ -453,7 +458,9 @@ def write_html_report(
     tests = dict(tests)
     if not tests:
         raise ValueError("the report needs at least one test image")
-    rows = comparison_rows(reference, tests, reference_name=reference_name, rgb=rgb, progress=progress)
+    extra = dict(extra or {})
+    fidelity_keys = ("psnr", "ssim", "rmse", *extra)
+    rows = comparison_rows(reference, tests, reference_name=reference_name, rgb=rgb, extra=extra, progress=progress)
     summary = [r for r in rows if r["frame"] is None or r["frame"] == "mean"]
     series = any(r["frame"] == "mean" for r in rows)
     names = [r["layer"] for r in summary]
@@ -498,13 +505,14 @@ def write_html_report(
               "PSNR and SSIM use one data range for all images: the reference dtype's range "
               "(integers) or the reference's max - min (floats). SSIM: Gaussian window, sigma 1.5, "
               "K1 0.01, K2 0.03. RMSE is in the images' own units.</p>",
-              "<table><tr><th>Image</th><th>PSNR (dB)</th><th>SSIM</th><th>RMSE</th></tr>"]
+              "<table><tr><th>Image</th>" + "".join(f"<th>{esc(_FIDELITY_LABELS.get(k, k.upper()))}</th>"
+                                                   for k in fidelity_keys) + "</tr>"]
     for r in summary[1:]:
         parts.append(f"<tr><td>{esc(r['layer'])}</td>" + "".join(
-            f"<td class='n'>{format_value(r[k])}</td>" for k in ("psnr", "ssim", "rmse")) + "</tr>")
+            f"<td class='n'>{format_value(r[k])}</td>" for k in fidelity_keys) + "</tr>")
     parts.append("</table>")
-    fidelity_png = _bar_charts(names[1:], {k: [r[k] for r in summary[1:]] for k in ("psnr", "ssim", "rmse")},
-                               _FIDELITY_LABELS)
+    fidelity_png = _bar_charts(names[1:], {k: [r[k] for r in summary[1:]] for k in fidelity_keys},
+                               {**{k: k.upper() for k in extra}, **_FIDELITY_LABELS})
     parts.append(f"<p><img class='plot' alt='fidelity bar charts' src='{_png_data_uri(fidelity_png)}'></p>")
     if series:
         parts.append(f"<p><img class='plot' alt='fidelity per frame' src='{_png_data_uri(_frame_plot(rows))}'></p>")

@@ -55,8 +55,7 @@ from napari_vesselgan.widgets._state import LayerWatcher
 if TYPE_CHECKING:
     import napari
 
-TABLE_COLUMNS = ("Layer", "Frame", "PSNR (dB)", "SSIM", "RMSE")
-METRIC_TITLES = {"psnr": "PSNR (dB)", "ssim": "SSIM", "rmse": "RMSE"}
+METRIC_TITLES = {"psnr": "PSNR (dB)", "ssim": "SSIM", "rmse": "RMSE", "lpips": "LPIPS"}
 FOLDER = "__folder__"
 
 
@@ -71,6 +70,17 @@ def _stand_in(layer: Image) -> np.ndarray:
     return np.broadcast_to(np.zeros(1, dtype=np.dtype(data.dtype)), tuple(data.shape))
 
 
+def lpips_extra(net: str | None, weights: tuple[Any, Any]) -> dict:
+    """``{"lpips": fn(reference_frame, test_frame)}`` for ``net`` (None: no LPIPS); in a worker."""
+    if not net:
+        return {}
+    from napari_vesselgan.metrics.perceptual import lpips
+    from napari_vesselgan.nn.lpips import lpips_network
+
+    network = lpips_network(net, *weights)
+    return {"lpips": lambda a, b: lpips(a, b, network)}
+
+
 class CompareWidget(JobWidget):
     """Compare test layers with a reference layer: metrics, maps, histograms, report, FID/KID."""
 
@@ -80,9 +90,12 @@ class CompareWidget(JobWidget):
     def __init__(self, napari_viewer: napari.viewer.Viewer, parent: QWidget | None = None):
         super().__init__(napari_viewer, parent)
         self.rows: list[dict] = []
+        self.metric_keys: list[str] = list(FIDELITY_METRICS)
         self.histograms: dict[str, tuple[np.ndarray, np.ndarray, bool]] = {}
         self.distribution: dict | None = None
         self.last_report: Path | None = None
+        #: (backbone, linear) LPIPS weights: None takes torch's hub cache; files or "random" (tests)
+        self.lpips_weights: tuple[Any, Any] = (None, None)
         self._context: dict[str, Any] = {}
         self._started = 0.0
         self._build()
@@ -126,8 +139,16 @@ class CompareWidget(JobWidget):
         self.compute_button = QPushButton("Compute metrics")
         self.compute_button.setToolTip("PSNR, SSIM and RMSE of every ticked layer against the reference")
         self.compute_button.clicked.connect(self.compute)
-        self.table = QTableWidget(0, len(TABLE_COLUMNS))
-        self.table.setHorizontalHeaderLabels(list(TABLE_COLUMNS))
+        self.lpips_check = QCheckBox("LPIPS")
+        self.lpips_check.setToolTip("Add LPIPS (needs the backbone's ImageNet weights and the LPIPS linear "
+                                    "weights in torch's hub cache; the error names the files)")
+        self.lpips_combo = QComboBox()
+        self.lpips_combo.addItems(["alex", "squeeze", "vgg"])
+        lpips_row = QHBoxLayout()
+        lpips_row.addWidget(self.lpips_check)
+        lpips_row.addWidget(self.lpips_combo, 1)
+        self.table = QTableWidget(0, 2 + len(FIDELITY_METRICS))
+        self.table.setHorizontalHeaderLabels(["Layer", "Frame", *(METRIC_TITLES[k] for k in FIDELITY_METRICS)])
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.verticalHeader().hide()
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
@@ -156,6 +177,7 @@ class CompareWidget(JobWidget):
 
         layout = QVBoxLayout(tab)
         layout.addWidget(self.compute_button)
+        layout.addLayout(lpips_row)
         layout.addWidget(self.table)
         layout.addWidget(self.metrics_plot)
         layout.addLayout(maps)
@@ -306,12 +328,15 @@ class CompareWidget(JobWidget):
         reference, tests = selection
         ref_data, rgb = layer_array(reference), reference.rgb
         test_data = {layer.name: layer_array(layer) for layer in tests}
+        lpips_net = self.lpips_combo.currentText() if self.lpips_check.isChecked() else None
+        lpips_weights = self.lpips_weights
 
         def job(report, cancel: threading.Event):
             from napari_vesselgan.metrics.compare import fidelity_rows
 
+            extra = lpips_extra(lpips_net, lpips_weights)
             arrays = {name: np.asarray(data) for name, data in test_data.items()}
-            rows = fidelity_rows(np.asarray(ref_data), arrays, rgb=rgb,
+            rows = fidelity_rows(np.asarray(ref_data), arrays, rgb=rgb, extra=extra,
                                  progress=lambda done, total: report(("progress", done, total)))
             return "metrics", rows
 
@@ -348,7 +373,7 @@ class CompareWidget(JobWidget):
         elif kind == "report":
             path, rows = payload
             self.last_report = path
-            self.show_rows([{k: r[k] for k in ("layer", "frame", *FIDELITY_METRICS)}
+            self.show_rows([{k: r[k] for k in ("layer", "frame", *FIDELITY_METRICS, "lpips") if k in r}
                             for r in rows if r["role"] == "test"])
             self.status_label.setText(f"Report written: {path}")
         elif kind == "distribution":
@@ -364,15 +389,18 @@ class CompareWidget(JobWidget):
     def show_rows(self, rows: list[dict]) -> None:
         """Fill the table (one row per layer and frame) and the plot; keep ``rows`` for the CSV."""
         self.rows = [dict(r) for r in rows]
+        self.metric_keys = [k for k in (*FIDELITY_METRICS, "lpips") if rows and k in rows[0]]
+        self.table.setColumnCount(2 + len(self.metric_keys))
+        self.table.setHorizontalHeaderLabels(["Layer", "Frame", *(METRIC_TITLES[k] for k in self.metric_keys)])
         self.table.setRowCount(len(rows))
         for i, row in enumerate(rows):
             frame = row["frame"]
             cells = [row["layer"], "" if frame is None else str(frame)]
-            cells += [format_value(row[k]) for k in FIDELITY_METRICS]
+            cells += [format_value(row[k]) for k in self.metric_keys]
             for j, text in enumerate(cells):
                 item = QTableWidgetItem(text)
                 if j >= 2:
-                    item.setData(Qt.ItemDataRole.UserRole, float(row[FIDELITY_METRICS[j - 2]]))
+                    item.setData(Qt.ItemDataRole.UserRole, float(row[self.metric_keys[j - 2]]))
                     item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
                 if frame == MEAN_FRAME:
                     font = item.font()
@@ -383,23 +411,23 @@ class CompareWidget(JobWidget):
         self._draw_metrics()
 
     def table_values(self) -> list[dict]:
-        """What the table shows, as numbers: ``{"layer", "frame", "psnr", "ssim", "rmse"}`` per row."""
+        """What the table shows, as numbers: ``{"layer", "frame", "psnr", "ssim", "rmse"[, "lpips"]}`` per row."""
         out = []
         for i in range(self.table.rowCount()):
             frame_text = self.table.item(i, 1).text()
             frame: Any = None if frame_text == "" else (frame_text if frame_text == MEAN_FRAME else int(frame_text))
             row = {"layer": self.table.item(i, 0).text(), "frame": frame}
-            for j, key in enumerate(FIDELITY_METRICS):
+            for j, key in enumerate(self.metric_keys):
                 row[key] = self.table.item(i, 2 + j).data(Qt.ItemDataRole.UserRole)
             out.append(row)
         return out
 
     def _draw_metrics(self) -> None:
         plot = self.metrics_plot
-        axes = plot.new_axes(len(FIDELITY_METRICS))
+        axes = plot.new_axes(len(self.metric_keys))
         layers = list(dict.fromkeys(r["layer"] for r in self.rows))
         series = any(isinstance(r["frame"], int) for r in self.rows)
-        for ax, key in zip(axes, FIDELITY_METRICS):
+        for ax, key in zip(axes, self.metric_keys):
             if series:
                 for k, name in enumerate(layers):
                     frames = [r for r in self.rows if r["layer"] == name and isinstance(r["frame"], int)]
@@ -428,7 +456,7 @@ class CompareWidget(JobWidget):
             self._say("Compute the metrics first.")
             return None
         rows = [{"reference": self._context.get("reference", ""), **r} for r in self.rows]
-        written = write_csv(path, rows, columns=["reference", "layer", "frame", *FIDELITY_METRICS])
+        written = write_csv(path, rows, columns=["reference", "layer", "frame", *self.metric_keys])
         self.status_label.setText(f"CSV written: {written}")
         return written
 
@@ -499,6 +527,8 @@ class CompareWidget(JobWidget):
         test_data = {layer.name: layer_array(layer) for layer in tests}
         html_path = Path(path)
         csv_path = html_path.with_suffix(".csv")
+        lpips_net = self.lpips_combo.currentText() if self.lpips_check.isChecked() else None
+        lpips_weights = self.lpips_weights
 
         def job(report, cancel: threading.Event):
             from napari_vesselgan.metrics.report import write_html_report
@@ -506,7 +536,7 @@ class CompareWidget(JobWidget):
             arrays = {name: np.asarray(data) for name, data in test_data.items()}
             written, rows = write_html_report(
                 html_path, np.asarray(ref_data), arrays, reference_name=ref_name, rgb=rgb,
-                title=f"Comparison with {ref_name}", csv_path=csv_path,
+                title=f"Comparison with {ref_name}", csv_path=csv_path, extra=lpips_extra(lpips_net, lpips_weights),
                 progress=lambda done, total: report(("progress", done, total)))
             return "report", (written, rows)
 
