@@ -38,9 +38,13 @@ def test_evaluate_files_writes_report_and_csv(tmp_path, files, capsys):
 
 def test_evaluate_files_errors_are_one_line(tmp_path, files, capsys):
     (ref_path, a_path, _), _ = files
-    small = write_image(tmp_path / "small.tif", np.zeros((20, 20), np.uint16))
-    assert main(["evaluate", str(ref_path), str(small)]) == 2
-    assert "shapes differ" in capsys.readouterr().err
+    small = write_image(tmp_path / "small.tif", np.arange(400, dtype=np.uint16).reshape(20, 20))
+    assert main(["evaluate", str(ref_path), str(small)]) == 0  # explainable metrics only, and says why
+    assert "shapes differ" in capsys.readouterr().out
+    corrupt = tmp_path / "corrupt.tif"
+    corrupt.write_bytes(b"II*\x00 not a tiff")
+    assert main(["evaluate", str(ref_path), str(corrupt)]) == 2
+    assert "corrupt.tif" in capsys.readouterr().err
     assert main(["evaluate", str(ref_path)]) == 2
     assert "at least one TEST" in capsys.readouterr().err
     assert main(["evaluate", str(tmp_path / "missing.tif"), str(a_path)]) == 2

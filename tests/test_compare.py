@@ -109,8 +109,8 @@ def test_html_report_is_self_contained_and_matches_the_metrics(tmp_path):
     assert float(read[1]["snr"]) == explainable_metrics(after)["snr"]
     assert read[0]["psnr"] == ""
     assert rows[1]["entropy"] == explainable_metrics(after)["entropy"]
-    with pytest.raises(ValueError, match="shapes differ"):
-        write_html_report(tmp_path / "x.html", before, {"bad": before[:20]})
+    with pytest.raises(ValueError, match="NaN"):
+        write_html_report(tmp_path / "x.html", before, {"bad": np.full((40, 40), np.nan)})
     assert not (tmp_path / "x.html").exists()
 
 
@@ -146,3 +146,16 @@ def test_histogram():
     assert counts.shape == (3, 5) and counts.sum() == 48
     with pytest.raises(ValueError, match="finite"):
         intensity_histogram(np.full((2, 2), np.nan))
+
+
+def test_report_keeps_explainable_metrics_of_images_it_cannot_compare(tmp_path):
+    rng = np.random.default_rng(4)
+    low = rng.integers(0, 255, (32, 32), dtype=np.uint8)
+    big = rng.integers(0, 255, (128, 128), dtype=np.uint8)  # e.g. a 4x super-resolved result
+    same = np.clip(low.astype(int) + 3, 0, 255).astype(np.uint8)
+    _, rows = write_html_report(tmp_path / "r.html", low, {"4x": big, "same": same}, csv_path=tmp_path / "r.csv")
+    by_name = {r["layer"]: r for r in rows}
+    assert by_name["4x"]["psnr"] is None and "shapes differ" in by_name["4x"]["note"]
+    assert by_name["4x"]["entropy"] == explainable_metrics(big)["entropy"]
+    assert by_name["same"]["psnr"] == psnr(low, same) and by_name["same"]["note"] is None
+    assert "no fidelity metrics: shapes differ" in (tmp_path / "r.html").read_text()

@@ -114,14 +114,20 @@ def test_maps_are_added_with_colormaps(compare, qtbot, images):
 
 def test_report_and_histograms(compare, qtbot, tmp_path):
     viewer, widget = compare
+    widget.set_tests(["noisy", "dim", "small"])
     assert run(qtbot, widget, lambda: widget.write_report(tmp_path / "c.html")) == "done"
+    assert "small: explainable metrics only" in widget.message_label.text()
     text = (tmp_path / "c.html").read_text()
     assert "data:image/png;base64," in text and "noisy" in text
     with open(tmp_path / "c.csv", newline="") as handle:
-        roles = [r["role"] for r in csv.DictReader(handle)]
-    assert roles.count("reference") == 4 and roles.count("test") == 8
+        read = list(csv.DictReader(handle))
+    roles = [r["role"] for r in read]
+    assert roles.count("reference") == 4 and roles.count("test") == 12
+    small = [r for r in read if r["layer"] == "small"]
+    assert small[0]["psnr"] == "" and "shapes differ" in small[0]["note"] and small[0]["entropy"] != ""
+    assert {r["layer"] for r in widget.table_values()} == {"noisy", "dim"}
     assert run(qtbot, widget, widget.show_histograms) == "done"
-    assert set(widget.histograms) == {"ref", "noisy", "dim"}
+    assert set(widget.histograms) == {"ref", "noisy", "dim", "small"}  # any shapes
     counts, edges, _ = widget.histograms["ref"]
     assert counts.sum() == viewer.layers["ref"].data.size
     assert widget.histogram_plot.draw_count >= 1

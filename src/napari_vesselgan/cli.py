@@ -137,9 +137,10 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 def cmd_evaluate_files(args: argparse.Namespace) -> int:
     """PSNR / SSIM / RMSE of each TEST against REFERENCE (per frame for series), explainable
-    metrics of all, and optionally the HTML report and CSV."""
+    metrics of all (also of a TEST that cannot be compared, e.g. of another size, which is
+    said), and optionally the HTML report and CSV."""
     from napari_vesselgan.io import read_image
-    from napari_vesselgan.metrics.compare import incompatibility, write_csv
+    from napari_vesselgan.metrics.compare import write_csv
     from napari_vesselgan.metrics.report import comparison_rows, format_value, write_html_report
 
     if not args.tests:
@@ -152,11 +153,7 @@ def cmd_evaluate_files(args: argparse.Namespace) -> int:
         name = Path(test).name
         if name in tests or name == Path(args.method).name:
             name = str(test)
-        image = read_image(test)
-        problem = incompatibility(reference, image, reference_name=Path(args.method).name, test_name=name)
-        if problem:
-            raise UserError(problem)
-        tests[name] = image
+        tests[name] = read_image(test)
     reference_name = Path(args.method).name
     if reference_name in tests:
         reference_name = str(args.method)
@@ -177,6 +174,9 @@ def cmd_evaluate_files(args: argparse.Namespace) -> int:
                  ("psnr", "ssim", "rmse", "snr", "entropy", "edge_density", "contrast", "mean_intensity")]
         print(f"{r['layer']:<{width}} {cells[0]:>10} {cells[1]:>8} {cells[2]:>10} {cells[3]:>9} {cells[4]:>8}"
               f" {cells[5]:>7} {cells[6]:>10} {cells[7]:>10}")
+    for r in summary:
+        if r.get("note"):
+            print(f"{r['layer']}: {r['note']} (explainable metrics only)")
     for key in extra:
         print(" ".join(f"{r['layer']}: {key.upper()} {format_value(r[key])}" for r in summary if r[key] is not None))
     if any(r["frame"] == "mean" for r in summary):

@@ -337,21 +337,33 @@ def comparison_rows(reference, tests, *, reference_name: str = "reference", rgb:
     image, one row per image and frame (plus a series' mean rows); the reference's own rows
     have no fidelity values. Columns: ``layer, role, frame, psnr, ssim, rmse``, the keys of
     ``extra`` (further full-reference metrics, ``name -> fn(reference_frame, test_frame)``,
-    e.g. LPIPS) and :data:`EXPLAINABLE_METRICS`."""
-    from .compare import FIDELITY_METRICS, fidelity_rows
+    e.g. LPIPS), :data:`EXPLAINABLE_METRICS` and ``note``.
+
+    A test image that cannot be compared with the reference (another shape, e.g. a 4x
+    super-resolved result, or colour against grey) still gets its explainable metrics; its
+    fidelity values are None and ``note`` says why (the sentence of ``incompatibility``)."""
+    from .compare import FIDELITY_METRICS, fidelity_rows, incompatibility
 
     tests = dict(tests)
     if reference_name in tests:
         raise ValueError(f"a test image has the reference's name {reference_name!r}")
     extra = dict(extra or {})
-    fidelity = {(r["layer"], r["frame"]): r
-                for r in fidelity_rows(reference, tests, rgb=rgb, extra=extra, progress=progress)}
+    notes = {name: incompatibility(reference, image, reference_rgb=rgb, test_rgb=rgb,
+                                   reference_name=reference_name, test_name=name)
+             for name, image in tests.items()}
+    comparable = {name: image for name, image in tests.items() if notes[name] is None}
+    fidelity = {}
+    if comparable:
+        fidelity = {(r["layer"], r["frame"]): r
+                    for r in fidelity_rows(reference, comparable, rgb=rgb, extra=extra, progress=progress)}
     rows = []
     for name, image, role in [(reference_name, reference, "reference")] + [(n, t, "test") for n, t in tests.items()]:
-        for row in explainable_rows(image, name, rgb=rgb):
+        note = notes.get(name)
+        for row in explainable_rows(image, name, rgb=rgb if note is None else None):
             merged = {"layer": name, "role": role, "frame": row["frame"]}
             merged.update({k: fidelity.get((name, row["frame"]), {}).get(k) for k in (*FIDELITY_METRICS, *extra)})
             merged.update({k: row[k] for k in EXPLAINABLE_METRICS})
+            merged["note"] = f"no fidelity metrics: {note}" if note else None
             rows.append(merged)
     return rows
 
@@ -409,7 +421,7 @@ def _frame_plot(rows: list[dict]) -> bytes:
     fig = Figure(figsize=(9, 2.8), dpi=100, layout="constrained")
     FigureCanvasAgg(fig)
     axes = fig.subplots(1, 3, squeeze=False)[0]
-    names = list(dict.fromkeys(r["layer"] for r in rows if r["role"] == "test"))
+    names = list(dict.fromkeys(r["layer"] for r in rows if r["role"] == "test" and not r["note"]))
     for ax, key in zip(axes, ("psnr", "ssim", "rmse")):
         for name in names:
             frames = [r for r in rows if r["layer"] == name and isinstance(r["frame"], int)]
@@ -471,10 +483,12 @@ def write_html_report(
     generator = f"napari-vesselgan {napari_vesselgan.__version__}"
     images = [(reference_name, np.asarray(reference))] + [(n, np.asarray(t)) for n, t in tests.items()]
 
-    def display(arr: np.ndarray) -> np.ndarray:
+    unscored = {r["layer"]: r["note"] for r in summary}
+
+    def display(arr: np.ndarray, name: str) -> np.ndarray:
         from .compare import as_frames
 
-        frames, _ = as_frames(arr, rgb)
+        frames, _ = as_frames(arr, None if unscored.get(name) else rgb)
         frame = frames[frames.shape[0] // 2]
         return _to_display(frame[..., :3] if frame.ndim == 3 else frame)
 
@@ -493,7 +507,7 @@ def write_html_report(
     for name, arr in images:
         what = "middle frame, " if series else ""
         parts.append(
-            f"<figure><img alt='{esc(name)}' src='{_png_data_uri(_png_bytes(display(arr)))}'>"
+            f"<figure><img alt='{esc(name)}' src='{_png_data_uri(_png_bytes(display(arr, name)))}'>"
             f"<figcaption>{esc(name)} ({what}{'x'.join(map(str, arr.shape))}, {esc(str(arr.dtype))})"
             "</figcaption></figure>"
         )
@@ -508,13 +522,18 @@ def write_html_report(
               "<table><tr><th>Image</th>" + "".join(f"<th>{esc(_FIDELITY_LABELS.get(k, k.upper()))}</th>"
                                                    for k in fidelity_keys) + "</tr>"]
     for r in summary[1:]:
+        if r["note"]:
+            parts.append(f"<tr><td>{esc(r['layer'])}</td><td colspan='{len(fidelity_keys)}'>{esc(r['note'])}</td></tr>")
+            continue
         parts.append(f"<tr><td>{esc(r['layer'])}</td>" + "".join(
             f"<td class='n'>{format_value(r[k])}</td>" for k in fidelity_keys) + "</tr>")
     parts.append("</table>")
-    fidelity_png = _bar_charts(names[1:], {k: [r[k] for r in summary[1:]] for k in fidelity_keys},
-                               {**{k: k.upper() for k in extra}, **_FIDELITY_LABELS})
-    parts.append(f"<p><img class='plot' alt='fidelity bar charts' src='{_png_data_uri(fidelity_png)}'></p>")
-    if series:
+    scored = [r for r in summary[1:] if not r["note"]]
+    if scored:
+        fidelity_png = _bar_charts([r["layer"] for r in scored], {k: [r[k] for r in scored] for k in fidelity_keys},
+                                   {**{k: k.upper() for k in extra}, **_FIDELITY_LABELS})
+        parts.append(f"<p><img class='plot' alt='fidelity bar charts' src='{_png_data_uri(fidelity_png)}'></p>")
+    if series and any(isinstance(r["frame"], int) and r["psnr"] is not None for r in rows):
         parts.append(f"<p><img class='plot' alt='fidelity per frame' src='{_png_data_uri(_frame_plot(rows))}'></p>")
 
     parts += ["<h2>Explainable metrics</h2>",

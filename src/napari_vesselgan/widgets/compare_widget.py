@@ -374,7 +374,7 @@ class CompareWidget(JobWidget):
             path, rows = payload
             self.last_report = path
             self.show_rows([{k: r[k] for k in ("layer", "frame", *FIDELITY_METRICS, "lpips") if k in r}
-                            for r in rows if r["role"] == "test"])
+                            for r in rows if r["role"] == "test" and not r["note"]])
             self.status_label.setText(f"Report written: {path}")
         elif kind == "distribution":
             self.distribution = payload
@@ -519,10 +519,20 @@ class CompareWidget(JobWidget):
         """Write ``path`` (HTML) and the CSV beside it (same name, .csv), in a worker."""
         if self.busy:
             return
-        selection = self._selection()
-        if selection is None:
+        name = self.reference_combo.currentText()
+        if not name or name not in self.viewer.layers:
+            self._say("Choose a reference layer.")
             return
-        reference, tests = selection
+        reference = self.viewer.layers[name]
+        tests = [self.viewer.layers[n] for n in self.test_names() if n in self.viewer.layers]
+        if not tests:
+            self._say("Tick at least one test layer.")
+            return
+        # layers that cannot be compared still get their explainable metrics; the report says why
+        self._say(" ".join(
+            f"{layer.name}: explainable metrics only ({problem})." for layer in tests
+            if (problem := incompatibility(_stand_in(reference), _stand_in(layer), reference_rgb=reference.rgb,
+                                           test_rgb=layer.rgb, reference_name=reference.name, test_name=layer.name))))
         ref_data, rgb, ref_name = layer_array(reference), reference.rgb, reference.name
         test_data = {layer.name: layer_array(layer) for layer in tests}
         html_path = Path(path)
