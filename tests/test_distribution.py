@@ -149,3 +149,21 @@ def test_distribution_metrics_with_random_inception():
     assert apart["n_a"] == 4 and apart["kid_subset_size"] == 4
     with pytest.raises(ValueError, match="at least 2"):
         distribution_metrics(smooth[:1], noisy, network=net, device="cpu")
+
+
+def test_benchmark_script_small_run(tmp_path):
+    import importlib.util
+    import json
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_distribution.py"
+    spec = importlib.util.spec_from_file_location("bench_distribution", script)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    out = tmp_path / "b.json"
+    rows = module.main(["--dim", "64", "--samples", "80", "--repeats", "1", "--images", "2", "--batches", "1", "2",
+                        "--out", str(out)])
+    assert json.loads(out.read_text()) == rows
+    assert all(tuple(r) == module.ROW_KEYS for r in rows)
+    diff = next(r for r in rows if r["metric"] == "abs_difference_relative")
+    assert diff["value"] < 1e-6  # eigh and scipy's sqrtm agree
