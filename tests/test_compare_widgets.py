@@ -231,3 +231,24 @@ def test_lpips_without_weights_is_an_error_naming_the_files(compare, qtbot, tmp_
     widget.lpips_check.setChecked(True)
     assert run(qtbot, widget, widget.compute) == "error"
     assert "alexnet-owt-7be5be79.pth" in errors[0]
+
+
+def test_rgb_time_series_and_colour_against_grey(make_napari_viewer, qtbot):
+    viewer = make_napari_viewer()
+    rng = np.random.default_rng(7)
+    ref = rng.integers(0, 255, (2, 32, 36, 3), dtype=np.uint8)
+    test = np.clip(ref + rng.normal(0, 8, ref.shape), 0, 255).astype(np.uint8)
+    viewer.add_image(ref, name="ref", rgb=True)
+    viewer.add_image(test, name="test", rgb=True)
+    viewer.add_image(ref[..., 0], name="grey")
+    widget = CompareWidget(viewer)
+    viewer.window.add_dock_widget(widget)
+    widget.set_reference("ref")
+    widget.set_tests(["test", "grey"])
+    assert run(qtbot, widget, widget.compute) == "done"
+    assert "grey left out" in widget.message_label.text() and "colour" in widget.message_label.text()
+    table = widget.table_values()
+    assert [(r["layer"], r["frame"]) for r in table] == [("test", 0), ("test", 1), ("test", "mean")]
+    assert table[1]["ssim"] == ssim(ref[1], test[1], data_range=255)
+    assert run(qtbot, widget, lambda: widget.add_maps("difference")) == "done"
+    assert viewer.layers["|test - ref|"].data.shape == (2, 32, 36)  # mean over the channels
