@@ -18,6 +18,16 @@ from typing import Any
 PAIRED_BY_DEGRADATION = ("superres",)
 
 
+def _write_json(path: str | None, result: dict[str, Any]) -> None:
+    """Write ``result`` as JSON to ``path`` (atomically) when a path was given."""
+    if path:
+        from napari_vesselgan.io.atomic import atomic_path
+
+        with atomic_path(path) as tmp:
+            tmp.write_text(json.dumps(result, indent=2))
+        print(f"written: {path}")
+
+
 class UserError(Exception):
     """A problem with the user's input: reported in one line, exit status 2."""
 
@@ -217,7 +227,6 @@ def _lpips_metric(args: argparse.Namespace) -> dict:
 def cmd_evaluate_method(args: argparse.Namespace) -> int:
     from napari_vesselgan import methods
     from napari_vesselgan.evaluation import evaluate_pairs, evaluate_real
-    from napari_vesselgan.io.atomic import atomic_path
 
     if args.method == "superres":
         return _evaluate_superres(args)
@@ -236,16 +245,12 @@ def cmd_evaluate_method(args: argparse.Namespace) -> int:
         print(f"{name:<18} {row['psnr_mean']:8.2f} ± {row['psnr_std']:4.2f} {row['ssim_mean']:8.4f} ± {row['ssim_std']:.4f}")
     for row in result.get("real", []):
         print(row["image"], " ".join(f"{k}: {row['before'][k]:.4g} -> {row['after'][k]:.4g}" for k in row["before"]))
-    if args.output:
-        with atomic_path(args.output) as tmp:
-            tmp.write_text(json.dumps(result, indent=2))
-        print(f"written: {args.output}")
+    _write_json(args.output, result)
     return 0
 
 
 def _evaluate_superres(args: argparse.Namespace) -> int:
     from napari_vesselgan import methods
-    from napari_vesselgan.io.atomic import atomic_path
     from napari_vesselgan.superres_evaluation import evaluate_superres
 
     method = methods.load("superres", weights=args.weights, device=args.device)
@@ -256,16 +261,12 @@ def _evaluate_superres(args: argparse.Namespace) -> int:
     for set_name in ("synthetic", "real"):
         for name, row in result.get(set_name, {}).get("summary", {}).items():
             print(f"{set_name:<10} {name:<26} {row['psnr_mean']:9.2f} {row['ssim_mean']:7.4f} {row['rmse_mean']:7.4f}")
-    if args.output:
-        with atomic_path(args.output) as tmp:
-            tmp.write_text(json.dumps(result, indent=2))
-        print(f"written: {args.output}")
+    _write_json(args.output, result)
     return 0
 
 
 def cmd_fid(args: argparse.Namespace) -> int:
     """FID and KID between two image sets (folders or stack files)."""
-    from napari_vesselgan.io.atomic import atomic_path
     from napari_vesselgan.metrics.distribution import distribution_metrics
     from napari_vesselgan.nn.pretrained import PretrainedWeightsMissing
 
@@ -285,10 +286,7 @@ def cmd_fid(args: argparse.Namespace) -> int:
           f"({result['kid_subsets']} subsets of {result['kid_subset_size']})")
     if args.weights == "random":
         print("note: random Inception weights: these numbers only test the pipeline")
-    if args.output:
-        with atomic_path(args.output) as tmp:
-            tmp.write_text(json.dumps(result, indent=2))
-        print(f"written: {args.output}")
+    _write_json(args.output, result)
     return 0
 
 

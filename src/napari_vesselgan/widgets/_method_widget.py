@@ -272,15 +272,6 @@ class MethodWidget(JobWidget):
             self.progress.setValue(self.progress.maximum())
 
     # ----- results ---------------------------------------------------------------------------
-    def _on_yield(self, items: list) -> None:
-        for item in items:
-            if item[0] == "progress":
-                _, done, total = item
-                self.progress.setRange(0, total)
-                self.progress.setValue(done)
-            elif item[0] == "phase" and not self.cancel_requested:
-                self.status_label.setText(item[1])
-
     def _remember_source(self, layer: Image) -> dict[str, Any]:
         """What the result layers take from the input layer (read in the GUI thread)."""
         self._source = {"name": layer.name, "scale": tuple(layer.scale), "translate": tuple(layer.translate),
