@@ -99,7 +99,7 @@ class SuperResConfig(TrainingConfig):
     finetune_loss: LossWeights = Field(default_factory=lambda: FINETUNE_WEIGHTS.model_copy(),
                                        description="Loss weights of stage 2.")
     perceptual: Literal["off", "imagenet", "random"] = Field(
-        "off", description="Perceptual networks: ImageNet weights (hub cache or perceptual_weights files), "
+        "off", description="Perceptual networks: ImageNet weights (hub cache, or the vgg_weights and resnet_weights files), "
                            "random features, or off (the gamma and eta terms are dropped).")
     vgg_weights: str | None = Field(None, description="Local VGG16 weights file (else torch's hub cache).")
     resnet_weights: str | None = Field(None, description="Local ResNet152 weights file (else the hub cache).")
@@ -120,7 +120,7 @@ class SuperResConfig(TrainingConfig):
     PRESETS: ClassVar[dict[str, dict[str, Any]]] = {
         "paper": {"features": 64, "growth": 32, "batch_size": 64, "patch_size": 64, "lr": 1e-3,
                   "steps": 40_000, "decay_steps": 0, "finetune_steps": 20_000, "finetune_lr": 1e-6,
-                  "perceptual": "imagenet", },
+                  "perceptual": "imagenet"},
         "test": {"features": 8, "growth": 4, "n_blocks": 1, "ndf": 8, "batch_size": 2, "patch_size": 32,
                  "steps": 3, "decay_steps": 1, "finetune_steps": 3, "finetune_patch_size": 32, "validate_every": 2,
                  "checkpoint_every": 2, "synthetic_images": 2, "synthetic_size": 64, "validation_images": 1,
