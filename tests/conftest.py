@@ -17,6 +17,18 @@ def real_dir() -> Path:
     return REAL_DIR
 
 
+@pytest.fixture
+def single_torch_thread():
+    """One intra-op torch thread for a test: these check behaviour, not speed, and on a 2-core
+    machine shared with other work torch's two OpenMP threads wait on each other."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture(scope="session")
 def tiny_denoise_weights(tmp_path_factory) -> Path:
     """A denoise checkpoint trained for a few steps with the 'test' preset (ngf 8, 64 px)."""
@@ -25,3 +37,13 @@ def tiny_denoise_weights(tmp_path_factory) -> Path:
     config = DenoiseConfig.preset("test")
     method = DenoiseMethod.untrained(config, device="cpu")
     return method.train("synthetic", config, run_dir=tmp_path_factory.mktemp("tiny-denoise"))
+
+
+@pytest.fixture(scope="session")
+def tiny_superres_weights(tmp_path_factory) -> Path:
+    """A superres checkpoint trained for a few steps with the 'test' preset (width 8, 1 block)."""
+    from napari_vesselgan.methods.superres import SuperResConfig, SuperResMethod
+
+    config = SuperResConfig.preset("test")
+    method = SuperResMethod.untrained(config, device="cpu")
+    return method.train("synthetic", config, run_dir=tmp_path_factory.mktemp("tiny-superres"))

@@ -14,6 +14,20 @@ import time
 from pathlib import Path
 from typing import Any
 
+# Methods that make their own low-quality partners from one set of images (``--data``).
+PAIRED_BY_DEGRADATION = ("superres",)
+
+
+def _write_json(path: str | None, result: dict[str, Any]) -> None:
+    """Write ``result`` as JSON to ``path`` (atomically) when a path was given."""
+    if path:
+        from napari_vesselgan.io.atomic import atomic_path
+
+        with atomic_path(path) as tmp:
+            tmp.write_text(json.dumps(result, indent=2))
+        print(f"written: {path}")
+
+
 class UserError(Exception):
     """A problem with the user's input: reported in one line, exit status 2."""
 
@@ -70,7 +84,10 @@ def cmd_predict(args: argparse.Namespace) -> int:
     for source, target in pairs:
         image = read_image(source)
         started = time.perf_counter()
-        result = method.predict(image, tile=args.tile, precision=args.precision)
+        options = {"scale": args.scale} if args.scale != 1 else {}
+        if options and args.method != "superres":
+            raise UserError("--scale is for superres (a low-resolution input)")
+        result = method.predict(image, tile=args.tile, precision=args.precision, **options)
         write_image(target, result)
         height, width = image.shape[-3:-1] if method.in_channels > 1 else image.shape[-2:]
         print(f"{source} -> {target} ({width}x{height}, {time.perf_counter() - started:.2f} s)")
@@ -89,15 +106,20 @@ def cmd_train(args: argparse.Namespace) -> int:
     from napari_vesselgan.engine.trainer import FunctionCallback
 
     config = build_config(args.method, args.preset, args.config, args.set or [])
-    if args.synthetic == (args.domain_a is not None or args.domain_b is not None):
-        raise UserError("give either --synthetic or both --domain-a and --domain-b")
-    if not args.synthetic and (args.domain_a is None or args.domain_b is None):
-        raise UserError("both --domain-a and --domain-b are needed")
-    data = "synthetic" if args.synthetic else (args.domain_a, args.domain_b)
+    if args.method in PAIRED_BY_DEGRADATION:
+        if args.synthetic == (args.data is not None):
+            raise UserError(f"give either --synthetic or --data (high-resolution images) for {args.method}")
+        data = "synthetic" if args.synthetic else args.data
+    else:
+        if args.synthetic == (args.domain_a is not None or args.domain_b is not None):
+            raise UserError("give either --synthetic or both --domain-a and --domain-b")
+        if not args.synthetic and (args.domain_a is None or args.domain_b is None):
+            raise UserError("both --domain-a and --domain-b are needed")
+        data = "synthetic" if args.synthetic else (args.domain_a, args.domain_b)
     method = methods.method_class(args.method).untrained(config, device=args.device)
-    every = max(1, config.steps // 100)
 
     def report(state) -> None:
+        every = max(1, state.total_steps // 100)
         if state.step % every == 0 or state.step == state.total_steps:
             losses = " ".join(f"{k}={v:.3f}" for k, v in state.losses.items())
             print(f"step {state.step}/{state.total_steps} {losses}", flush=True)
@@ -122,14 +144,97 @@ def _denoise_predictor(method, tile: int | None = None):
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
+    """``evaluate METHOD ...`` (a method on held-out pairs) or ``evaluate REFERENCE TEST...``
+    (image files against a reference), by what the first positional names."""
+    from napari_vesselgan import methods
+
+    first = Path(args.method)
+    if args.method in methods.available() and not first.exists():
+        if args.tests:
+            raise UserError(f"evaluate {args.method} takes no image files; did you mean a file named {args.method!r}?")
+        return cmd_evaluate_method(args)
+    if first.is_file():
+        return cmd_evaluate_files(args)
+    raise UserError(f"{args.method}: neither a method ({', '.join(methods.available())}) nor an image file")
+
+
+def cmd_evaluate_files(args: argparse.Namespace) -> int:
+    """PSNR / SSIM / RMSE of each TEST against REFERENCE (per frame for series), explainable
+    metrics of all (also of a TEST that cannot be compared, e.g. of another size, which is
+    said), and optionally the HTML report and CSV."""
+    from napari_vesselgan.io import read_image
+    from napari_vesselgan.metrics.compare import write_csv
+    from napari_vesselgan.metrics.report import comparison_rows, format_value, write_html_report
+
+    if not args.tests:
+        raise UserError("give at least one TEST image after the REFERENCE")
+    if args.output:
+        raise UserError("-o/--output is for the METHOD form; use --report and --csv with image files")
+    reference = read_image(args.method)
+    tests: dict[str, Any] = {}
+    for test in args.tests:
+        name = Path(test).name
+        if name in tests or name == Path(args.method).name:
+            name = str(test)
+        tests[name] = read_image(test)
+    reference_name = Path(args.method).name
+    if reference_name in tests:
+        reference_name = str(args.method)
+    extra = _lpips_metric(args) if args.lpips else {}
+    if args.report:
+        _, rows = write_html_report(args.report, reference, tests, reference_name=reference_name,
+                                    title=args.title, csv_path=args.csv, extra=extra)
+    else:
+        rows = comparison_rows(reference, tests, reference_name=reference_name, extra=extra)
+        if args.csv:
+            write_csv(args.csv, rows)
+    summary = [r for r in rows if r["frame"] is None or r["frame"] == "mean"]
+    width = max(len(r["layer"]) for r in summary) + 2
+    print(f"{'image':<{width}} {'PSNR (dB)':>10} {'SSIM':>8} {'RMSE':>10} {'SNR':>9} {'entropy':>8} {'edges':>7}"
+          f" {'contrast':>10} {'mean':>10}")
+    for r in summary:
+        cells = [format_value(r[k]) if r[k] is not None else "-" for k in
+                 ("psnr", "ssim", "rmse", "snr", "entropy", "edge_density", "contrast", "mean_intensity")]
+        print(f"{r['layer']:<{width}} {cells[0]:>10} {cells[1]:>8} {cells[2]:>10} {cells[3]:>9} {cells[4]:>8}"
+              f" {cells[5]:>7} {cells[6]:>10} {cells[7]:>10}")
+    for r in summary:
+        if r.get("note"):
+            print(f"{r['layer']}: {r['note']} (explainable metrics only)")
+    for key in extra:
+        print(" ".join(f"{r['layer']}: {key.upper()} {format_value(r[key])}" for r in summary if r[key] is not None))
+    if any(r["frame"] == "mean" for r in summary):
+        print("(time series: means over frames; the CSV has every frame)")
+    for path in (args.report, args.csv):
+        if path:
+            print(f"written: {path}")
+    return 0
+
+
+def _lpips_metric(args: argparse.Namespace) -> dict:
+    """``{"lpips": fn}`` with the LPIPS network the options name; a missing file is a UserError."""
+    from napari_vesselgan.metrics.perceptual import lpips
+    from napari_vesselgan.nn.lpips import lpips_network
+    from napari_vesselgan.nn.pretrained import PretrainedWeightsMissing
+
+    try:
+        network = lpips_network(args.lpips, backbone_weights=args.lpips_backbone, lin_weights=args.lpips_lin)
+    except PretrainedWeightsMissing as error:
+        raise UserError(f"LPIPS: {error}") from None
+    if "random" in (args.lpips_backbone, args.lpips_lin):
+        print("note: LPIPS with random weights: its numbers only test the pipeline")
+    return {"lpips": lambda a, b: lpips(a, b, network)}
+
+
+def cmd_evaluate_method(args: argparse.Namespace) -> int:
     from napari_vesselgan import methods
     from napari_vesselgan.evaluation import evaluate_pairs, evaluate_real
-    from napari_vesselgan.io.atomic import atomic_path
 
+    if args.method == "superres":
+        return _evaluate_superres(args)
     if args.method == "fundus2ffa":
         return _evaluate_fundus2ffa(args)
     if args.method != "denoise":
-        raise UserError(f"evaluate supports: denoise, fundus2ffa (got {args.method!r})")
+        raise UserError(f"evaluate supports: denoise, superres, fundus2ffa (got {args.method!r})")
     method = methods.load(args.method, weights=args.weights, device=args.device)
     predict = _denoise_predictor(method)
     result: dict[str, Any] = {"method": args.method, "weights": str(method.weights),
@@ -143,10 +248,48 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         print(f"{name:<18} {row['psnr_mean']:8.2f} ± {row['psnr_std']:4.2f} {row['ssim_mean']:8.4f} ± {row['ssim_std']:.4f}")
     for row in result.get("real", []):
         print(row["image"], " ".join(f"{k}: {row['before'][k]:.4g} -> {row['after'][k]:.4g}" for k in row["before"]))
-    if args.output:
-        with atomic_path(args.output) as tmp:
-            tmp.write_text(json.dumps(result, indent=2))
-        print(f"written: {args.output}")
+    _write_json(args.output, result)
+    return 0
+
+
+def _evaluate_superres(args: argparse.Namespace) -> int:
+    from napari_vesselgan import methods
+    from napari_vesselgan.superres_evaluation import evaluate_superres
+
+    method = methods.load("superres", weights=args.weights, device=args.device)
+    paths = sorted(Path(args.real).glob(args.real_glob)) if args.real else []
+    result = {"method": "superres", "weights": str(method.weights),
+              **evaluate_superres(method.predict, n_pairs=args.pairs, size=args.size, real_paths=paths)}
+    print(f"{'set':<10} {'candidate':<26} {'PSNR (dB)':>9} {'SSIM':>7} {'RMSE':>7}")
+    for set_name in ("synthetic", "real"):
+        for name, row in result.get(set_name, {}).get("summary", {}).items():
+            print(f"{set_name:<10} {name:<26} {row['psnr_mean']:9.2f} {row['ssim_mean']:7.4f} {row['rmse_mean']:7.4f}")
+    _write_json(args.output, result)
+    return 0
+
+
+def cmd_fid(args: argparse.Namespace) -> int:
+    """FID and KID between two image sets (folders or stack files)."""
+    from napari_vesselgan.metrics.distribution import distribution_metrics
+    from napari_vesselgan.nn.pretrained import PretrainedWeightsMissing
+
+    for source in (args.set_a, args.set_b):
+        if not Path(source).exists():
+            raise UserError(f"{source}: no such folder or file")
+    try:
+        result = distribution_metrics(args.set_a, args.set_b, weights=args.weights, device=args.device,
+                                      kid_subsets=args.kid_subsets, kid_subset_size=args.kid_subset_size,
+                                      batch_size=args.batch_size)
+    except PretrainedWeightsMissing as error:
+        raise UserError(str(error)) from None
+    result.update({"set_a": str(args.set_a), "set_b": str(args.set_b)})
+    print(f"images: {result['n_a']} (A), {result['n_b']} (B)")
+    print(f"FID: {result['fid']:.3f}")
+    print(f"KID x 100: {result['kid_x100']:.3f} ± {result['kid_std_x100']:.3f} "
+          f"({result['kid_subsets']} subsets of {result['kid_subset_size']})")
+    if args.weights == "random":
+        print("note: random Inception weights: these numbers only test the pipeline")
+    _write_json(args.output, result)
     return 0
 
 
@@ -190,6 +333,9 @@ def make_parser() -> argparse.ArgumentParser:
     predict.add_argument("--tile", type=int, help="tile size in pixels (default: whole image when it fits)")
     predict.add_argument("--precision", default="fp32", choices=["fp32", "bf16", "fp16", "auto"])
     predict.add_argument("--saliency", action="store_true", help="also write a gradient saliency map")
+    predict.add_argument("--scale", type=int, default=1,
+                         help="superres: the input is low resolution; up-sample it by this factor (4) "
+                              "(default 1: the input is already re-upscaled to the target size)")
     predict.set_defaults(func=cmd_predict)
 
     train = sub.add_parser("train", help="train a method (resumes when --run-dir holds a checkpoint)")
@@ -197,6 +343,7 @@ def make_parser() -> argparse.ArgumentParser:
     train.add_argument("--synthetic", action="store_true", help="train on the synthetic generator's data")
     train.add_argument("--domain-a", help="folder or image of domain A (denoise: low-light; fundus2ffa: fundus photos)")
     train.add_argument("--domain-b", help="folder or image of domain B (denoise: clean; fundus2ffa: the registered FFA images, same order)")
+    train.add_argument("--data", help="superres: folder or image of high-resolution training images")
     train.add_argument("--preset", default="default", help="default, paper or test")
     train.add_argument("--config", help="JSON file with config fields")
     train.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a config field")
@@ -206,8 +353,20 @@ def make_parser() -> argparse.ArgumentParser:
     train.add_argument("--device", default="auto", choices=devices)
     train.set_defaults(func=cmd_train)
 
-    evaluate = sub.add_parser("evaluate", help="measure a method on held-out synthetic pairs and real images")
-    evaluate.add_argument("method")
+    evaluate = sub.add_parser(
+        "evaluate", help="measure a method on held-out pairs, or compare image files with a reference",
+        description="evaluate METHOD [options]: a method on held-out synthetic pairs (and --real images). "
+                    "evaluate REFERENCE TEST... [--report out.html] [--csv out.csv]: PSNR, SSIM, RMSE of each "
+                    "TEST against REFERENCE (per frame for time series) and the five explainable metrics of all.")
+    evaluate.add_argument("method", metavar="METHOD|REFERENCE")
+    evaluate.add_argument("tests", nargs="*", metavar="TEST", help="image files to compare with REFERENCE")
+    evaluate.add_argument("--report", help="REFERENCE form: write a self-contained HTML report here")
+    evaluate.add_argument("--csv", help="REFERENCE form: write every number (per frame) as CSV here")
+    evaluate.add_argument("--title", default="Image comparison", help="REFERENCE form: the report's title")
+    evaluate.add_argument("--lpips", choices=["alex", "squeeze", "vgg"],
+                          help="REFERENCE form: add LPIPS with this network (needs its ImageNet and LPIPS weights)")
+    evaluate.add_argument("--lpips-backbone", help="the backbone's torchvision weights file (default: hub cache)")
+    evaluate.add_argument("--lpips-lin", help="LPIPS v0.1 linear-layer weights file (default: hub cache)")
     evaluate.add_argument("--weights")
     evaluate.add_argument("--device", default="auto", choices=devices)
     evaluate.add_argument("--pairs", type=int, default=8)
@@ -216,6 +375,18 @@ def make_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--real-glob", default="*.png")
     evaluate.add_argument("-o", "--output", help="write the results as JSON")
     evaluate.set_defaults(func=cmd_evaluate)
+
+    fid = sub.add_parser("fid", help="FID and KID between two image sets (folders or stack files)")
+    fid.add_argument("set_a", metavar="SET_A", help="folder of images, or a stack file (its frames)")
+    fid.add_argument("set_b", metavar="SET_B")
+    fid.add_argument("--weights", help="FID Inception weights file (default: torch's hub cache); "
+                                       "'random' for a pipeline test only")
+    fid.add_argument("--device", default="auto", choices=devices)
+    fid.add_argument("--kid-subsets", type=int, default=100)
+    fid.add_argument("--kid-subset-size", type=int, default=1000)
+    fid.add_argument("--batch-size", type=int, default=16)
+    fid.add_argument("-o", "--output", help="write the results as JSON")
+    fid.set_defaults(func=cmd_fid)
 
     demo = sub.add_parser("demo", help="denoise the bundled low-light sample and write a report")
     demo.add_argument("-o", "--output", default="demo-output")
@@ -228,10 +399,12 @@ def main(argv: list[str] | None = None) -> int:
     args = make_parser().parse_args(argv)
     from napari_vesselgan.engine.checkpoint import CheckpointError
     from napari_vesselgan.io import ImageReadError
+    from napari_vesselgan.nn.pretrained import PretrainedWeightsMissing
 
     try:
         return args.func(args)
-    except (UserError, ImageReadError, CheckpointError, ValueError, TypeError, FileNotFoundError) as error:
+    except (UserError, ImageReadError, CheckpointError, PretrainedWeightsMissing, ValueError, TypeError,
+            FileNotFoundError) as error:
         message = str(error).splitlines()[0] if str(error) else type(error).__name__
         print(f"vesselgan: error: {message}", file=sys.stderr)
         return 2

@@ -28,14 +28,22 @@ class IntensityRange:
         """float32 in [-1, 1] (a constant image becomes -1)."""
         return ((np.asarray(image, np.float32) - self.low) / self.span * 2.0 - 1.0).astype(np.float32, copy=False)
 
-    def from_network(self, output: np.ndarray) -> np.ndarray:
-        """Back to this range and dtype, with integer rounding and clipping to the range."""
-        unit = np.clip((output + 1.0) / 2.0, 0.0, 1.0)
-        values = self.low + unit.astype(np.float64) * (self.high - self.low)
-        if np.issubdtype(self.dtype, np.integer):
-            info = np.iinfo(self.dtype)
-            return np.clip(np.rint(values), info.min, info.max).astype(self.dtype)
-        return values.astype(self.dtype)
+    def from_network(self, output: np.ndarray, *, clip_to_range: bool = True) -> np.ndarray:
+        """Back to this range and dtype (integers rounded); clipped to the range unless
+        ``clip_to_range`` is False, and always to an integer dtype's limits."""
+        unit = (np.asarray(output, np.float64) + 1.0) / 2.0
+        if clip_to_range:
+            unit = np.clip(unit, 0.0, 1.0)
+        return cast_like(self.low + unit * (self.high - self.low), self.dtype)
+
+
+def cast_like(values: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    """``values`` in ``dtype``: rounded and clipped to an integer dtype's limits, or just cast."""
+    dtype = np.dtype(dtype)
+    if np.issubdtype(dtype, np.integer):
+        info = np.iinfo(dtype)
+        return np.clip(np.rint(values), info.min, info.max).astype(dtype)
+    return np.asarray(values).astype(dtype, copy=False)
 
 
 def intensity_range(image) -> IntensityRange:

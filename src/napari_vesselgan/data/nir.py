@@ -28,6 +28,7 @@ import numpy as np
 from scipy import ndimage
 from skimage.transform import resize
 
+from .degradation import crop_to_multiple, degrade
 from .vessels import VesselTree, vessel_tree
 
 __all__ = [
@@ -223,18 +224,10 @@ def lowres_pair(
     ``scale`` with anti-aliasing (``lr_small``, shape ``shape // scale``), ``U`` bicubic
     up-sampling back to ``shape`` (``lr_upscaled``).
     """
-    if int(scale) < 1:
-        raise ValueError(f"scale must be a positive integer, got {scale}")
     h, w = (int(s) for s in shape)
-    small_shape = (h // int(scale), w // int(scale))
-    if min(small_shape) < 1:
-        raise ValueError(f"shape {shape} is too small for scale {scale}")
     hr = render_nir(vessel_tree((h, w), seed), seed)
-    full = np.iinfo(np.uint16).max
-    small = resize(hr.astype(np.float64), small_shape, order=3, anti_aliasing=True, preserve_range=True)
-    lr_small = np.clip(np.rint(small), 0, full).astype(np.uint16)
-    up = resize(lr_small.astype(np.float64), (h, w), order=3, anti_aliasing=False, preserve_range=True)
-    lr_up = np.clip(np.rint(up), 0, full).astype(np.uint16)
+    lr_small, lr_up = degrade(hr, scale)
+    hr = crop_to_multiple(hr, scale)
     return lr_small, lr_up, hr
 
 

@@ -182,13 +182,17 @@ def predict_whole(
     precision: str = "fp32",
     scale: int = 1,
 ) -> np.ndarray:
-    """Run ``net`` on a (C, H, W) float image at once: reflect-pad to ``stride``, crop back."""
-    _, height, width = image.shape
+    """Run ``net`` on a (C, H, W) float image (or an (N, C, H, W) batch) at once: reflect-pad to
+    ``stride``, crop back."""
+    batch = image if image.ndim == 4 else image[None]
+    height, width = batch.shape[-2:]
     pad_y, pad_x = round_up(height, stride) - height, round_up(width, stride) - width
-    block = np.pad(image, ((0, 0), (0, pad_y), (0, pad_x)), mode="reflect") if pad_y or pad_x else image
+    if pad_y or pad_x:
+        batch = np.pad(batch, ((0, 0), (0, 0), (0, pad_y), (0, pad_x)), mode="reflect")
     with torch.inference_mode(), autocast(device, precision):
-        out = net(_to_tensor(block, device))
-    return out[0, :, : height * scale, : width * scale].float().cpu().numpy()
+        out = net(torch.from_numpy(np.ascontiguousarray(batch, dtype=np.float32)).to(device))
+    out = out[:, :, : height * scale, : width * scale].float().cpu().numpy()
+    return out if image.ndim == 4 else out[0]
 
 
 def predict_tiled(

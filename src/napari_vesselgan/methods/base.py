@@ -72,6 +72,8 @@ class Method:
     in_channels: ClassVar[int] = 1
     out_channels: ClassVar[int] = 1
     scale: ClassVar[int] = 1
+    #: What ``train`` takes, one label per source (the training widget shows one picker each).
+    training_sources: ClassVar[tuple[str, ...]] = ("Domain A", "Domain B")
 
     def __init__(self, config: TrainingConfig, generator: nn.Module, *, device: str | torch.device = "auto",
                  weights: Path | None = None, provenance: dict[str, Any] | None = None):

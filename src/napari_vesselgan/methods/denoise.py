@@ -65,6 +65,8 @@ class DenoiseMethod(Method):
     name: ClassVar[str] = "denoise"
     kind: ClassVar[str] = "restoration"
     config_class: ClassVar[type[TrainingConfig]] = DenoiseConfig
+    training_sources: ClassVar[tuple[str, ...]] = ("Domain A: low-light / noisy images",
+                                                   "Domain B: clean images (unpaired)")
 
     @classmethod
     def build_generator(cls, config: DenoiseConfig) -> ResnetGenerator:  # type: ignore[override]

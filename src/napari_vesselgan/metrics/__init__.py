@@ -1,6 +1,8 @@
-"""Image metrics: full-reference fidelity (PSNR, SSIM, RMSE), the explainable no-reference
-metrics of the denoise paper (SNR, entropy, edge density, contrast, mean intensity) and the
-automatically generated before/after report.
+"""Image metrics: full-reference fidelity (PSNR, SSIM, RMSE; LPIPS in ``metrics.perceptual``),
+the explainable no-reference metrics of the denoise paper (SNR, entropy, edge density, contrast,
+mean intensity), layer comparison per frame with difference / SSIM maps (``metrics.compare``),
+FID / KID of image sets (``metrics.distribution``), and the generated reports (before/after
+markdown, and the self-contained HTML comparison).
 
 Everything here is numpy in, Python float out; inputs are never modified; nothing imports
 napari or Qt.
@@ -17,8 +19,10 @@ from .explainable import (
     mean_intensity,
     snr,
 )
+from .compare import difference_map, fidelity_rows, ssim_map
+from .distribution import distribution_metrics, fid_from_features, kid_from_features
 from .fidelity import psnr, rmse, ssim
-from .report import write_report
+from .report import write_html_report, write_report
 
 __all__ = [
     "psnr",
@@ -34,4 +38,11 @@ __all__ = [
     "EXPLAINABLE_METRICS",
     "METRIC_LABELS",
     "write_report",
+    "write_html_report",
+    "fidelity_rows",
+    "difference_map",
+    "ssim_map",
+    "distribution_metrics",
+    "fid_from_features",
+    "kid_from_features",
 ]

@@ -28,7 +28,7 @@ import numpy as np
 from ..io.atomic import atomic_path
 from .explainable import EXPLAINABLE_METRICS, METRIC_LABELS, compare_metrics
 
-__all__ = ["write_report", "format_value", "side_by_side", "PANEL_GAP"]
+__all__ = ["write_report", "write_html_report", "comparison_rows", "explainable_rows", "format_value", "side_by_side", "PANEL_GAP"]
 
 #: Width in pixels of the white separator between "before" and "after" in ``<name>.png``.
 PANEL_GAP = 4
@@ -309,3 +309,263 @@ def write_report(out_dir: str | os.PathLike, entries, *, title: str, notes: str 
     with atomic_path(path) as tmp:
         tmp.write_text("\n".join(lines), encoding="utf-8")
     return path
+
+
+# ============================================================================================
+# Self-contained HTML report of a reference and test images (the compare dock and
+# `vesselgan evaluate REFERENCE TEST... --report out.html`)
+
+def explainable_rows(image, name: str, *, rgb: bool | None = None) -> list[dict]:
+    """The five explainable metrics of ``image``, one row per frame (``frame`` None for a single
+    image) and, for a series, a ``frame == "mean"`` row with the mean over the frames."""
+    from .compare import MEAN_FRAME, as_frames
+    from .explainable import explainable_metrics
+
+    frames, series = as_frames(image, rgb)
+    rows = []
+    for index, frame in enumerate(frames):
+        rows.append({"layer": name, "frame": index if series else None, **explainable_metrics(frame)})
+    if series:
+        rows.append({"layer": name, "frame": MEAN_FRAME,
+                     **{k: float(np.mean([r[k] for r in rows])) for k in EXPLAINABLE_METRICS}})
+    return rows
+
+
+def comparison_rows(reference, tests, *, reference_name: str = "reference", rgb: bool | None = None,
+                    extra=None, progress=None) -> list[dict]:
+    """Fidelity (PSNR, SSIM, RMSE against the reference) and explainable metrics of every
+    image, one row per image and frame (plus a series' mean rows); the reference's own rows
+    have no fidelity values. Columns: ``layer, role, frame, psnr, ssim, rmse``, the keys of
+    ``extra`` (further full-reference metrics, ``name -> fn(reference_frame, test_frame)``,
+    e.g. LPIPS), :data:`EXPLAINABLE_METRICS` and ``note``.
+
+    A test image that cannot be compared with the reference (another shape, e.g. a 4x
+    super-resolved result, or colour against grey) still gets its explainable metrics; its
+    fidelity values are None and ``note`` says why (the sentence of ``incompatibility``)."""
+    from .compare import FIDELITY_METRICS, fidelity_rows, incompatibility
+
+    tests = dict(tests)
+    if reference_name in tests:
+        raise ValueError(f"a test image has the reference's name {reference_name!r}")
+    extra = dict(extra or {})
+    notes = {name: incompatibility(reference, image, reference_rgb=rgb, test_rgb=rgb,
+                                   reference_name=reference_name, test_name=name)
+             for name, image in tests.items()}
+    comparable = {name: image for name, image in tests.items() if notes[name] is None}
+    fidelity = {}
+    if comparable:
+        fidelity = {(r["layer"], r["frame"]): r
+                    for r in fidelity_rows(reference, comparable, rgb=rgb, extra=extra, progress=progress)}
+    rows = []
+    for name, image, role in [(reference_name, reference, "reference")] + [(n, t, "test") for n, t in tests.items()]:
+        note = notes.get(name)
+        for row in explainable_rows(image, name, rgb=rgb if note is None else None):
+            merged = {"layer": name, "role": role, "frame": row["frame"]}
+            merged.update({k: fidelity.get((name, row["frame"]), {}).get(k) for k in (*FIDELITY_METRICS, *extra)})
+            merged.update({k: row[k] for k in EXPLAINABLE_METRICS})
+            merged["note"] = f"no fidelity metrics: {note}" if note else None
+            rows.append(merged)
+    return rows
+
+
+def _png_data_uri(png: bytes) -> str:
+    import base64
+
+    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+
+
+def _png_bytes(array: np.ndarray) -> bytes:
+    import imageio.v3 as iio
+
+    return iio.imwrite("<bytes>", array, extension=".png")
+
+
+def _figure_png(fig) -> bytes:
+    import io
+
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png")
+    return buffer.getvalue()
+
+
+def _bar_charts(names: list[str], values: dict[str, list[float]], labels: dict[str, str]) -> bytes:
+    """One bar chart per metric (a bar per image), as PNG bytes."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    n = len(names)
+    keys = list(values)
+    panel_w = max(2.6, 0.45 * n + 1.4)
+    fig = Figure(figsize=(panel_w * len(keys), 3.2), dpi=100, layout="constrained")
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(1, len(keys), squeeze=False)[0]
+    x = np.arange(n)
+    colours = ["#9e9e9e"] + ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b"] * 4
+    for ax, key in zip(axes, keys):
+        heights = [v if v is not None and math.isfinite(v) else 0.0 for v in values[key]]
+        ax.bar(x, heights, 0.7, color=colours[:n] if n <= len(colours) else None)
+        for xi, v in zip(x, values[key]):
+            if v is None or not math.isfinite(v):
+                ax.annotate(format_value(v), (xi, 0), ha="center", va="bottom", fontsize=7)
+        ax.set_title(labels.get(key, key), fontsize=8)
+        ax.set_xticks(x, names, rotation=30 if n > 2 else 0, ha="right" if n > 2 else "center", fontsize=7)
+        ax.tick_params(axis="y", labelsize=7)
+    return _figure_png(fig)
+
+
+def _frame_plot(rows: list[dict]) -> bytes:
+    """PSNR, SSIM and RMSE against the frame index, a line per test series, as PNG bytes."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(9, 2.8), dpi=100, layout="constrained")
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(1, 3, squeeze=False)[0]
+    names = list(dict.fromkeys(r["layer"] for r in rows if r["role"] == "test" and not r["note"]))
+    for ax, key in zip(axes, ("psnr", "ssim", "rmse")):
+        for name in names:
+            frames = [r for r in rows if r["layer"] == name and isinstance(r["frame"], int)]
+            ax.plot([r["frame"] for r in frames], [r[key] for r in frames], marker=".", label=name)
+        ax.set_title(_FIDELITY_LABELS[key], fontsize=8)
+        ax.set_xlabel("frame", fontsize=8)
+        ax.tick_params(labelsize=7)
+    axes[0].legend(fontsize=7)
+    return _figure_png(fig)
+
+
+_FIDELITY_LABELS = {"psnr": "PSNR (dB)", "ssim": "SSIM", "rmse": "RMSE (intensity units)"}
+
+
+def write_html_report(
+    path: str | os.PathLike,
+    reference,
+    tests,
+    *,
+    reference_name: str = "reference",
+    rgb: bool | None = None,
+    title: str = "Image comparison",
+    notes: str = "",
+    csv_path: str | os.PathLike | None = None,
+    extra=None,
+    progress=None,
+) -> tuple[Path, list[dict]]:
+    """Write one self-contained HTML file (images and plots embedded as PNG data URIs) comparing
+    ``tests`` (name -> image) with ``reference``; return its path and the rows of
+    :func:`comparison_rows` (also written to ``csv_path`` when given).
+
+    The report holds: the images (a series shows its middle frame), each scaled to its own
+    min..max; a table of PSNR / SSIM / RMSE against the reference (a series' mean over frames)
+    with a bar chart, and a per-frame plot for series; the five explainable metrics of every
+    image (the reference included) with the change from the reference, and one bar chart per
+    metric; the metrics' definitions; ``notes``. For a before/after pair, pass "before" as the
+    reference and "after" as the test. ``extra`` adds full-reference columns (see
+    :func:`comparison_rows`).
+    """
+    import html
+
+    import napari_vesselgan
+
+    from .compare import write_csv
+
+    tests = dict(tests)
+    if not tests:
+        raise ValueError("the report needs at least one test image")
+    extra = dict(extra or {})
+    fidelity_keys = ("psnr", "ssim", "rmse", *extra)
+    rows = comparison_rows(reference, tests, reference_name=reference_name, rgb=rgb, extra=extra, progress=progress)
+    summary = [r for r in rows if r["frame"] is None or r["frame"] == "mean"]
+    series = any(r["frame"] == "mean" for r in rows)
+    names = [r["layer"] for r in summary]
+    ref_row = summary[0]
+    esc = html.escape
+
+    created = _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat()
+    generator = f"napari-vesselgan {napari_vesselgan.__version__}"
+    images = [(reference_name, np.asarray(reference))] + [(n, np.asarray(t)) for n, t in tests.items()]
+
+    unscored = {r["layer"]: r["note"] for r in summary}
+
+    def display(arr: np.ndarray, name: str) -> np.ndarray:
+        from .compare import as_frames
+
+        frames, _ = as_frames(arr, None if unscored.get(name) else rgb)
+        frame = frames[frames.shape[0] // 2]
+        return _to_display(frame[..., :3] if frame.ndim == 3 else frame)
+
+    parts = [
+        "<!DOCTYPE html>", "<html lang='en'><head><meta charset='utf-8'>",
+        f"<title>{esc(title)}</title>",
+        "<style>body{font-family:sans-serif;max-width:1200px;margin:1em auto;padding:0 1em;color:#222}"
+        "table{border-collapse:collapse;margin:0.5em 0}td,th{border:1px solid #ccc;padding:3px 8px}"
+        "td.n{text-align:right;font-variant-numeric:tabular-nums}figure{display:inline-block;margin:4px}"
+        "figure img{max-width:360px;image-rendering:pixelated}img.plot{max-width:100%}"
+        "figcaption{font-size:0.85em;text-align:center}</style></head><body>",
+        f"<h1>{esc(title)}</h1>",
+        f"<p>Generated by {esc(generator)} on {esc(created)}. Reference: <b>{esc(reference_name)}</b>.</p>",
+        "<h2>Images</h2><div>",
+    ]
+    for name, arr in images:
+        what = "middle frame, " if series else ""
+        parts.append(
+            f"<figure><img alt='{esc(name)}' src='{_png_data_uri(_png_bytes(display(arr, name)))}'>"
+            f"<figcaption>{esc(name)} ({what}{'x'.join(map(str, arr.shape))}, {esc(str(arr.dtype))})"
+            "</figcaption></figure>"
+        )
+    parts.append("</div><p>Each image is scaled to its own min..max for display.</p>")
+
+    parts += ["<h2>Fidelity against the reference</h2>",
+              "<p>" + ("Mean over frames; the per-frame values are in the plot below and in the CSV. "
+                       if series else "") +
+              "PSNR and SSIM use one data range for all images: the reference dtype's range "
+              "(integers) or the reference's max - min (floats). SSIM: Gaussian window, sigma 1.5, "
+              "K1 0.01, K2 0.03. RMSE is in the images' own units.</p>",
+              "<table><tr><th>Image</th>" + "".join(f"<th>{esc(_FIDELITY_LABELS.get(k, k.upper()))}</th>"
+                                                   for k in fidelity_keys) + "</tr>"]
+    for r in summary[1:]:
+        if r["note"]:
+            parts.append(f"<tr><td>{esc(r['layer'])}</td><td colspan='{len(fidelity_keys)}'>{esc(r['note'])}</td></tr>")
+            continue
+        parts.append(f"<tr><td>{esc(r['layer'])}</td>" + "".join(
+            f"<td class='n'>{format_value(r[k])}</td>" for k in fidelity_keys) + "</tr>")
+    parts.append("</table>")
+    scored = [r for r in summary[1:] if not r["note"]]
+    if scored:
+        fidelity_png = _bar_charts([r["layer"] for r in scored], {k: [r[k] for r in scored] for k in fidelity_keys},
+                                   {**{k: k.upper() for k in extra}, **_FIDELITY_LABELS})
+        parts.append(f"<p><img class='plot' alt='fidelity bar charts' src='{_png_data_uri(fidelity_png)}'></p>")
+    if series and any(isinstance(r["frame"], int) and r["psnr"] is not None for r in rows):
+        parts.append(f"<p><img class='plot' alt='fidelity per frame' src='{_png_data_uri(_frame_plot(rows))}'></p>")
+
+    parts += ["<h2>Explainable metrics</h2>",
+              "<p>Each image measured on its own, in its own intensity units" +
+              (" (mean over frames)" if series else "") +
+              "; the change is image - reference.</p>",
+              "<table><tr><th>Image</th>" + "".join(f"<th>{esc(METRIC_LABELS[k])}</th>" for k in EXPLAINABLE_METRICS)
+              + "</tr>"]
+    for r in summary:
+        cells = []
+        for k in EXPLAINABLE_METRICS:
+            text = format_value(r[k])
+            if r is not ref_row:
+                change = r[k] - ref_row[k]
+                text += f" ({'+' if change >= 0 else ''}{format_value(change)})"
+            cells.append(f"<td class='n'>{esc(text)}</td>")
+        parts.append(f"<tr><td>{esc(r['layer'])}</td>{''.join(cells)}</tr>")
+    parts.append("</table>")
+    explain_png = _bar_charts(names, {k: [r[k] for r in summary] for k in EXPLAINABLE_METRICS}, METRIC_LABELS)
+    parts.append(f"<p><img class='plot' alt='explainable metrics bar charts' src='{_png_data_uri(explain_png)}'></p>")
+    parts += ["<h3>Definitions</h3><ul>"]
+    parts += [f"<li><b>{esc(METRIC_LABELS[k])}</b>: {esc(text)}.</li>" for k, text in _DEFINITIONS]
+    parts.append("</ul>")
+    if csv_path is not None:
+        parts.append(f"<p>All numbers, per frame: <code>{esc(Path(csv_path).name)}</code>.</p>")
+    if notes:
+        parts += ["<h2>Notes</h2>", f"<p>{esc(notes)}</p>"]
+    parts.append("</body></html>")
+
+    out = Path(path)
+    with atomic_path(out) as tmp:
+        tmp.write_text("\n".join(parts) + "\n", encoding="utf-8")
+    if csv_path is not None:
+        write_csv(csv_path, rows)
+    return out, rows

@@ -2,13 +2,15 @@
 
 conv 4x4 stride 2 + LeakyReLU(0.2) without norm; (n_layers - 1) further stride-2 convs and one
 stride-1 conv, each with norm and LeakyReLU, doubling the width up to 8*ndf; a final 4x4 conv
-to one logit per patch (no sigmoid: the GAN loss decides).
+to one logit per patch (no sigmoid: the GAN loss decides). ``spectral=True`` spectrally
+normalises every convolution (the super-resolution discriminator, with ``norm="none"``).
 """
 
 from __future__ import annotations
 
 import torch
 from torch import nn
+from torch.nn.utils.parametrizations import spectral_norm
 
 from napari_vesselgan.nn.resnet_generator import make_norm
 
@@ -16,9 +18,10 @@ from napari_vesselgan.nn.resnet_generator import make_norm
 class PatchDiscriminator(nn.Module):
     """Classifies overlapping patches as real or generated; outputs a map of logits."""
 
-    def __init__(self, in_channels: int, ndf: int = 64, n_layers: int = 3, norm: str = "instance"):
+    def __init__(self, in_channels: int, ndf: int = 64, n_layers: int = 3, norm: str = "instance",
+                 spectral: bool = False):
         super().__init__()
-        use_bias = norm == "instance"
+        use_bias = norm != "batch"
         layers: list[nn.Module] = [nn.Conv2d(in_channels, ndf, 4, stride=2, padding=1), nn.LeakyReLU(0.2, True)]
         mult = 1
         for n in range(1, n_layers):
@@ -35,6 +38,8 @@ class PatchDiscriminator(nn.Module):
             nn.LeakyReLU(0.2, True),
             nn.Conv2d(ndf * mult, 1, 4, stride=1, padding=1),
         ]
+        if spectral:  # spectral normalisation of every convolution (Miyato et al. 2018)
+            layers = [spectral_norm(layer) if isinstance(layer, nn.Conv2d) else layer for layer in layers]
         self.model = nn.Sequential(*layers)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

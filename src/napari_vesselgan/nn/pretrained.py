@@ -94,16 +94,18 @@ def load_into(network: nn.Module, name: str, weights: str | os.PathLike | None, 
         return network
     state = load_pretrained_state(name, weights, url)
     own = network.state_dict()
-    missing = [key for key in own if key not in state]
+    # batch-norm step counters are not weights (unused in eval); older files lack them
+    optional = {key for key in own if key.endswith("num_batches_tracked") and key not in state}
+    missing = [key for key in own if key not in state and key not in optional]
     if missing:
         raise PretrainedWeightsMissing(
             f"the weights given for {name} lack {len(missing)} parameters (e.g. {missing[0]!r}); "
             f"is it the right file?"
         )
-    wrong = [key for key in own if tuple(state[key].shape) != tuple(own[key].shape)]
+    wrong = [key for key in own if key not in optional and tuple(state[key].shape) != tuple(own[key].shape)]
     if wrong:
         raise PretrainedWeightsMissing(f"the weights given for {name} have the wrong shape for {wrong[0]!r}")
-    network.load_state_dict({key: state[key] for key in own})
+    network.load_state_dict({key: own[key] if key in optional else state[key] for key in own})
     return network
 
 

@@ -129,7 +129,15 @@ class JobWidget(QWidget):
             self.status_label.setText(self.cancelling_status)
 
     def _on_yield(self, items: list) -> None:
-        """What the job reported (a batch of items); each widget shows its own."""
+        """What the job reported (a batch of items): ("progress", done, total) moves the bar,
+        ("phase", text) sets the status (unless a cancel is under way); widgets add their own."""
+        for item in items:
+            if item[0] == "progress":
+                _, done, total = item
+                self.progress.setRange(0, total)
+                self.progress.setValue(done)
+            elif item[0] == "phase" and not self.cancel_requested:
+                self.status_label.setText(item[1])
 
     def _on_return(self, result: Any) -> None:
         """The job's result; a widget sets ``last_outcome`` to "done" or "cancelled" here."""

@@ -203,14 +203,6 @@ class Fundus2FFAWidget(JobWidget):
         self._started = time.perf_counter()
         self._start_job(lambda report, cancel: translate_job(report, **options), f"Translating {layer.name}...")
 
-    def _on_yield(self, items: list) -> None:
-        for item in items:
-            if item[0] == "progress":
-                self.progress.setRange(0, item[2])
-                self.progress.setValue(item[1])
-            elif item[0] == "phase" and not self.cancel_requested:
-                self.status_label.setText(item[1])
-
     def _on_return(self, result: dict[str, Any]) -> None:
         source = self._source
         metadata = {**result["metadata"], "source_layer": source["name"]}

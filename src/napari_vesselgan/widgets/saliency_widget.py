@@ -189,12 +189,6 @@ class SaliencyWidget(JobWidget):
         self.last_outcome = None
         self._start_job(lambda report, cancel: saliency_job(report, **options), f"Saliency of {layer.name}...")
 
-    def _on_yield(self, items: list) -> None:
-        for item in items:
-            if item[0] == "progress":
-                self.progress.setRange(0, item[2])
-                self.progress.setValue(item[1])
-
     def _on_return(self, result: dict[str, Any]) -> None:
         source = self._source
         saliency = result["saliency"]

@@ -88,12 +88,15 @@ class QueueCallback(Callback):
         self.report(("checkpoint", state.step, str(path)))
 
 
-def train_job(report, *, method_name: str, config, sources: tuple[Any, Any], run_dir: Path, device: str,
+def train_job(report, *, method_name: str, config, sources: tuple[Any, ...], run_dir: Path, device: str,
               cancel: threading.Event) -> TrainOutcome:
     """The work of one training run, in the helper thread."""
     cls = methods.method_class(method_name)
     report(("phase", "Preparing the training data..."))
-    dataset: Any = SYNTHETIC if sources == (SYNTHETIC, SYNTHETIC) else sources  # each side may be synthetic
+    if len(sources) == 1:
+        dataset: Any = sources[0]
+    else:  # each side may be synthetic
+        dataset = SYNTHETIC if all(isinstance(s, str) and s == SYNTHETIC for s in sources) else sources
     method = cls.untrained(config, device=device)
     callback = QueueCallback(report, cancel)
     report(("phase", "Training..."))
@@ -226,10 +229,10 @@ class TrainWidget(JobWidget):
 
         self.source_a = SourcePicker()
         self.source_b = SourcePicker()
-        box_a = QGroupBox("Domain A: low-light / noisy images")
-        QVBoxLayout(box_a).addWidget(self.source_a)
-        box_b = QGroupBox("Domain B: clean images (unpaired)")
-        QVBoxLayout(box_b).addWidget(self.source_b)
+        self.box_a = QGroupBox()
+        QVBoxLayout(self.box_a).addWidget(self.source_a)
+        self.box_b = QGroupBox()
+        QVBoxLayout(self.box_b).addWidget(self.source_b)
 
         settings = QFormLayout()
         settings.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
@@ -278,8 +281,8 @@ class TrainWidget(JobWidget):
 
         layout = QVBoxLayout(self)
         layout.addLayout(form)
-        layout.addWidget(box_a)
-        layout.addWidget(box_b)
+        layout.addWidget(self.box_a)
+        layout.addWidget(self.box_b)
         layout.addLayout(settings)
         layout.addLayout(buttons)
         layout.addWidget(self.progress)
@@ -296,6 +299,10 @@ class TrainWidget(JobWidget):
         return methods.method_class(self.method_name).config_class
 
     def _on_method_changed(self, *_: Any) -> None:
+        labels = methods.method_class(self.method_name).training_sources
+        self.box_a.setTitle(labels[0])
+        self.box_b.setTitle(labels[-1])
+        self.box_b.setVisible(len(labels) > 1)
         presets = ["default", *getattr(self.config_class(), "PRESETS", {})]
         self.preset_combo.blockSignals(True)
         self.preset_combo.clear()
@@ -374,8 +381,11 @@ class TrainWidget(JobWidget):
             return
         try:
             config = self.build_config()
-            sources = (self.source_a.source(self.viewer, "domain A (low-light)"),
-                       self.source_b.source(self.viewer, "domain B (clean)"))
+            labels = methods.method_class(self.method_name).training_sources
+            pickers = (self.source_a, self.source_b)[: len(labels)]
+            names = [label.split(":")[0].split(" (")[0] for label in labels]  # "Domain A", "High-resolution images"
+            sources = tuple(picker.source(self.viewer, name[0].lower() + name[1:])
+                            for picker, name in zip(pickers, names))
             text = self.run_dir_edit.text().strip()
             if not text:
                 raise ValueError("Choose a run folder.")

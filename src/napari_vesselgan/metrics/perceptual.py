@@ -1,0 +1,42 @@
+"""LPIPS of numpy images (the network is :func:`napari_vesselgan.nn.lpips.lpips_network`).
+
+Both images are mapped to [-1, 1] with one scale, the reference's (the dtype's range for
+integer images, the reference's min..max for floats, as PSNR's data range), so that a
+brighter or darker test image is seen as such. Grey images are repeated to three channels;
+colour images are ``(Y, X, 3)`` (alpha dropped). Lower is more similar; 0 for identical images.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .fidelity import _checked, _data_range, _dtype_span, _is_rgb
+
+__all__ = ["lpips"]
+
+
+def _to_tensor(arr: np.ndarray, low: float, span: float, colour: bool):
+    import torch
+
+    x = (arr.astype(np.float32) - low) / span * 2.0 - 1.0
+    x = np.moveaxis(x[..., :3], -1, 0) if colour else x[None]
+    return torch.from_numpy(np.ascontiguousarray(x))[None]
+
+
+def lpips(reference, image, network, *, data_range: float | None = None) -> float:
+    """LPIPS distance between two 2-D images (grey or ``(Y, X, 3)``) with ``network``."""
+    import torch
+
+    ref, img = _checked(reference, "reference"), _checked(image, "image")
+    if ref.shape != img.shape:
+        raise ValueError(f"reference and image shapes differ: reference {ref.shape}, image {img.shape}")
+    colour = _is_rgb(ref)
+    if ref.ndim - (1 if colour else 0) != 2:
+        raise ValueError(f"lpips takes one 2-D image (grey or RGB), got shape {ref.shape}")
+    span = float(data_range) if data_range is not None else _data_range(ref)
+    dtype_span = _dtype_span(ref)
+    low = dtype_span[0] if dtype_span is not None else float(ref.min())
+    device = next(network.parameters()).device
+    with torch.inference_mode():
+        value = network(_to_tensor(ref, low, span, colour).to(device), _to_tensor(img, low, span, colour).to(device))
+    return float(value.reshape(-1)[0])
