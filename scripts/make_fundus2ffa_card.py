@@ -86,7 +86,9 @@ def ablation_lines() -> list[str]:
             "",
             "saliency-255 reads gamma = 1 as applying to saliency maps of 0-255 images (L1 stays on [-1, 1]): the "
             f"term is then 127.5^2 times larger and dominates the loss. Against no L_sal: PSNR "
-            f"{a['psnr']['mean'] - b['psnr']['mean']:+.2f} dB, SSIM {a['ssim']['mean'] - b['ssim']['mean']:+.4f}.",
+            f"{a['psnr']['mean'] - b['psnr']['mean']:+.2f} dB, SSIM {a['ssim']['mean'] - b['ssim']['mean']:+.4f}"
+            + (" (training diverged: the generator's output saturated and the discriminator won outright)."
+               if a["psnr"]["mean"] < 10 else "."),
         ]
     return lines
 
