@@ -89,7 +89,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
             raise UserError("--scale is for superres (a low-resolution input)")
         result = method.predict(image, tile=args.tile, precision=args.precision, **options)
         write_image(target, result)
-        print(f"{source} -> {target} ({image.shape[-1]}x{image.shape[-2]}, {time.perf_counter() - started:.2f} s)")
+        height, width = image.shape[-3:-1] if method.in_channels > 1 else image.shape[-2:]
+        print(f"{source} -> {target} ({width}x{height}, {time.perf_counter() - started:.2f} s)")
         if args.saliency:
             saliency_path = target.with_name(target.stem + "_saliency.tif")
             write_image(saliency_path, method.saliency(image))
@@ -230,8 +231,10 @@ def cmd_evaluate_method(args: argparse.Namespace) -> int:
 
     if args.method == "superres":
         return _evaluate_superres(args)
+    if args.method == "fundus2ffa":
+        return _evaluate_fundus2ffa(args)
     if args.method != "denoise":
-        raise UserError(f"evaluate supports: denoise, superres (got {args.method!r})")
+        raise UserError(f"evaluate supports: denoise, superres, fundus2ffa (got {args.method!r})")
     method = methods.load(args.method, weights=args.weights, device=args.device)
     predict = _denoise_predictor(method)
     result: dict[str, Any] = {"method": args.method, "weights": str(method.weights),
@@ -290,6 +293,24 @@ def cmd_fid(args: argparse.Namespace) -> int:
     return 0
 
 
+def _evaluate_fundus2ffa(args: argparse.Namespace) -> int:
+    """PSNR / SSIM / saliency MSE of fundus2ffa on held-out synthetic pairs."""
+    from napari_vesselgan import methods
+    from napari_vesselgan.io.atomic import atomic_path
+    from napari_vesselgan.methods.fundus2ffa import evaluate_heldout
+
+    method = methods.load(args.method, weights=args.weights, device=args.device)
+    result = {"method": args.method, "weights": str(method.weights), "provenance": method.provenance,
+              "heldout": evaluate_heldout(method, n_pairs=args.pairs, size=args.size)}
+    summary = result["heldout"]["summary"]
+    print(" ".join(f"{key}: {row['mean']:.4f} ± {row['std']:.4f}" for key, row in summary.items()))
+    if args.output:
+        with atomic_path(args.output) as tmp:
+            tmp.write_text(json.dumps(result, indent=2))
+        print(f"written: {args.output}")
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from napari_vesselgan.demo import run_demo
 
@@ -320,8 +341,8 @@ def make_parser() -> argparse.ArgumentParser:
     train = sub.add_parser("train", help="train a method (resumes when --run-dir holds a checkpoint)")
     train.add_argument("method")
     train.add_argument("--synthetic", action="store_true", help="train on the synthetic generator's data")
-    train.add_argument("--domain-a", help="folder or image of domain A (denoise: low-light)")
-    train.add_argument("--domain-b", help="folder or image of domain B (denoise: clean)")
+    train.add_argument("--domain-a", help="folder or image of domain A (denoise: low-light; fundus2ffa: fundus photos)")
+    train.add_argument("--domain-b", help="folder or image of domain B (denoise: clean; fundus2ffa: the registered FFA images, same order)")
     train.add_argument("--data", help="superres: folder or image of high-resolution training images")
     train.add_argument("--preset", default="default", help="default, paper or test")
     train.add_argument("--config", help="JSON file with config fields")

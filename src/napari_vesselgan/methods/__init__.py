@@ -13,6 +13,7 @@ from napari_vesselgan.methods.base import Method
 _REGISTRY: dict[str, str] = {
     "denoise": "napari_vesselgan.methods.denoise:DenoiseMethod",
     "superres": "napari_vesselgan.methods.superres:SuperResMethod",
+    "fundus2ffa": "napari_vesselgan.methods.fundus2ffa:Fundus2FFAMethod",
 }
 
 
