@@ -141,3 +141,19 @@ def test_translate_widget_cancel_adds_nothing(make_napari_viewer, qtbot, tiny_ff
         widget.cancel()
     assert blocker.args[0] == "cancelled" and len(viewer.layers) == 1
     assert not widget.busy and widget.run_button.isEnabled() and not errors
+
+
+def test_training_widget_offers_colour_layers_for_fundus2ffa(make_napari_viewer):
+    from napari_vesselgan.widgets.train_widget import TrainWidget
+
+    viewer = make_napari_viewer()
+    viewer.add_image(np.zeros((32, 32, 3), np.uint8), name="photo", rgb=True)
+    viewer.add_image(np.zeros((32, 32), np.uint8), name="angiogram")
+    widget = TrainWidget(viewer)
+    widget.method_combo.setCurrentIndex(widget.method_combo.findData("fundus2ffa"))
+    listed = [widget.source_a.layer_list.item(i).text() for i in range(widget.source_a.layer_list.count())]
+    assert listed == ["photo"] and "Fundus" in widget.box_a.title() and not widget.box_b.isHidden()
+    assert [widget.source_b.layer_list.item(i).text() for i in range(widget.source_b.layer_list.count())] == \
+        ["angiogram"]
+    widget.method_combo.setCurrentIndex(widget.method_combo.findData("denoise"))
+    assert widget.source_a.layer_list.item(0).text() == "angiogram"

@@ -141,6 +141,8 @@ class Fundus2FFAMethod(Method):
     config_class: ClassVar[type[TrainingConfig]] = Fundus2FFAConfig
     in_channels: ClassVar[int] = 3
     out_channels: ClassVar[int] = 1
+    training_sources: ClassVar[tuple[str, ...]] = (
+        "Fundus photos (colour)", "Late-phase FFA images (registered to the photos, same order)")
 
     @classmethod
     def build_generator(cls, config: Fundus2FFAConfig) -> nn.Module:  # type: ignore[override]
