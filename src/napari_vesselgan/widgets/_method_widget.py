@@ -124,8 +124,10 @@ class MethodWidget(JobWidget):
 
     # ----- layers -----------------------------------------------------------------------------
     def image_layers(self) -> list[Image]:
+        """The layers the method takes: RGB ones for colour-input methods, else grey ones."""
+        colour = methods.method_class(self.method_name).in_channels == 3
         return [layer for layer in self.viewer.layers
-                if isinstance(layer, Image) and not layer.rgb and not layer.multiscale]
+                if isinstance(layer, Image) and layer.rgb == colour and not layer.multiscale]
 
     def _refresh_layers(self) -> None:
         try:
