@@ -13,7 +13,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from qtpy.QtWidgets import QCheckBox, QPushButton, QVBoxLayout, QWidget
+from qtpy.QtWidgets import QCheckBox, QWidget
 
 from napari_vesselgan.widgets._method_widget import MethodWidget
 from napari_vesselgan.widgets.saliency_widget import saliency_layer_kwargs
@@ -68,15 +68,7 @@ class Fundus2FFAWidget(MethodWidget):
         form.labelForField(self.layer_combo).setText("Fundus photo")
         self.saliency_check = QCheckBox("Add the FFA saliency map of the result")
         form.addRow("", self.saliency_check)
-        self.run_button = QPushButton("Translate")
-        self.run_button.clicked.connect(self.run)
-        buttons = self._build_job_row(self.run_button)
-        layout = QVBoxLayout(self)
-        layout.addLayout(form)
-        layout.addLayout(buttons)
-        layout.addWidget(self.progress)
-        layout.addWidget(self.status_label)
-        layout.addStretch(1)
+        self._lay_out(form, "Translate", self.run)
 
     def _job_controls(self) -> tuple[QWidget, ...]:
         return (self.run_button, *self._method_controls(), self.saliency_check)

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from napari.layers import Image
-from qtpy.QtWidgets import QComboBox, QDoubleSpinBox, QFormLayout, QPushButton, QSpinBox, QVBoxLayout, QWidget
+from qtpy.QtWidgets import QComboBox, QDoubleSpinBox, QFormLayout, QSpinBox, QWidget
 
 from napari_vesselgan.widgets._job_widget import JobWidget
 from napari_vesselgan.widgets._state import LayerWatcher
@@ -117,15 +117,7 @@ class SaliencyWidget(JobWidget):
         self.a_spin.setValue(1.0)
         self.a_spin.setToolTip("Contrast factor a")
         form.addRow("a", self.a_spin)
-        self.run_button = QPushButton("Add saliency")
-        self.run_button.clicked.connect(self.run)
-        buttons = self._build_job_row(self.run_button)
-        layout = QVBoxLayout(self)
-        layout.addLayout(form)
-        layout.addLayout(buttons)
-        layout.addWidget(self.progress)
-        layout.addWidget(self.status_label)
-        layout.addStretch(1)
+        self._lay_out(form, "Add saliency", self.run)
 
     def image_layers(self) -> list[Image]:
         return [layer for layer in self.viewer.layers if isinstance(layer, Image) and not layer.multiscale
