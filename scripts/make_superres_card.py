@@ -85,7 +85,8 @@ def bench_lines(rows: list[dict]) -> list[str]:
         if "max_error_of_range" in row:
             notes.append(f"max error {row['max_error_of_range']:.1e} of range")
         ratio = "" if row["ratio"] is None else f"{row['ratio']:.2f}"
-        lines.append(f"| {row['case']} | {row['metric']} | {row['value']:.4g} | {row['unit']} | {ratio} | "
+        metric = row["metric"].replace("|", "\\|")
+        lines.append(f"| {row['case']} | {metric} | {row['value']:.4g} | {row['unit']} | {ratio} | "
                      f"{'; '.join(notes)} |")
     lines += ["", f"torch {rows[0]['torch']}, {rows[0]['threads']} threads, device {rows[0]['device']}."]
     return lines
