@@ -36,7 +36,7 @@ def _unit(image: np.ndarray) -> np.ndarray:
     return (values - low) / (high - low) if high > low else np.zeros_like(values)
 
 
-def vesselness(image: np.ndarray, *, sigmas: Sequence[float] = (1.0, 2.0, 3.0, 4.0),
+def vesselness(image: np.ndarray, *, sigmas: Sequence[float] = (0.5, 1.0, 2.0),
                method: VesselnessFilter = "sato", dark_vessels: bool = False) -> np.ndarray:
     """Multi-scale Hessian vesselness of a grey 2-D image or each plane of a stack, float32 >= 0."""
     array = np.asarray(image)
@@ -61,7 +61,7 @@ def vesselness(image: np.ndarray, *, sigmas: Sequence[float] = (1.0, 2.0, 3.0, 4
     return out.reshape(unit.shape)
 
 
-def extract_vessel_mask(image: np.ndarray, *, sigmas: Sequence[float] = (1.0, 2.0, 3.0, 4.0),
+def extract_vessel_mask(image: np.ndarray, *, sigmas: Sequence[float] = (0.5, 1.0, 2.0),
                         method: VesselnessFilter = "sato", dark_vessels: bool = False,
                         threshold: float | Literal["otsu"] = "otsu", min_size: int = 64,
                         max_hole: int = 16) -> np.ndarray:
