@@ -180,7 +180,7 @@ class Mask2NirWidget(MethodWidget):
         self._start_job(lambda report, cancel: translate_job(report, **options), f"Translating {layer.name}...")
 
     def _on_return(self, payload: Any) -> None:
-        if payload and payload[0] == "pairs":
+        if isinstance(payload[0], str) and payload[0] == "pairs":
             _, count, output_dir = payload
             self.last_result = output_dir
             self.last_outcome = "done"
