@@ -126,3 +126,24 @@ def test_painted_bounds_of_both_napari_atom_kinds():
     assert painted_bounds([fancy]) == (2, 5, 30, 32)
     assert painted_bounds([masked, fancy]) == (2, 9, 10, 32)
     assert painted_bounds([((np.array([], int), np.array([], int)), np.array([]), 1)]) is None
+
+
+def test_live_benchmark_small_run(tmp_path, capsys):
+    import importlib.util
+    import json
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_live_mask2nir.py"
+    spec = importlib.util.spec_from_file_location("bench_live_mask2nir", script)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    out = tmp_path / "live.json"
+    assert module.main(["--untrained", "--size", "128", "--regions", "16", "--tile", "32", "--repeats", "1",
+                        "--out", str(out)]) == 0
+    rows = json.loads(out.read_text())
+    keys = {"case", "metric", "value", "unit", "baseline", "baseline_value", "ratio", "device", "torch"}
+    assert all(keys <= set(row) for row in rows)
+    exact = [r for r in rows if "exact" in r["case"] and r["metric"].startswith("max abs")]
+    assert exact and exact[0]["value"] < 1e-4
+    tiles = [r for r in rows if r["metric"] == "tiles re-rendered"]
+    assert tiles[0]["value"] >= tiles[1]["value"]  # the shorter reach never renders more

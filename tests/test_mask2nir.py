@@ -250,3 +250,13 @@ def test_cli_folder_of_masks_to_pairs(tmp_path, tiny_mask2nir_weights, capsys):
     assert main(["predict", "mask2nir", str(folder), "-o", str(tmp_path / "p2"), "--weights",
                  str(tiny_mask2nir_weights), "--per-mask", "2"]) == 2
     assert "--augment" in capsys.readouterr().err
+
+
+def test_cli_evaluate_compares_checkpoints(tmp_path, tiny_mask2nir_weights, capsys):
+    out = tmp_path / "evaluation.json"
+    code = main(["evaluate", "mask2nir", "--weights", str(tiny_mask2nir_weights), "--compare",
+                 str(tiny_mask2nir_weights), "--pairs", "1", "--size", "64", "--device", "cpu", "-o", str(out)])
+    assert code == 0
+    result = json.loads(out.read_text())
+    assert len(result["candidates"]) == 2 and len(result["summary"]) == 4  # two baselines, two checkpoints
+    assert "PSNR raw" in capsys.readouterr().out
