@@ -175,3 +175,43 @@ def test_training_widget_offers_masks_and_images_for_mask2nir(make_napari_viewer
     assert "masks" in items_a and "masks" not in items_b and "nir" in items_b
     widget.set_preset("test")
     assert widget.build_config().feature_weights == "random"
+
+
+def test_cancel_of_a_folder_run_keeps_only_complete_pairs(make_napari_viewer, qtbot, tiny_mask2nir_weights,
+                                                          tmp_path):
+    import tifffile
+
+    viewer = make_napari_viewer()
+    widget = Mask2NirWidget(viewer)
+    folder = tmp_path / "masks"
+    folder.mkdir()
+    for s in range(30):
+        tifffile.imwrite(folder / f"m{s:02d}.tif", vessel_tree((96, 96), seed=s).mask.astype(np.uint8))
+    widget.set_weights_file(tiny_mask2nir_weights)
+    widget.masks_edit.setText(str(folder))
+    widget.output_edit.setText(str(tmp_path / "out"))
+    widget.per_mask_spin.setValue(4)
+    with qtbot.waitSignal(widget.run_finished, timeout=RUN_TIMEOUT) as blocker:
+        qtbot.mouseClick(widget.pairs_button, Qt.MouseButton.LeftButton)
+        qtbot.waitUntil(lambda: widget.progress.value() > 0, timeout=RUN_TIMEOUT)
+        qtbot.mouseClick(widget.cancel_button, Qt.MouseButton.LeftButton)
+    assert blocker.args == ["cancelled"]
+    record = json.loads((tmp_path / "out" / "pairs.json").read_text())
+    images = sorted(p.name for p in (tmp_path / "out" / "images").iterdir())
+    masks = sorted(p.name for p in (tmp_path / "out" / "masks").iterdir())
+    assert not record["complete"] and 0 < len(record["pairs"]) < 120
+    assert images == masks == sorted(Path(p["image"]).name for p in record["pairs"])
+    assert not widget.busy and widget.pairs_button.isEnabled()
+
+
+def test_without_weights_or_layer_the_user_is_told(make_napari_viewer, monkeypatch, tmp_path, errors):
+    viewer = make_napari_viewer()
+    widget = Mask2NirWidget(viewer)
+    widget.run()
+    assert "Choose a mask" in errors[-1]
+    viewer.add_labels(np.zeros((32, 32), np.uint8), name="m")
+    monkeypatch.setattr(methods.method_class("mask2nir"), "default_weights", classmethod(lambda cls: tmp_path / "no"))
+    widget.set_weights_choice("default")
+    widget.run()
+    assert "bundled mask2nir weights are not installed" in errors[-1]
+    assert not widget.busy
