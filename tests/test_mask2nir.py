@@ -260,3 +260,16 @@ def test_cli_evaluate_compares_checkpoints(tmp_path, tiny_mask2nir_weights, caps
     result = json.loads(out.read_text())
     assert len(result["candidates"]) == 2 and len(result["summary"]) == 4  # two baselines, two checkpoints
     assert "PSNR raw" in capsys.readouterr().out
+
+
+def test_paper_mask_preprocessing_matches_the_scales():
+    from napari_vesselgan.methods.mask2nir import paper_mask_preprocessing
+
+    yy, xx = np.mgrid[:1000, :1000]
+    disc = (yy - 500) ** 2 + (xx - 500) ** 2 <= 100**2
+    out = paper_mask_preprocessing(disc)
+    assert out.shape == (300, 300) and set(np.unique(out)) <= {0.0, 1.0}
+    radius = np.sqrt(out.sum() / np.pi)
+    assert radius == pytest.approx(100 * 0.512 * 0.75, rel=0.03)  # 512/1000, then 300/400
+    assert Mask2NirConfig.preset("paper").mask_preprocessing == "paper"
+    assert Mask2NirConfig().mask_preprocessing == "none"

@@ -59,12 +59,16 @@ class Mask2NirConfig(TrainingConfig):
                           "hub cache, a file path, or 'random' (seeded random features, deliberately).")
     max_style_positions: int = Field(4096, ge=16, description="Style positions sampled for the attention (64*64).")
     pool_size: int = Field(50, ge=0, description="Generated images kept for the discriminators (0: off).")
+    mask_preprocessing: Literal["none", "paper"] = Field(
+        "none", description="'paper': each training mask resized to 512x512, its centre 400x400 cut and resized to "
+                            "300x300 (the paper's scale match of retinal masks to NIR-II vessels).")
     synthetic_images: int = Field(48, ge=1, description="Images per domain when training on synthetic data.")
     synthetic_size: int = Field(256, ge=32, description="Side of each synthetic training image in pixels.")
 
     PRESETS: ClassVar[dict[str, dict[str, Any]]] = {
         # paper: ngf 64, 9 blocks, 128 px patches, batch 1, 400 epochs (about 400 x the data)
-        "paper": {"ngf": 64, "ndf": 64, "patch_size": 128, "steps": 200_000, "decay_steps": 100_000},
+        "paper": {"ngf": 64, "ndf": 64, "patch_size": 128, "steps": 200_000, "decay_steps": 100_000,
+                  "mask_preprocessing": "paper"},
         "test": {"ngf": 8, "ndf": 8, "n_blocks": 2, "patch_size": 64, "steps": 4, "decay_steps": 2,
                  "checkpoint_every": 2, "pool_size": 4, "synthetic_images": 3, "synthetic_size": 96,
                  "feature_weights": "random", "max_style_positions": 256},
@@ -81,6 +85,17 @@ def binary_mask(mask: Any) -> np.ndarray:
     if array.dtype != bool and np.issubdtype(array.dtype, np.floating) and not np.isfinite(array).all():
         raise ValueError("the mask contains NaN or infinite values")
     return (array != 0).astype(np.float32)
+
+
+def paper_mask_preprocessing(mask: np.ndarray) -> np.ndarray:
+    """The paper's scale match: resize to 512x512, cut the centre 400x400, resize to 300x300 (binary)."""
+    from skimage.transform import resize
+
+    def binary_resize(image: np.ndarray, side: int) -> np.ndarray:
+        return (resize(image.astype(np.float32), (side, side), order=1, anti_aliasing=False) >= 0.5).astype(np.float32)
+
+    square = binary_resize(mask, 512)
+    return binary_resize(square[56:456, 56:456], 300)
 
 
 def training_seeds(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -175,10 +190,12 @@ class Mask2NirMethod(Method):
             else:
                 domains.append(load_domain(source))
                 notes.append(f"{len(domains[-1])} user {label}")
-        masks = [binary_mask(m) for m in domains[0]]
+        masks = [binary_mask(m) for m in prepare_masks(domains[0])]
+        if config.mask_preprocessing == "paper":
+            masks = [paper_mask_preprocessing(m) for m in masks]
         if any(not m.any() for m in masks):
             raise ValueError("a training mask has no vessel pixels")
-        prepared_a = [m[None] * 2.0 - 1.0 for m in prepare_masks(masks)]
+        prepared_a = [m[None] * 2.0 - 1.0 for m in masks]
         prepared_b = prepare_images(domains[1])
         data_note = "; ".join(notes) + " (unpaired; disjoint synthetic tree seeds)" * (synthetic is not None)
         torch_device = resolve_device(device or "auto") if device or self.device is None else self.device
