@@ -48,6 +48,23 @@ def evaluation_lines(evaluation: dict) -> list[str]:
     return lines
 
 
+def loss_lines(run_dir: Path) -> list[str]:
+    """Mean of every loss term over the last 100 steps of a run (its losses.json), if it is here."""
+    history_file = run_dir / "losses.json"
+    if not history_file.is_file():
+        return []
+    history = json.loads(history_file.read_text())[-100:]
+    terms = [k for k in history[-1] if k not in ("step", "G", "D_A", "D_B", "lr", "seconds")]
+    means = {k: sum(r[k] for r in history) / len(history) for k in terms if all(k in r for r in history)}
+    cells = ", ".join(f"{k} {v:.3g}" for k, v in means.items())
+    lines = [f"- Weighted loss terms of `{run_dir.relative_to(ROOT)}`, mean over its last {len(history)} steps: {cells}."]
+    style = [means.get("global_style"), means.get("local_style")]
+    if None not in style and "cycle" in means and max(style) < 0.01 * means["cycle"]:
+        lines += ["  The two style terms are below 1% of the cycle term: with random VGG-19 features (small",
+                  "  channel statistics in deep layers) they barely steer training at these weights."]
+    return lines
+
+
 def benchmark_lines(rows: list[dict]) -> list[str]:
     lines = [
         "### Live layer: update latency after an edit (from `benchmarks/results/bench_live_mask2nir-cpu.json`)",
@@ -99,6 +116,8 @@ def main() -> None:
         "  *random* VGG-19 (`feature_weights=random`), not on the paper's ImageNet features. Where you have",
         "  torchvision's `vgg19-dcbb9e9d.pth` (torch hub cache, or a path in `feature_weights`), retrain:",
         "  the default config then uses it, and refuses to start without it rather than fall back.",
+        "",
+        *loss_lines(ROOT / "runs" / "mask2nir-default"),
         "",
         "## Measured results",
         "",
