@@ -39,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--size", type=int, default=2048, help="side of the mask in px")
     parser.add_argument("--regions", type=int, nargs="+", default=[512, 16], help="edited region sides in px")
     parser.add_argument("--tile", type=int, default=128)
-    parser.add_argument("--influence", type=int, nargs="+", default=[-1, 32],
+    parser.add_argument("--influence", type=int, nargs="+", default=[-1],
                         help="reach of an edit in px (-1: the receptive radius, exact; smaller: faster, approximate)")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--device", default="cpu")

@@ -139,7 +139,7 @@ def test_live_benchmark_small_run(tmp_path, capsys):
     spec.loader.exec_module(module)
     out = tmp_path / "live.json"
     assert module.main(["--untrained", "--size", "128", "--regions", "16", "--tile", "32", "--repeats", "1",
-                        "--out", str(out)]) == 0
+                        "--influence", "-1", "32", "--out", str(out)]) == 0
     rows = json.loads(out.read_text())
     keys = {"case", "metric", "value", "unit", "baseline", "baseline_value", "ratio", "device", "torch"}
     assert all(keys <= set(row) for row in rows)

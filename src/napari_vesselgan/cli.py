@@ -302,7 +302,8 @@ def _evaluate_mask2nir(args: argparse.Namespace) -> int:
     loaded = [methods.load("mask2nir", weights=w, device=args.device) for w in [args.weights, *(args.compare or [])]]
     candidates, weights = {}, {}
     for method in loaded:
-        name = f"mask2nir ({method.provenance.get('feature_losses', 'unknown feature losses')})"
+        losses = method.provenance.get("feature_losses", "unknown feature losses")
+        name = "mask2nir, plain CycleGAN" if losses.startswith("off") else f"mask2nir, attention-guided ({losses})"
         name = name if name not in candidates else f"{name} [{method.weights.name}]"
         candidates[name] = method.predict
         weights[name] = {"weights": str(method.weights), "provenance": method.provenance}
