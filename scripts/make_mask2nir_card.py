@@ -66,7 +66,7 @@ def comparison_lines(evaluation: dict) -> list[str]:
              f"{p['ssim_raw_rendered_std']:.4f}."]
     if None not in minutes and minutes[1]:
         lines[-1] += (f" The feature terms made each step {minutes[0] / minutes[1]:.1f}x as long "
-                      f"({minutes[0]} vs {minutes[1]} min), so at equal time the plain CycleGAN gets that many more steps.")
+                      f"({minutes[0]} vs {minutes[1]} min, on a shared machine), so at equal time the plain CycleGAN gets that many more steps.")
     blurred = summary.get("blurred mask (baseline)")
     if blurred and blurred["ssim_fitted_rendered_mean"] > max(a["ssim_fitted_rendered_mean"], p["ssim_fitted_rendered_mean"]):
         lines.append("Both networks beat the baselines on raw PSNR / SSIM and on fitted PSNR, but the PSF-blurred mask, "
