@@ -10,6 +10,7 @@ writes src/napari_vesselgan/weights/superres.md.
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 from napari_vesselgan.engine.checkpoint import load_checkpoint
@@ -90,13 +91,13 @@ def bench_lines(rows: list[dict]) -> list[str]:
     return lines
 
 
-def main() -> None:
-    path = WEIGHTS / "superres.safetensors"
+def main(weights_dir: Path = WEIGHTS) -> None:
+    path = weights_dir / "superres.safetensors"
     checkpoint = load_checkpoint(path, expected_method="superres")
     config, provenance = checkpoint.config, checkpoint.provenance
     parameters = sum(t.numel() for k, t in checkpoint.networks["generator"].items() if not k.endswith(("_u", "_v")))
-    evaluation = json.loads((WEIGHTS / "superres-evaluation.json").read_text())
-    training = json.loads((WEIGHTS / "superres-training.json").read_text())
+    evaluation = json.loads((weights_dir / "superres-evaluation.json").read_text())
+    training = json.loads((weights_dir / "superres-training.json").read_text())
     best = max(training["validation"], key=lambda h: h["psnr"])
     pre, fine = config["pretrain_loss"], config["finetune_loss"]
     lines = [
@@ -156,7 +157,7 @@ def main() -> None:
             *per_image_table(evaluation["real"]),
             "",
         ]
-    ablation_path = WEIGHTS / "superres-ablation.json"
+    ablation_path = weights_dir / "superres-ablation.json"
     if ablation_path.is_file():
         lines += ["## The paper's TG ablation, at a small budget", "",
                   *ablation_lines(json.loads(ablation_path.read_text())), ""]
@@ -178,10 +179,10 @@ def main() -> None:
         "- A GAN can draw detail that is not there: judge results with a line profile across vessels and",
         "  against the input, as the paper does.",
     ]
-    with atomic_path(WEIGHTS / "superres.md") as tmp:
+    with atomic_path(weights_dir / "superres.md") as tmp:
         tmp.write_text("\n".join(lines) + "\n")
-    print(f"written: {WEIGHTS / 'superres.md'}")
+    print(f"written: {weights_dir / 'superres.md'}")
 
 
 if __name__ == "__main__":
-    main()
+    main(Path(sys.argv[1]) if len(sys.argv) > 1 else WEIGHTS)

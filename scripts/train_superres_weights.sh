@@ -14,3 +14,4 @@ run=${RUN_DIR:-runs/superres-default}
 .venv/bin/vesselgan evaluate superres --device cpu --pairs 8 --size 256 \
   --real ../shared/real/nir2-mouse --real-glob '*.png' \
   -o src/napari_vesselgan/weights/superres-evaluation.json
+.venv/bin/python scripts/superres_training_summary.py "$run"

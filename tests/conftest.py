@@ -17,6 +17,18 @@ def real_dir() -> Path:
     return REAL_DIR
 
 
+@pytest.fixture
+def single_torch_thread():
+    """One intra-op torch thread for a test: these check behaviour, not speed, and on a 2-core
+    machine shared with other work torch's two OpenMP threads wait on each other."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture(scope="session")
 def tiny_denoise_weights(tmp_path_factory) -> Path:
     """A denoise checkpoint trained for a few steps with the 'test' preset (ngf 8, 64 px)."""

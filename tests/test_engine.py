@@ -159,3 +159,15 @@ def test_seeding_repeats_cpu_runs():
     a = torch.randn(3)
     seed_everything(5)
     assert torch.equal(a, torch.randn(3))
+
+
+def test_safetensors_whose_header_length_starts_with_0x80_is_not_taken_for_a_pickle(tmp_path):
+    """A header of 0x..80 bytes begins the file with 0x80, a pickle's first byte (a real bug)."""
+    for pad in range(256):
+        path = save_checkpoint(tmp_path / "w.safetensors", method="denoise", config={"pad": "x" * pad},
+                               networks={"generator": torch.nn.Linear(2, 2)}, step=1)
+        if path.read_bytes()[:1] == b"\x80":
+            break
+    else:
+        pytest.fail("no padding gave a header length starting with 0x80")
+    assert load_checkpoint(path).config == {"pad": "x" * pad}

@@ -445,3 +445,18 @@ def test_real_nir_png(real_dir: Path) -> None:
     data, kind = read_any(real_dir / "nir2-mouse" / "NIR-IIa_7.png")
     assert kind == "image" and data.shape == (512, 640) and data.dtype == np.uint8
     assert data.std() > 5  # a real image, not a constant
+
+
+def test_atomic_writes_get_the_permissions_of_a_plain_open(tmp_path):
+    """safetensors writes through its own 0600 temporary file; the result must still be 0666 & ~umask."""
+    import os
+
+    import torch
+
+    from napari_vesselgan.engine.checkpoint import save_checkpoint
+
+    umask = os.umask(0)
+    os.umask(umask)
+    path = save_checkpoint(tmp_path / "w.safetensors", method="denoise", config={},
+                           networks={"generator": torch.nn.Linear(2, 2)}, step=0)
+    assert os.stat(path).st_mode & 0o777 == 0o666 & ~umask

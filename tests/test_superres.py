@@ -21,12 +21,7 @@ from napari_vesselgan.nn.rrdb import RRDB, SuperResGenerator, freeze_spectral_no
 from napari_vesselgan.superres_evaluation import degradation_psf, evaluate_superres
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("single_torch_thread")
 
 
 # ----- total gradient loss -------------------------------------------------------------------

@@ -20,14 +20,7 @@ from napari_vesselgan.widgets.superres_widget import SuperResWidget  # noqa: E40
 RUN_TIMEOUT = 60_000  # ms
 
 
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("single_torch_thread")
 
 
 def run_and_wait(qtbot, widget) -> str:

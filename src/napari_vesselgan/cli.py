@@ -18,6 +18,16 @@ from typing import Any
 PAIRED_BY_DEGRADATION = ("superres",)
 
 
+def _write_json(path: str | None, result: dict[str, Any]) -> None:
+    """Write ``result`` as JSON to ``path`` (atomically) when a path was given."""
+    if path:
+        from napari_vesselgan.io.atomic import atomic_path
+
+        with atomic_path(path) as tmp:
+            tmp.write_text(json.dumps(result, indent=2))
+        print(f"written: {path}")
+
+
 class UserError(Exception):
     """A problem with the user's input: reported in one line, exit status 2."""
 
@@ -83,7 +93,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
             raise UserError("--scale is for superres (a low-resolution input)")
         result = method.predict(image, tile=args.tile, precision=args.precision, **options)
         write_image(target, result)
-        print(f"{source} -> {target} ({image.shape[-1]}x{image.shape[-2]}, {time.perf_counter() - started:.2f} s)")
+        height, width = image.shape[-3:-1] if method.in_channels > 1 else image.shape[-2:]
+        print(f"{source} -> {target} ({width}x{height}, {time.perf_counter() - started:.2f} s)")
         if args.saliency:
             saliency_path = target.with_name(target.stem + "_saliency.tif")
             write_image(saliency_path, method.saliency(image))
@@ -244,14 +255,15 @@ def _lpips_metric(args: argparse.Namespace) -> dict:
 def cmd_evaluate_method(args: argparse.Namespace) -> int:
     from napari_vesselgan import methods
     from napari_vesselgan.evaluation import evaluate_pairs, evaluate_real
-    from napari_vesselgan.io.atomic import atomic_path
 
     if args.method == "superres":
         return _evaluate_superres(args)
     if args.method == "mask2nir":
         return _evaluate_mask2nir(args)
+    if args.method == "fundus2ffa":
+        return _evaluate_fundus2ffa(args)
     if args.method != "denoise":
-        raise UserError(f"evaluate supports: denoise, superres, mask2nir (got {args.method!r})")
+        raise UserError(f"evaluate supports: denoise, superres, mask2nir, fundus2ffa (got {args.method!r})")
     method = methods.load(args.method, weights=args.weights, device=args.device)
     predict = _denoise_predictor(method)
     result: dict[str, Any] = {"method": args.method, "weights": str(method.weights),
@@ -265,16 +277,12 @@ def cmd_evaluate_method(args: argparse.Namespace) -> int:
         print(f"{name:<18} {row['psnr_mean']:8.2f} ± {row['psnr_std']:4.2f} {row['ssim_mean']:8.4f} ± {row['ssim_std']:.4f}")
     for row in result.get("real", []):
         print(row["image"], " ".join(f"{k}: {row['before'][k]:.4g} -> {row['after'][k]:.4g}" for k in row["before"]))
-    if args.output:
-        with atomic_path(args.output) as tmp:
-            tmp.write_text(json.dumps(result, indent=2))
-        print(f"written: {args.output}")
+    _write_json(args.output, result)
     return 0
 
 
 def _evaluate_superres(args: argparse.Namespace) -> int:
     from napari_vesselgan import methods
-    from napari_vesselgan.io.atomic import atomic_path
     from napari_vesselgan.superres_evaluation import evaluate_superres
 
     method = methods.load("superres", weights=args.weights, device=args.device)
@@ -285,10 +293,7 @@ def _evaluate_superres(args: argparse.Namespace) -> int:
     for set_name in ("synthetic", "real"):
         for name, row in result.get(set_name, {}).get("summary", {}).items():
             print(f"{set_name:<10} {name:<26} {row['psnr_mean']:9.2f} {row['ssim_mean']:7.4f} {row['rmse_mean']:7.4f}")
-    if args.output:
-        with atomic_path(args.output) as tmp:
-            tmp.write_text(json.dumps(result, indent=2))
-        print(f"written: {args.output}")
+    _write_json(args.output, result)
     return 0
 
 
@@ -322,7 +327,6 @@ def _evaluate_mask2nir(args: argparse.Namespace) -> int:
 
 def cmd_fid(args: argparse.Namespace) -> int:
     """FID and KID between two image sets (folders or stack files)."""
-    from napari_vesselgan.io.atomic import atomic_path
     from napari_vesselgan.metrics.distribution import distribution_metrics
     from napari_vesselgan.nn.pretrained import PretrainedWeightsMissing
 
@@ -342,6 +346,21 @@ def cmd_fid(args: argparse.Namespace) -> int:
           f"({result['kid_subsets']} subsets of {result['kid_subset_size']})")
     if args.weights == "random":
         print("note: random Inception weights: these numbers only test the pipeline")
+    _write_json(args.output, result)
+    return 0
+
+
+def _evaluate_fundus2ffa(args: argparse.Namespace) -> int:
+    """PSNR / SSIM / saliency MSE of fundus2ffa on held-out synthetic pairs."""
+    from napari_vesselgan import methods
+    from napari_vesselgan.io.atomic import atomic_path
+    from napari_vesselgan.methods.fundus2ffa import evaluate_heldout
+
+    method = methods.load(args.method, weights=args.weights, device=args.device)
+    result = {"method": args.method, "weights": str(method.weights), "provenance": method.provenance,
+              "heldout": evaluate_heldout(method, n_pairs=args.pairs, size=args.size)}
+    summary = result["heldout"]["summary"]
+    print(" ".join(f"{key}: {row['mean']:.4f} ± {row['std']:.4f}" for key, row in summary.items()))
     if args.output:
         with atomic_path(args.output) as tmp:
             tmp.write_text(json.dumps(result, indent=2))
@@ -387,8 +406,8 @@ def make_parser() -> argparse.ArgumentParser:
     train = sub.add_parser("train", help="train a method (resumes when --run-dir holds a checkpoint)")
     train.add_argument("method")
     train.add_argument("--synthetic", action="store_true", help="train on the synthetic generator's data")
-    train.add_argument("--domain-a", help="folder or image of domain A (denoise: low-light)")
-    train.add_argument("--domain-b", help="folder or image of domain B (denoise: clean)")
+    train.add_argument("--domain-a", help="folder or image of domain A (denoise: low-light; fundus2ffa: fundus photos)")
+    train.add_argument("--domain-b", help="folder or image of domain B (denoise: clean; fundus2ffa: the registered FFA images, same order)")
     train.add_argument("--data", help="superres: folder or image of high-resolution training images")
     train.add_argument("--preset", default="default", help="default, paper or test")
     train.add_argument("--config", help="JSON file with config fields")

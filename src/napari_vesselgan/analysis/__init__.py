@@ -1,7 +1,8 @@
 """Analysis maps: explanations of the networks' outputs, and (later) FFA saliency, knowledge masks, profiles."""
 
+from napari_vesselgan.analysis.ffa_saliency import ffa_saliency
 from napari_vesselgan.analysis.gradient_saliency import gradient_saliency
 from napari_vesselgan.analysis.histogram import intensity_histogram
 from napari_vesselgan.analysis.profile import line_profile, sample_points
 
-__all__ = ["gradient_saliency", "intensity_histogram", "line_profile", "sample_points"]
+__all__ = ["ffa_saliency", "gradient_saliency", "intensity_histogram", "line_profile", "sample_points"]

@@ -58,3 +58,24 @@ def unpaired_batches(
         a = [random_patch(domain_a[int(rng.integers(len(domain_a)))], patch_size, rng) for _ in range(batch_size)]
         b = [random_patch(domain_b[int(rng.integers(len(domain_b)))], patch_size, rng) for _ in range(batch_size)]
         yield torch.from_numpy(np.stack(a)), torch.from_numpy(np.stack(b))
+
+
+def paired_batches(
+    inputs: Sequence[np.ndarray], targets: Sequence[np.ndarray], *, patch_size: int, batch_size: int, seed: int
+) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """Endless batches (input, target) of registered random patches: the same crop, flip and turn on both."""
+    if len(inputs) != len(targets):
+        raise ValueError(f"paired training needs as many inputs as targets ({len(inputs)} vs {len(targets)})")
+    for index, (a, b) in enumerate(zip(inputs, targets, strict=True)):
+        if a.shape[1:] != b.shape[1:]:
+            raise ValueError(f"pair {index}: input {a.shape[1:]} and target {b.shape[1:]} differ in size")
+    rng = np.random.default_rng(seed)
+    while True:
+        xs, ys = [], []
+        for _ in range(batch_size):
+            index = int(rng.integers(len(inputs)))
+            channels = inputs[index].shape[0]
+            patch = random_patch(np.concatenate([inputs[index], targets[index]]), patch_size, rng)
+            xs.append(patch[:channels])
+            ys.append(patch[channels:])
+        yield torch.from_numpy(np.stack(xs)), torch.from_numpy(np.stack(ys))

@@ -32,6 +32,8 @@ __all__ = [
     "sample_lowlight_nir",
     "sample_lowres_nir",
     "sample_fundus",
+    "sample_synthetic_fundus",
+    "sample_synthetic_ffa",
 ]
 
 SAMPLE_SEED = 7
@@ -43,7 +45,12 @@ SAMPLE_FILES = {
     "nir": "nir.tif",
     "lowlight_nir": "lowlight_nir.tif",
     "lowres_nir": "lowres_nir.tif",
+    "synthetic_fundus": "synthetic_fundus.tif",
+    "synthetic_ffa": "synthetic_ffa.tif",
 }
+# The synthetic fundus / FFA pair: its own size and a leakage kind that shows in the saliency map.
+FUNDUS_SAMPLE_SHAPE = (512, 512)
+FUNDUS_SAMPLE_LEAKAGE = "large_focal"
 
 LayerDataTuple = tuple[np.ndarray, dict[str, Any], str]
 
@@ -57,8 +64,13 @@ def make_samples() -> dict[str, np.ndarray]:
     """All synthetic samples from the fixed seed: keys as in :data:`SAMPLE_FILES`.
 
     vessel_mask uint8 0/1, nir uint16 (high quality), lowlight_nir uint16 (same tree and clean
-    image, 1% of the photons), lowres_nir uint16 (nir bicubic-downsampled 4x).
+    image, 1% of the photons), lowres_nir uint16 (nir bicubic-downsampled 4x), synthetic_fundus
+    uint8 (512, 512, 3) and synthetic_ffa uint8 (512, 512), a registered colour fundus / late-phase
+    FFA pair (``data.fundus.fundus_pair``, same seed, large focal leakage).
     """
+    from .fundus import fundus_pair
+
+    pair = fundus_pair(FUNDUS_SAMPLE_SHAPE, SAMPLE_SEED, leakage=FUNDUS_SAMPLE_LEAKAGE)
     tree = vessel_tree(SAMPLE_SHAPE, SAMPLE_SEED)
     low, high = lowlight_pair(SAMPLE_SHAPE, SAMPLE_SEED)
     lr_small, _, hr = lowres_pair(SAMPLE_SHAPE, SAMPLE_SEED, scale=LOWRES_SCALE)
@@ -69,6 +81,8 @@ def make_samples() -> dict[str, np.ndarray]:
         "nir": high,
         "lowlight_nir": low,
         "lowres_nir": lr_small,
+        "synthetic_fundus": np.rint(pair.fundus * 255).astype(np.uint8),
+        "synthetic_ffa": np.rint(pair.ffa * 255).astype(np.uint8),
     }
 
 
@@ -141,3 +155,17 @@ def sample_fundus() -> list[LayerDataTuple]:
         "source": "skimage.data.retina() (scikit-image; CC0; Häggström, Wikimedia Commons)",
     }
     return [(skdata.retina(), {"name": "fundus (skimage retina)", "metadata": meta, "rgb": True}, "image")]
+
+
+def sample_synthetic_fundus() -> list[LayerDataTuple]:
+    """The synthetic colour fundus photo (8-bit RGB), registered with :func:`sample_synthetic_ffa`."""
+    data, meta = _load("synthetic_fundus")
+    meta.update(pairs_with=SAMPLE_FILES["synthetic_ffa"], leakage=FUNDUS_SAMPLE_LEAKAGE)
+    return [(data, {"name": "fundus (synthetic)", "metadata": meta, "rgb": True}, "image")]
+
+
+def sample_synthetic_ffa() -> list[LayerDataTuple]:
+    """The late-phase FFA image (8-bit grey) of the synthetic fundus sample's eye."""
+    data, meta = _load("synthetic_ffa")
+    meta.update(pairs_with=SAMPLE_FILES["synthetic_fundus"], leakage=FUNDUS_SAMPLE_LEAKAGE)
+    return [(data, {"name": "FFA late phase (synthetic)", "metadata": meta, "colormap": "gray"}, "image")]

@@ -13,6 +13,7 @@ second.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -121,6 +122,8 @@ def vessel_tree(
     n_roots: int = 3,
     max_depth: int = 6,
     root_radius: float | None = None,
+    starts: Sequence[tuple[float, float, float]] | None = None,
+    min_length_fraction: float = _MIN_LENGTH_FRACTION,
 ) -> VesselTree:
     """Grow ``n_roots`` branching vessel trees from the image borders and rasterise them.
 
@@ -128,6 +131,10 @@ def vessel_tree(
     n_roots: number of trees, entering from different borders in turn. max_depth: number of
     bifurcation generations. root_radius: radius (px) of the roots; by default 6 px at 256 px
     (scaled with the smaller image side), so radii span about 1 to 6 px at 256 x 256.
+    starts: optional (y, x, heading) root starts inside or on the image (heading in radians, y
+    down) replacing the border roots, e.g. vessels leaving a fundus photo's optic disc;
+    ``n_roots`` is then ``len(starts)``. min_length_fraction: shortest segment as a fraction of
+    the image's smaller side (longer segments make trees that reach further).
     """
     h, w = (int(s) for s in shape)
     if h < 8 or w < 8:
@@ -139,15 +146,18 @@ def vessel_tree(
     if r_root <= 0:
         raise ValueError(f"root_radius must be positive, got {root_radius}")
     rng = np.random.default_rng(seed)
-    min_length = _MIN_LENGTH_FRACTION * size
+    min_length = float(min_length_fraction) * size
     margin = 2.0 * r_root
 
     pieces: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
     sides = rng.permutation(4)
     # stack of (y, x, heading, radius, depth factor, generation)
     stack: list[tuple[float, float, float, float, float, int]] = []
-    for k in range(n_roots):
-        y, x, heading = _root_start((h, w), rng, int(sides[k % 4]))
+    roots = list(starts) if starts is not None else [None] * n_roots
+    if not roots:
+        raise ValueError("starts must hold at least one (y, x, heading)")
+    for k, start in enumerate(roots):
+        y, x, heading = _root_start((h, w), rng, int(sides[k % 4])) if start is None else map(float, start)
         stack.append((y, x, heading, r_root * rng.uniform(0.85, 1.0), rng.uniform(0.65, 1.0), 0))
 
     while stack:

@@ -92,19 +92,24 @@ def save_checkpoint(
 
 
 def _refuse_unsafe(path: Path) -> None:
-    """Raise if ``path`` is not a safetensors file; recognise pickles and torch.save zips by name."""
+    """Raise unless ``path`` has a safetensors header; name pickles and torch.save zips as such.
+
+    The safetensors test comes first: its 8-byte header length can itself begin with 0x80, the
+    first byte of a pickle, so the signature of a pickle alone would refuse good files.
+    """
     with open(path, "rb") as handle:
         head = handle.read(16)
     if len(head) < 8:
         raise CheckpointError(f"{path}: file is empty or truncated, not a safetensors checkpoint")
+    header_len = int.from_bytes(head[:8], "little")
+    if 0 < header_len <= os.path.getsize(path) - 8 and head[8:9] == b"{":
+        return
     if head[:1] == b"\x80" or head[:2] == b"PK":
         raise CheckpointError(
             f"{path}: this is a pickle / torch.save file. It was refused without being read, because "
             "unpickling can run arbitrary code. Use a .safetensors checkpoint written by napari-vesselgan."
         )
-    header_len = int.from_bytes(head[:8], "little")
-    if header_len <= 0 or header_len > os.path.getsize(path) - 8 or head[8:9] != b"{":
-        raise CheckpointError(f"{path}: not a safetensors file (bad header)")
+    raise CheckpointError(f"{path}: not a safetensors file (bad header)")
 
 
 def load_checkpoint(path: str | os.PathLike, *, expected_method: str | None = None) -> Checkpoint:

@@ -37,7 +37,7 @@ from torch import nn
 from napari_vesselgan import __version__
 from napari_vesselgan.data.degradation import crop_to_multiple, degrade, upsample
 from napari_vesselgan.data.intensity import IntensityRange, intensity_range
-from napari_vesselgan.data.patches import random_patch
+from napari_vesselgan.data.patches import paired_batches
 from napari_vesselgan.data.sources import load_domain
 from napari_vesselgan.engine.device import autocast, resolve_device, seed_everything
 from napari_vesselgan.engine.tiling import predict_whole
@@ -99,7 +99,7 @@ class SuperResConfig(TrainingConfig):
     finetune_loss: LossWeights = Field(default_factory=lambda: FINETUNE_WEIGHTS.model_copy(),
                                        description="Loss weights of stage 2.")
     perceptual: Literal["off", "imagenet", "random"] = Field(
-        "off", description="Perceptual networks: ImageNet weights (hub cache or perceptual_weights files), "
+        "off", description="Perceptual networks: ImageNet weights (hub cache, or the vgg_weights and resnet_weights files), "
                            "random features, or off (the gamma and eta terms are dropped).")
     vgg_weights: str | None = Field(None, description="Local VGG16 weights file (else torch's hub cache).")
     resnet_weights: str | None = Field(None, description="Local ResNet152 weights file (else the hub cache).")
@@ -120,7 +120,7 @@ class SuperResConfig(TrainingConfig):
     PRESETS: ClassVar[dict[str, dict[str, Any]]] = {
         "paper": {"features": 64, "growth": 32, "batch_size": 64, "patch_size": 64, "lr": 1e-3,
                   "steps": 40_000, "decay_steps": 0, "finetune_steps": 20_000, "finetune_lr": 1e-6,
-                  "perceptual": "imagenet", },
+                  "perceptual": "imagenet"},
         "test": {"features": 8, "growth": 4, "n_blocks": 1, "ndf": 8, "batch_size": 2, "patch_size": 32,
                  "steps": 3, "decay_steps": 1, "finetune_steps": 3, "finetune_patch_size": 32, "validate_every": 2,
                  "checkpoint_every": 2, "synthetic_images": 2, "synthetic_size": 64, "validation_images": 1,
@@ -170,14 +170,10 @@ def planes_of(images: list[np.ndarray]) -> list[np.ndarray]:
     return planes
 
 
-def paired_batches(pairs: list[np.ndarray], *, patch_size: int, batch_size: int, seed: int):
-    """Endless (Y, X) batches of aligned random crops (flips and quarter turns alike)."""
-    rng = np.random.default_rng(seed)
-    while True:
-        crops = np.stack([random_patch(pairs[int(rng.integers(len(pairs)))], patch_size, rng)
-                          for _ in range(batch_size)])
-        batch = torch.from_numpy(crops)
-        yield batch[:, :1], batch[:, 1:]
+def batches_of(pairs: list[np.ndarray], *, patch_size: int, batch_size: int, seed: int):
+    """Endless (Y, X) batches of aligned random crops of [Y, X] pairs (flips and turns alike)."""
+    return paired_batches([pair[:1] for pair in pairs], [pair[1:] for pair in pairs], patch_size=patch_size,
+                          batch_size=batch_size, seed=seed)
 
 
 # ---------------------------------------------------------------------------------- training
@@ -448,7 +444,7 @@ class SuperResMethod(Method):
             stage1 = natural_images() if config.pretrain_data == "natural" else high_images
             stage1_pairs = [make_pair(image, config, seed=i) for i, image in enumerate(stage1)]
             model = self._model(config, config.pretrain_loss, generator, config.lr, torch_device, seed=1)
-            weights = fit(model, lambda start: paired_batches(
+            weights = fit(model, lambda start: batches_of(
                               stage1_pairs, patch_size=config.patch_size, batch_size=config.batch_size,
                               seed=config.seed + 7919 * start),
                           run_dir / "pretrain", self._settings(config, config.steps, resume), callbacks=callbacks,
@@ -460,7 +456,7 @@ class SuperResMethod(Method):
             stopper = EarlyStopping(model, validation, config.validate_every, config.patience)
             settings = self._settings(config, config.finetune_steps, resume)
             settings.schedule, settings.decay_steps = "constant", 0
-            weights = fit(model, lambda start: paired_batches(
+            weights = fit(model, lambda start: batches_of(
                               pairs, patch_size=config.finetune_patch_size, batch_size=config.batch_size,
                               seed=config.seed + 104729 + 7919 * start),
                           run_dir / "finetune", settings, callbacks=[stopper, *callbacks],

@@ -44,3 +44,23 @@ class PatchDiscriminator(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.model(x)
+
+
+class ConditionalPatchDiscriminator(nn.Module):
+    """pix2pix's conditional PatchGAN ending in a sigmoid (the fundus2ffa paper's discriminator).
+
+    Input: the condition and the image concatenated on channels. With ``n_layers=3`` it has five
+    4x4 convs, LeakyReLU(0.2) after the first four. ``forward`` returns per-patch probabilities
+    (the sigmoid); training uses ``logits`` with a cross-entropy on logits, which is the same
+    loss as log D computed stably.
+    """
+
+    def __init__(self, in_channels: int, ndf: int = 64, n_layers: int = 3, norm: str = "instance"):
+        super().__init__()
+        self.net = PatchDiscriminator(in_channels, ndf, n_layers, norm)
+
+    def logits(self, condition: torch.Tensor, image: torch.Tensor) -> torch.Tensor:
+        return self.net(torch.cat([condition, image], dim=1))
+
+    def forward(self, condition: torch.Tensor, image: torch.Tensor) -> torch.Tensor:
+        return torch.sigmoid(self.logits(condition, image))

@@ -25,9 +25,14 @@ def make_norm(kind: str, channels: int) -> nn.Module:
 
 
 class ResidualBlock(nn.Module):
-    """Two reflect-padded 3x3 convs with norm and ReLU between; added to the input."""
+    """Two reflect-padded 3x3 convs with norm and ReLU between; added to the input.
 
-    def __init__(self, channels: int, norm: str = "instance", use_bias: bool = True, dropout: float = 0.0):
+    ``relu_after_each``: a ReLU after the second conv too (before the addition), the blocks of
+    the fundus2ffa paper ("each convolutional layer is followed by a ReLU").
+    """
+
+    def __init__(self, channels: int, norm: str = "instance", use_bias: bool = True, dropout: float = 0.0,
+                 relu_after_each: bool = False):
         super().__init__()
         layers: list[nn.Module] = [
             nn.ReflectionPad2d(1),
@@ -38,6 +43,8 @@ class ResidualBlock(nn.Module):
         if dropout:
             layers.append(nn.Dropout(dropout))
         layers += [nn.ReflectionPad2d(1), nn.Conv2d(channels, channels, 3, bias=use_bias), make_norm(norm, channels)]
+        if relu_after_each:
+            layers.append(nn.ReLU(True))
         self.conv_block = nn.Sequential(*layers)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -57,6 +64,7 @@ class ResnetGenerator(nn.Module):
         n_blocks: int = 9,
         norm: str = "instance",
         dropout: float = 0.0,
+        block_relu_after_each: bool = False,
     ):
         super().__init__()
         use_bias = norm == "instance"
@@ -74,7 +82,7 @@ class ResnetGenerator(nn.Module):
                 make_norm(norm, ngf * mult * 2),
                 nn.ReLU(True),
             ]
-        layers += [ResidualBlock(ngf * 4, norm, use_bias, dropout) for _ in range(n_blocks)]
+        layers += [ResidualBlock(ngf * 4, norm, use_bias, dropout, block_relu_after_each) for _ in range(n_blocks)]
         for i in range(2):
             mult = 2 ** (2 - i)
             layers += [

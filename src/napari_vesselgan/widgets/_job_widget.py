@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 import napari.utils.notifications as notifications
 from qtpy.QtCore import Signal
-from qtpy.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QWidget
+from qtpy.QtWidgets import QFormLayout, QHBoxLayout, QLabel, QProgressBar, QPushButton, QVBoxLayout, QWidget
 
 from napari_vesselgan.widgets._state import LayerWatcher, state_for
 from napari_vesselgan.widgets._workers import Cancelled, Report, describe_error, run_with_progress, start_job
@@ -82,6 +82,22 @@ class JobWidget(QWidget):
         row.addWidget(self.cancel_button)
         return row
 
+    def _lay_out(self, form: QFormLayout, run_text: str, run: Callable[[], None], *extra: QWidget) -> QVBoxLayout:
+        """The usual dock, top to bottom: ``form``, a ``run_button`` (``run_text``, calling ``run``)
+        beside Cancel, the progress bar, the status line, then ``extra`` widgets."""
+        self.run_button = QPushButton(run_text)
+        self.run_button.clicked.connect(run)
+        buttons = self._build_job_row(self.run_button)
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addLayout(buttons)
+        layout.addWidget(self.progress)
+        layout.addWidget(self.status_label)
+        for widget in extra:
+            layout.addWidget(widget)
+        layout.addStretch(1)
+        return layout
+
     def _job_controls(self) -> Sequence[QWidget]:
         """The controls (the start button among them) that are disabled while a job runs."""
         return ()
@@ -129,7 +145,15 @@ class JobWidget(QWidget):
             self.status_label.setText(self.cancelling_status)
 
     def _on_yield(self, items: list) -> None:
-        """What the job reported (a batch of items); each widget shows its own."""
+        """What the job reported (a batch of items): ("progress", done, total) moves the bar,
+        ("phase", text) sets the status (unless a cancel is under way); widgets add their own."""
+        for item in items:
+            if item[0] == "progress":
+                _, done, total = item
+                self.progress.setRange(0, total)
+                self.progress.setValue(done)
+            elif item[0] == "phase" and not self.cancel_requested:
+                self.status_label.setText(item[1])
 
     def _on_return(self, result: Any) -> None:
         """The job's result; a widget sets ``last_outcome`` to "done" or "cancelled" here."""

@@ -124,8 +124,10 @@ class MethodWidget(JobWidget):
 
     # ----- layers -----------------------------------------------------------------------------
     def image_layers(self) -> list[Image]:
+        """The layers the method takes: RGB ones for colour-input methods, else grey ones."""
+        colour = methods.method_class(self.method_name).in_channels == 3
         return [layer for layer in self.viewer.layers
-                if isinstance(layer, Image) and not layer.rgb and not layer.multiscale]
+                if isinstance(layer, Image) and layer.rgb == colour and not layer.multiscale]
 
     def _refresh_layers(self) -> None:
         try:
@@ -272,15 +274,6 @@ class MethodWidget(JobWidget):
             self.progress.setValue(self.progress.maximum())
 
     # ----- results ---------------------------------------------------------------------------
-    def _on_yield(self, items: list) -> None:
-        for item in items:
-            if item[0] == "progress":
-                _, done, total = item
-                self.progress.setRange(0, total)
-                self.progress.setValue(done)
-            elif item[0] == "phase" and not self.cancel_requested:
-                self.status_label.setText(item[1])
-
     def _remember_source(self, layer: Image) -> dict[str, Any]:
         """What the result layers take from the input layer (read in the GUI thread)."""
         self._source = {"name": layer.name, "scale": tuple(layer.scale), "translate": tuple(layer.translate),

@@ -349,13 +349,6 @@ class CompareWidget(JobWidget):
         self.progress.setRange(0, 0)
         self._start_job(job, status)
 
-    def _on_yield(self, items: list) -> None:
-        for item in items:
-            if item[0] == "progress":
-                _, done, total = item
-                self.progress.setRange(0, total)
-                self.progress.setValue(done)
-
     def _on_return(self, result: tuple) -> None:
         kind, payload = result
         seconds = time.perf_counter() - self._started

@@ -27,7 +27,6 @@ from qtpy.QtWidgets import (
     QPushButton,
     QTableWidget,
     QTableWidgetItem,
-    QVBoxLayout,
     QWidget,
 )
 
@@ -108,10 +107,6 @@ class DenoiseWidget(MethodWidget):
         self.saliency_check.setToolTip("Which input pixels drive the output (Simonyan et al. 2014)")
         form.addRow("", self.saliency_check)
 
-        self.run_button = QPushButton("Run")
-        self.run_button.clicked.connect(self.run)
-        buttons = self._build_job_row(self.run_button)
-
         self.metrics_table = QTableWidget(len(EXPLAINABLE_METRICS), len(TABLE_COLUMNS))
         self.metrics_table.setHorizontalHeaderLabels(list(TABLE_COLUMNS))
         self.metrics_table.setVerticalHeaderLabels([short_label(m) for m in EXPLAINABLE_METRICS])
@@ -130,15 +125,7 @@ class DenoiseWidget(MethodWidget):
         self.report_button.setEnabled(False)
         self.report_button.clicked.connect(self.choose_report_folder)
 
-        layout = QVBoxLayout(self)
-        layout.addLayout(form)
-        layout.addLayout(buttons)
-        layout.addWidget(self.progress)
-        layout.addWidget(self.status_label)
-        layout.addWidget(QLabel("Explainable metrics"))
-        layout.addWidget(self.metrics_table)
-        layout.addWidget(self.report_button)
-        layout.addStretch(1)
+        self._lay_out(form, "Run", self.run, QLabel("Explainable metrics"), self.metrics_table, self.report_button)
 
     # ----- running ----------------------------------------------------------------------------
     def _job_controls(self) -> tuple[QWidget, ...]:

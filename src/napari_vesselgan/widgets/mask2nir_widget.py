@@ -28,7 +28,6 @@ from qtpy.QtWidgets import (
     QLineEdit,
     QPushButton,
     QSpinBox,
-    QVBoxLayout,
     QWidget,
 )
 
@@ -86,11 +85,6 @@ class Mask2NirWidget(MethodWidget):
     def _build(self) -> None:
         form = self._build_method_form()
         form.labelForField(self.layer_combo).setText("Mask")
-        self.run_button = QPushButton("Translate")
-        self.run_button.setToolTip("Make a synthetic NIR-II image of the chosen mask (a new layer)")
-        self.run_button.clicked.connect(self.run)
-        buttons = self._build_job_row(self.run_button)
-
         live = QGroupBox("Follow edits live")
         live_layout = QHBoxLayout(live)
         self.live_check = QCheckBox("Synthetic layer follows the painting")
@@ -123,14 +117,8 @@ class Mask2NirWidget(MethodWidget):
         folder_form.addRow("Seed", self.seed_spin)
         folder_form.addRow("", self.pairs_button)
 
-        layout = QVBoxLayout(self)
-        layout.addLayout(form)
-        layout.addLayout(buttons)
-        layout.addWidget(self.progress)
-        layout.addWidget(self.status_label)
-        layout.addWidget(live)
-        layout.addWidget(folder)
-        layout.addStretch(1)
+        self._lay_out(form, "Translate", self.run, live, folder)
+        self.run_button.setToolTip("Make a synthetic NIR-II image of the chosen mask (a new layer)")
 
     def _folder_row(self, title: str) -> tuple[QLineEdit, QWidget]:
         edit = QLineEdit()

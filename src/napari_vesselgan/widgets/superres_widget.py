@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any
 
-from qtpy.QtWidgets import QComboBox, QLabel, QPushButton, QVBoxLayout, QWidget
+from qtpy.QtWidgets import QComboBox, QLabel, QWidget
 
 from napari_vesselgan.widgets._method_widget import MethodWidget
 
@@ -61,19 +61,10 @@ class SuperResWidget(MethodWidget):
             "Re-upscaled: the image was already enlarged to the target size (bicubic), as the model was "
             "trained. Low resolution: the widget enlarges it 4x (bicubic) first.")
         form.insertRow(1, "Input is", self.input_combo)
-        self.run_button = QPushButton("Enhance")
-        self.run_button.clicked.connect(self.run)
-        buttons = self._build_job_row(self.run_button)
-        layout = QVBoxLayout(self)
-        layout.addLayout(form)
-        layout.addLayout(buttons)
-        layout.addWidget(self.progress)
-        layout.addWidget(self.status_label)
         note = QLabel("<small>Judge the result with a line profile across vessels "
                       "(the paper's test) and against the input.</small>")
         note.setWordWrap(True)
-        layout.addWidget(note)
-        layout.addStretch(1)
+        self._lay_out(form, "Enhance", self.run, note)
 
     def _job_controls(self) -> tuple[QWidget, ...]:
         return (self.run_button, self.input_combo, *self._method_controls())

@@ -303,6 +303,8 @@ class TrainWidget(JobWidget):
         self.box_a.setTitle(labels[0])
         self.box_b.setTitle(labels[-1])
         self.box_b.setVisible(len(labels) > 1)
+        if hasattr(self, "_watcher"):  # the first call comes before the layer watcher exists
+            self._refresh_layers()
         presets = ["default", *getattr(self.config_class(), "PRESETS", {})]
         self.preset_combo.blockSignals(True)
         self.preset_combo.clear()
@@ -360,14 +362,14 @@ class TrainWidget(JobWidget):
     # ----- layers -----------------------------------------------------------------------------
     def _refresh_layers(self) -> None:
         try:
-            names = [layer.name for layer in self.viewer.layers
-                     if isinstance(layer, Image) and not layer.rgb and not layer.multiscale]
+            colour_input = methods.method_class(self.method_name).in_channels == 3
+            images = [layer for layer in self.viewer.layers if isinstance(layer, Image) and not layer.multiscale]
             # a source of masks (mask2nir) also takes Labels layers
             masks_first = "mask" in methods.method_class(self.method_name).training_sources[0].lower()
             labels = [layer.name for layer in self.viewer.layers
                       if isinstance(layer, Labels) and not layer.multiscale] if masks_first else []
-            self.source_a.set_layer_names(labels + names)
-            self.source_b.set_layer_names(names)
+            self.source_a.set_layer_names(labels + [layer.name for layer in images if layer.rgb == colour_input])
+            self.source_b.set_layer_names([layer.name for layer in images if not layer.rgb])
         except RuntimeError:  # the Qt side was deleted with its viewer
             return
 

@@ -18,9 +18,7 @@ from qtpy.QtWidgets import (
     QDoubleSpinBox,
     QFormLayout,
     QLineEdit,
-    QPushButton,
     QSpinBox,
-    QVBoxLayout,
     QWidget,
 )
 
@@ -102,15 +100,7 @@ class VesselMaskWidget(JobWidget):
         form.addRow("or fraction", self.threshold_spin)
         form.addRow("Smallest piece", self.min_size_spin)
         form.addRow("Fill holes up to", self.hole_spin)
-        self.run_button = QPushButton("Extract mask")
-        self.run_button.clicked.connect(self.run)
-        buttons = self._build_job_row(self.run_button)
-        layout = QVBoxLayout(self)
-        layout.addLayout(form)
-        layout.addLayout(buttons)
-        layout.addWidget(self.progress)
-        layout.addWidget(self.status_label)
-        layout.addStretch(1)
+        self._lay_out(form, "Extract mask", self.run)
 
     def _job_controls(self) -> tuple[QWidget, ...]:
         return (self.run_button, self.layer_combo, self.filter_combo, self.sigmas_edit, self.dark_check,

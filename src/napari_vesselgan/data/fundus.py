@@ -1,0 +1,280 @@
+"""Synthetic colour fundus photos and their registered late-phase FFA images, from one anatomy.
+
+A :class:`FundusAnatomy` holds everything both modalities share, drawn from one seed: the
+circular field of view, the optic disc and the macula, two vessel trees grown with
+:func:`~napari_vesselgan.data.vessels.vessel_tree` from the disc's rim (``arteries`` and
+``veins``, kept apart so a video can fill the arteries before the veins), and the fluorescein
+leakage of one of the three kinds the paper names (optic disc, large focal, punctate focal) or
+none. :func:`render_fundus` and :func:`render_ffa` turn an anatomy into float32 images in
+[0, 1]; they share no random stream with each other, so the pair is registered pixel for
+pixel but the noise is independent.
+
+Colour fundus (H, W, 3): orange-red background with choroidal texture and fine grain, radial
+illumination fall-off, a darker macula with a foveal reflex, a pale yellow optic disc with a
+brighter cup, arteries (lighter red, with a central light reflex) and veins (darker, wider).
+Leakage is mostly invisible in a fundus photo (that is why FFA is needed): the large focal and
+disc kinds leave only a faint pale haze and the punctate kind faint dark-red dots, so a
+network has a weak cue to learn from, as in the paper's data.
+
+Late-phase FFA (H, W), 5-6 minutes after injection: weak choroidal background with texture,
+dark macula, vessels still brighter than the background (both kinds; ``artery_fill`` and
+``vein_fill`` scale each tree for earlier phases), optic disc staining, and bright leakage that
+spreads beyond its source (``leakage_amount`` scales it; 0 before it appears).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy import ndimage
+from skimage.transform import resize
+
+from .vessels import VesselTree, vessel_tree
+
+__all__ = [
+    "LEAKAGE_KINDS",
+    "FundusAnatomy",
+    "FundusPair",
+    "fundus_anatomy",
+    "fundus_pair",
+    "render_ffa",
+    "render_fundus",
+    "paired_fundus_ffa",
+]
+
+LEAKAGE_KINDS = ("none", "optic_disc", "large_focal", "punctate_focal")
+# Independent random streams of one seed.
+_STREAM_ANATOMY = 11
+_STREAM_FUNDUS = 12
+_STREAM_FFA = 13
+
+
+def _stream(seed: int, tag: int) -> np.random.Generator:
+    return np.random.default_rng([int(seed), tag])
+
+
+@dataclass(frozen=True, eq=False)
+class FundusAnatomy:
+    """What a fundus photo and its FFA image share (all lengths in pixels, centres as (y, x))."""
+
+    shape: tuple[int, int]
+    fov_centre: tuple[float, float]
+    fov_radius: float
+    disc_centre: tuple[float, float]
+    disc_radius: float
+    fovea: tuple[float, float]
+    arteries: VesselTree
+    veins: VesselTree
+    leakage_kind: str
+    # leakage source strength per pixel in [0, 1] (before it spreads in the FFA)
+    leakage: np.ndarray = field(repr=False)
+
+    @property
+    def fov(self) -> np.ndarray:
+        """bool (H, W): the circular field of view (every pixel the images are not black at by construction)."""
+        yy, xx = np.ogrid[: self.shape[0], : self.shape[1]]
+        cy, cx = self.fov_centre
+        return (yy - cy) ** 2 + (xx - cx) ** 2 < (self.fov_radius + 0.5) ** 2
+
+    @property
+    def vessels(self) -> np.ndarray:
+        """bool (H, W): arteries or veins."""
+        return self.arteries.mask | self.veins.mask
+
+
+@dataclass(frozen=True, eq=False)
+class FundusPair:
+    """A registered pair: ``fundus`` float32 (H, W, 3) and ``ffa`` float32 (H, W), both in [0, 1]."""
+
+    fundus: np.ndarray
+    ffa: np.ndarray
+    anatomy: FundusAnatomy
+
+
+def _distance(shape: tuple[int, int], centre: tuple[float, float]) -> np.ndarray:
+    yy, xx = np.mgrid[0 : shape[0], 0 : shape[1]].astype(np.float32)
+    return np.hypot(yy - centre[0], xx - centre[1])
+
+
+def _smooth_field(shape: tuple[int, int], correlation: float, rng: np.random.Generator) -> np.ndarray:
+    """Unit-variance smooth noise with correlation length ~``correlation`` px (drawn coarse, upsampled)."""
+    h, w = shape
+    factor = max(1, int(correlation / 3))
+    coarse = (max(h // factor, 4), max(w // factor, 4))
+    noise = ndimage.gaussian_filter(rng.normal(0.0, 1.0, coarse), sigma=max(correlation / factor, 0.5), mode="wrap")
+    noise = resize(noise, shape, order=1, mode="reflect", anti_aliasing=False)
+    return ((noise - noise.mean()) / max(float(noise.std()), 1e-6)).astype(np.float32)
+
+
+def _profile(tree: VesselTree) -> np.ndarray:
+    """Per-pixel vessel profile in [0, 1]: 1 on the centre line, falling to ~0.3 at the wall (chord length)."""
+    mask = tree.mask
+    if not mask.any():
+        return np.zeros(mask.shape, np.float32)
+    to_wall = ndimage.distance_transform_edt(mask).astype(np.float32) - 0.5
+    r = np.maximum(tree.radius, 0.5)
+    d_centre = np.clip(r - to_wall, 0.0, r)
+    chord = np.sqrt(np.clip(1.0 - (d_centre / r) ** 2, 0.0, 1.0))
+    return np.where(mask, 0.3 + 0.7 * chord, 0.0).astype(np.float32)
+
+
+def fundus_anatomy(shape: tuple[int, int] = (256, 256), seed: int = 0, *, leakage: str | None = None) -> FundusAnatomy:
+    """Draw the shared anatomy of one eye; ``leakage`` is one of :data:`LEAKAGE_KINDS` (None: random)."""
+    h, w = (int(s) for s in shape)
+    if h < 32 or w < 32:
+        raise ValueError(f"fundus images need at least 32 x 32 px, got {shape}")
+    if leakage is not None and leakage not in LEAKAGE_KINDS:
+        raise ValueError(f"unknown leakage kind {leakage!r}; choose from {', '.join(LEAKAGE_KINDS)}")
+    rng = _stream(seed, _STREAM_ANATOMY)
+    size = min(h, w)
+    kind = leakage if leakage is not None else str(rng.choice(LEAKAGE_KINDS))
+    fov_centre = ((h - 1) / 2.0, (w - 1) / 2.0)
+    fov_radius = 0.48 * size
+    side = rng.choice([-1.0, 1.0])  # right or left eye: the disc is nasal, the fovea temporal
+    disc_r = size * rng.uniform(0.055, 0.07)
+    disc = (fov_centre[0] + rng.uniform(-0.05, 0.05) * size, fov_centre[1] + side * rng.uniform(0.17, 0.22) * size)
+    fovea = (disc[0] + rng.uniform(0.0, 0.04) * size, disc[1] - side * 5.0 * disc_r)
+
+    def starts(offsets: list[float]) -> list[tuple[float, float, float]]:
+        """Roots on the disc rim heading outwards; angle 0 points at the fovea (temporal)."""
+        temporal = 0.0 if side < 0 else np.pi
+        out = []
+        for offset in offsets:
+            angle = temporal + offset + rng.uniform(-0.15, 0.15)
+            out.append((disc[0] + 0.6 * disc_r * np.sin(angle), disc[1] + 0.6 * disc_r * np.cos(angle), angle))
+        return out
+
+    # superior / inferior temporal arcades (leaving at ~ +-50 deg, the trees' meanders bend them)
+    # and two nasal branches, for each kind of vessel; veins are ~1.3x wider than arteries
+    arcades = [-0.9, 0.9, -2.3, 2.3]
+    vessel_seed = int(rng.integers(2**31))
+    arteries = vessel_tree((h, w), vessel_seed, starts=starts([a - 0.12 for a in arcades]),
+                           max_depth=6, root_radius=0.0075 * size, min_length_fraction=0.11)
+    veins = vessel_tree((h, w), vessel_seed + 1, starts=starts([a + 0.12 for a in arcades]),
+                        max_depth=6, root_radius=0.0095 * size, min_length_fraction=0.11)
+
+    source = np.zeros((h, w), np.float32)
+    inside = 0.8 * fov_radius
+    if kind == "optic_disc":
+        source = np.clip(1.3 - _distance((h, w), disc) / (1.4 * disc_r), 0.0, 1.0) ** 0.7
+    elif kind == "large_focal":
+        for _ in range(int(rng.integers(1, 4))):
+            centre = _random_point(fov_centre, inside, rng)
+            radius = size * rng.uniform(0.03, 0.07)
+            blob = np.clip(1.0 - (_distance((h, w), centre) / radius) ** 2, 0.0, 1.0)
+            source = np.maximum(source, blob * rng.uniform(0.7, 1.0))
+    elif kind == "punctate_focal":
+        cluster = _random_point(fov_centre, 0.6 * fov_radius, rng)
+        spread = size * rng.uniform(0.08, 0.15)
+        for _ in range(int(rng.integers(12, 30))):
+            centre = (cluster[0] + rng.normal(0, spread), cluster[1] + rng.normal(0, spread))
+            radius = max(1.0, size * rng.uniform(0.004, 0.01))
+            dot = np.clip(1.0 - (_distance((h, w), centre) / radius) ** 2, 0.0, 1.0)
+            source = np.maximum(source, dot * rng.uniform(0.6, 1.0))
+    return FundusAnatomy(shape=(h, w), fov_centre=fov_centre, fov_radius=fov_radius, disc_centre=disc,
+                         disc_radius=disc_r, fovea=fovea, arteries=arteries, veins=veins, leakage_kind=kind,
+                         leakage=source.astype(np.float32))
+
+
+def _random_point(centre: tuple[float, float], radius: float, rng: np.random.Generator) -> tuple[float, float]:
+    r, a = radius * np.sqrt(rng.uniform()), rng.uniform(0, 2 * np.pi)
+    return centre[0] + r * np.sin(a), centre[1] + r * np.cos(a)
+
+
+def _falloff(anatomy: FundusAnatomy, strength: float) -> np.ndarray:
+    """Radial illumination fall-off inside the field of view (1 at the centre)."""
+    rr = _distance(anatomy.shape, anatomy.fov_centre) / anatomy.fov_radius
+    return (1.0 - strength * np.clip(rr, 0, 1) ** 2).astype(np.float32)
+
+
+def _fov_edge(anatomy: FundusAnatomy) -> np.ndarray:
+    """Field-of-view mask with a one-pixel soft edge (the aperture's image)."""
+    rr = _distance(anatomy.shape, anatomy.fov_centre)
+    return np.clip(anatomy.fov_radius + 0.5 - rr, 0.0, 1.0).astype(np.float32)
+
+
+def render_fundus(anatomy: FundusAnatomy, seed: int = 0, *, noise: float = 0.01) -> np.ndarray:
+    """The colour fundus photo of ``anatomy``: float32 (H, W, 3) in [0, 1], black outside the field of view."""
+    rng = _stream(seed, _STREAM_FUNDUS)
+    shape, size = anatomy.shape, min(anatomy.shape)
+    base = np.array([0.80, 0.36, 0.16], np.float32) * rng.uniform(0.85, 1.1, 3).astype(np.float32)
+    texture = 1.0 + 0.06 * _smooth_field(shape, size / 25, rng) + 0.03 * _smooth_field(shape, 1.5, rng)
+    image = base * texture[..., None]
+    # macula: darker, browner, with a small bright foveal reflex
+    d_fovea = _distance(shape, anatomy.fovea)
+    macula = np.exp(-0.5 * (d_fovea / (2.0 * anatomy.disc_radius)) ** 2)
+    image *= (1.0 - 0.35 * macula)[..., None]
+    image += (0.10 * np.exp(-0.5 * (d_fovea / max(1.0, 0.08 * anatomy.disc_radius * 3)) ** 2))[..., None] * 0.5
+    # optic disc: pale yellow, soft rim, brighter cup; a swollen blurred margin with disc leakage
+    d_disc = _distance(shape, anatomy.disc_centre)
+    blur = 0.35 if anatomy.leakage_kind == "optic_disc" else 0.12
+    disc = 1.0 / (1.0 + np.exp((d_disc - anatomy.disc_radius) / (blur * anatomy.disc_radius)))
+    cup = np.exp(-0.5 * (d_disc / (0.4 * anatomy.disc_radius)) ** 2)
+    disc_colour = np.array([0.98, 0.80, 0.55], np.float32)
+    image = image * (1 - disc[..., None]) + disc_colour * (0.85 + 0.15 * cup[..., None]) * disc[..., None]
+    # leakage cue: faint pale haze (disc / large focal) or faint dark-red dots (punctate)
+    if anatomy.leakage_kind in ("optic_disc", "large_focal"):
+        haze = ndimage.gaussian_filter(anatomy.leakage, 0.01 * size + 1.0)
+        image += 0.06 * haze[..., None] * np.array([1.0, 0.9, 0.5], np.float32)
+    elif anatomy.leakage_kind == "punctate_focal":
+        image *= 1.0 - anatomy.leakage[..., None] * np.array([0.12, 0.3, 0.3], np.float32)
+    # vessels: arteries lighter red with a central reflex, veins darker and wider
+    for tree, colour, reflex in ((anatomy.veins, (0.42, 0.08, 0.06), 0.0), (anatomy.arteries, (0.62, 0.14, 0.08), 0.25)):
+        profile = _profile(tree)
+        opacity = np.clip(profile * 1.2, 0, 1) * np.clip(tree.depth, 0.5, 1.0)
+        vessel = np.asarray(colour, np.float32) * (1.0 + reflex * np.clip(profile - 0.85, 0, None) / 0.15)[..., None]
+        image = image * (1 - opacity[..., None]) + vessel * opacity[..., None]
+    image *= _falloff(anatomy, 0.55)[..., None]
+    image = ndimage.gaussian_filter(image, sigma=(0.7, 0.7, 0), mode="reflect")
+    image += rng.normal(0.0, noise, image.shape).astype(np.float32)
+    image = np.clip(image, 0.0, 1.0) * _fov_edge(anatomy)[..., None]
+    return image.astype(np.float32)
+
+
+def render_ffa(anatomy: FundusAnatomy, seed: int = 0, *, artery_fill: float = 1.0, vein_fill: float = 1.0,
+               leakage_amount: float = 1.0, noise: float = 0.015) -> np.ndarray:
+    """The late-phase FFA image of ``anatomy``: float32 (H, W) in [0, 1], black outside the field of view.
+
+    ``artery_fill`` / ``vein_fill`` (0..1) scale the dye in each tree and ``leakage_amount``
+    the leakage, so earlier phases can be rendered from the same anatomy.
+    """
+    rng = _stream(seed, _STREAM_FFA)
+    shape, size = anatomy.shape, min(anatomy.shape)
+    background = 0.22 * (1.0 + 0.12 * _smooth_field(shape, size / 30, rng) + 0.05 * _smooth_field(shape, 1.5, rng))
+    d_fovea = _distance(shape, anatomy.fovea)
+    background *= 1.0 - 0.6 * np.exp(-0.5 * (d_fovea / (1.6 * anatomy.disc_radius)) ** 2)
+    image = background
+    vessels = np.zeros(shape, np.float32)
+    for tree, fill, level in ((anatomy.arteries, artery_fill, 0.55), (anatomy.veins, vein_fill, 0.6)):
+        vessels = np.maximum(vessels, fill * level * _profile(tree) * (0.6 + 0.4 * tree.depth))
+    image = image + vessels * (1.0 - image)
+    # optic disc staining: bright rim-weighted disc (late phase)
+    d_disc = _distance(shape, anatomy.disc_centre)
+    disc = 1.0 / (1.0 + np.exp((d_disc - anatomy.disc_radius) / (0.1 * anatomy.disc_radius)))
+    image = image + 0.45 * disc * (1.0 - image)
+    # leakage: dye pools at the source and diffuses beyond it
+    if anatomy.leakage_kind != "none" and leakage_amount > 0:
+        spread = anatomy.leakage + 0.8 * ndimage.gaussian_filter(anatomy.leakage, 0.012 * size + 1.0)
+        leak = np.clip(leakage_amount * 0.9 * spread, 0.0, 1.0)
+        image = image + leak * (1.0 - image)
+    image *= _falloff(anatomy, 0.35)
+    image = ndimage.gaussian_filter(image, sigma=0.8, mode="reflect")
+    image = image + rng.normal(0.0, noise, image.shape).astype(np.float32)
+    return (np.clip(image, 0.0, 1.0) * _fov_edge(anatomy)).astype(np.float32)
+
+
+def fundus_pair(shape: tuple[int, int] = (256, 256), seed: int = 0, *, leakage: str | None = None) -> FundusPair:
+    """A registered (fundus photo, late-phase FFA) pair of one synthetic eye."""
+    anatomy = fundus_anatomy(shape, seed, leakage=leakage)
+    return FundusPair(fundus=render_fundus(anatomy, seed), ffa=render_ffa(anatomy, seed), anatomy=anatomy)
+
+
+def paired_fundus_ffa(n: int, shape: tuple[int, int] = (256, 256), seed: int = 0) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """``n`` training pairs with seeds ``seed .. seed + n - 1``; the leakage kinds cycle through all four."""
+    fundus, ffa = [], []
+    for index in range(n):
+        pair = fundus_pair(shape, seed + index, leakage=LEAKAGE_KINDS[index % len(LEAKAGE_KINDS)])
+        fundus.append(pair.fundus)
+        ffa.append(pair.ffa)
+    return fundus, ffa

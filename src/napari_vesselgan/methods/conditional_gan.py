@@ -1,0 +1,89 @@
+"""Paired conditional GAN training (pix2pix, Isola et al. 2017), with the fundus2ffa loss terms.
+
+One generator G: condition -> image, one conditional PatchGAN D(condition, image). Per step:
+D learns real pairs against generated ones (half the sum of the two cross-entropies), then G
+minimises L_GAN (-log D(x, G(x))) + lambda_l1 L1 + lambda_perceptual MSE of feature maps +
+lambda_saliency MSE of saliency maps (any term with weight 0 is left out and not computed).
+D's parameters are frozen while G steps.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+
+from napari_vesselgan.engine.device import autocast
+from napari_vesselgan.losses.adversarial import GANLoss
+from napari_vesselgan.losses.saliency import SaliencyLoss
+from napari_vesselgan.methods.cyclegan import set_requires_grad
+
+
+class ConditionalGAN:
+    """Generator, conditional discriminator, their optimisers and one training step; a :class:`Trainable`."""
+
+    def __init__(self, method: str, config: Any, *, generator: nn.Module, discriminator: nn.Module,
+                 device: torch.device, features: nn.Module | None = None):
+        self.method, self.config, self.device = method, config, device
+        self.g, self.d = generator.to(device), discriminator.to(device)
+        self.features = features.to(device) if features is not None else None
+        self.gan = GANLoss("vanilla").to(device)
+        self.l1 = nn.L1Loss()
+        self.mse = nn.MSELoss()
+        self.saliency = SaliencyLoss(config.saliency_median_size, config.saliency_gaussian_size, config.saliency_a)
+        betas = (config.beta1, config.beta2)
+        self.opt_g = torch.optim.Adam(self.g.parameters(), lr=config.lr, betas=betas)
+        self.opt_d = torch.optim.Adam(self.d.parameters(), lr=config.lr, betas=betas)
+
+    # Trainable ---------------------------------------------------------------------------------
+    def networks(self) -> dict[str, nn.Module]:
+        return {"generator": self.g, "discriminator": self.d}
+
+    def optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        return {"generator": self.opt_g, "discriminator": self.opt_d}
+
+    def inference_networks(self) -> dict[str, nn.Module]:
+        return {"generator": self.g}
+
+    def config_dict(self) -> dict[str, Any]:
+        return self.config.model_dump()
+
+    def generator_losses(self, condition: torch.Tensor, real: torch.Tensor, fake: torch.Tensor) -> dict[str, torch.Tensor]:
+        """The generator's weighted loss terms (Eq. 3-7)."""
+        cfg = self.config
+        losses = {"G_GAN": self.gan(self.d.logits(condition, fake), True)}
+        if cfg.lambda_l1 > 0:
+            losses["L1"] = cfg.lambda_l1 * self.l1(fake, real)
+        if self.features is not None and cfg.lambda_perceptual > 0:
+            fake_features, real_features = self.features(fake), self.features(real)
+            losses["perceptual"] = cfg.lambda_perceptual * sum(
+                self.mse(f, r.detach()) for f, r in zip(fake_features, real_features, strict=True))
+        if cfg.lambda_saliency > 0:
+            losses["saliency"] = cfg.lambda_saliency * self.saliency(fake, real)
+        return losses
+
+    def train_step(self, batch: tuple[torch.Tensor, torch.Tensor]) -> dict[str, float]:
+        condition, real = (t.to(self.device, non_blocking=True) for t in batch)
+        cfg = self.config
+        with autocast(self.device, cfg.precision):
+            fake = self.g(condition)
+            set_requires_grad([self.d], True)
+            loss_d = 0.5 * (self.gan(self.d.logits(condition, real), True)
+                            + self.gan(self.d.logits(condition, fake.detach()), False))
+        self.opt_d.zero_grad(set_to_none=True)
+        loss_d.backward()
+        self.opt_d.step()
+
+        set_requires_grad([self.d], False)
+        with autocast(self.device, cfg.precision):
+            losses = self.generator_losses(condition, real, fake)
+            loss_g = sum(losses.values())
+        self.opt_g.zero_grad(set_to_none=True)
+        loss_g.backward()
+        self.opt_g.step()
+        set_requires_grad([self.d], True)
+
+        report = {"G": float(loss_g.detach()), "D": float(loss_d.detach())}
+        report.update({k: float(v.detach()) for k, v in losses.items()})
+        return report

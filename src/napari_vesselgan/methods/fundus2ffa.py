@@ -1,0 +1,240 @@
+"""`fundus2ffa`: colour fundus photo -> late-phase FFA image, conditional GAN with a saliency loss (card 5).
+
+Paired translation. Generator: the ResNet generator (encoder, residual blocks of two 3x3
+convs each followed by a ReLU, decoder, tanh); discriminator: the conditional PatchGAN on
+(fundus, FFA) with five 4x4 convs, LeakyReLU after the first four and a sigmoid. Loss (Eq. 3):
+L_GAN + 100 L1 + 0.001 VGG19 perceptual + 1 L_sal, L_sal the MSE between the saliency maps
+(:func:`napari_vesselgan.analysis.ffa_saliency`) of the generated and the real FFA image.
+Adam 2e-4, betas (0.5, 0.999), batch 1, learning rate linearly decayed to 0 over the second
+half. The paper's sizes are the ``paper`` preset (ngf 64, 9 blocks, 512 px); the default is
+small (ngf 16, 6 blocks, 128 px crops) so it trains on a laptop's CPU. ``pix2pix`` is the
+paper's baseline: the U-Net generator with GAN + 100 L1 only.
+
+Circular region of interest: fundus photos show the retina in a circle. Prediction finds that
+field of view in the input and sets the FFA outside it to 0 (black, as a camera gives it);
+``circular_patch_mask`` masks every training patch pair with a circle whose diameter is the
+patch width, the paper's preprocessing for photos with a circular ROI.
+
+Perceptual term: VGG19 features (layer ``perceptual_layer``, MSE as Eq. 6) through
+``nn.pretrained.feature_network``; ``perceptual_weights`` None = ImageNet weights (hub cache
+or download), a path = that file, ``"random"`` = seeded random features; ``perceptual=False``
+switches the term off. The weights file records which was used.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import Any, ClassVar, Literal
+
+import numpy as np
+from pydantic import Field
+from torch import nn
+
+from napari_vesselgan import __version__
+from napari_vesselgan.data.patches import paired_batches, prepare_images
+from napari_vesselgan.data.sources import load_domain
+from napari_vesselgan.engine.device import resolve_device, seed_everything
+from napari_vesselgan.engine.trainer import Callback, TrainerSettings, fit
+from napari_vesselgan.methods.base import Method, ProgressFn
+from napari_vesselgan.methods.conditional_gan import ConditionalGAN
+from napari_vesselgan.methods.config import TrainingConfig
+from napari_vesselgan.nn import ConditionalPatchDiscriminator, ResnetGenerator, UnetGenerator, init_weights
+
+# Held-out synthetic pairs use seeds from here on (training pairs use config.seed + 0 .. n - 1).
+HELDOUT_SEED = 5_000_000
+
+
+class Fundus2FFAConfig(TrainingConfig):
+    """Networks, losses and training of `fundus2ffa`."""
+
+    generator: Literal["resnet", "unet"] = Field("resnet", description="ResNet generator (paper) or pix2pix U-Net (baseline).")
+    ngf: int = Field(16, ge=4, le=256, description="Generator width (paper: 64).")
+    n_blocks: int = Field(6, ge=1, le=12, description="Residual blocks of the ResNet generator (paper's reference: 9).")
+    unet_downs: int = Field(7, ge=2, le=9, description="Down-samplings of the U-Net generator (pix2pix: 8 at 256 px).")
+    ndf: int = Field(32, ge=4, le=256, description="Discriminator width (paper: 64).")
+    n_layers_d: int = Field(3, ge=1, le=5, description="Discriminator depth; 3 gives five 4x4 convs (70x70 patches).")
+    lambda_l1: float = Field(100.0, ge=0, description="Weight of the L1 loss (alpha, Eq. 3).")
+    perceptual: bool = Field(True, description="Use the VGG19 perceptual loss.")
+    perceptual_weights: str | None = Field(
+        None, description="VGG19 weights: None = ImageNet (hub cache or download), a file path, or 'random'.")
+    perceptual_layer: str = Field("relu3_3", description="VGG19 feature map compared (Eq. 6's phi_i,j).")
+    lambda_perceptual: float = Field(0.001, ge=0, description="Weight of the perceptual loss (beta).")
+    lambda_saliency: float = Field(1.0, ge=0, description="Weight of the saliency loss (gamma; 0 = the 'without L_sal' ablation).")
+    saliency_median_size: int = Field(51, ge=1, description="Median (background) size of the saliency map.")
+    saliency_gaussian_size: int = Field(7, ge=1, description="Gaussian (denoising) size of the saliency map.")
+    saliency_a: float = Field(1.0, description="Contrast factor a of the saliency map.")
+    circular_patch_mask: bool = Field(False, description="Mask training patches with a circle of the patch's width.")
+    synthetic_pairs: int = Field(64, ge=1, description="Pairs when training on synthetic data.")
+    synthetic_size: int = Field(256, ge=32, description="Side of each synthetic training image in pixels.")
+
+    PRESETS: ClassVar[dict[str, dict[str, Any]]] = {
+        "paper": {"ngf": 64, "n_blocks": 9, "ndf": 64, "patch_size": 512, "synthetic_size": 768,
+                  "circular_patch_mask": True, "steps": 2_000_000, "decay_steps": 1_000_000},
+        "pix2pix": {"generator": "unet", "perceptual": False, "lambda_saliency": 0.0},
+        "test": {"ngf": 8, "n_blocks": 2, "ndf": 8, "unet_downs": 5, "patch_size": 64, "steps": 4, "decay_steps": 2,
+                 "checkpoint_every": 2, "synthetic_pairs": 2, "synthetic_size": 96, "perceptual": False},
+    }
+
+
+def synthetic_pairs(config: Fundus2FFAConfig) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Training pairs (fundus RGB, FFA) from seeds ``config.seed .. + synthetic_pairs - 1``."""
+    from napari_vesselgan.data.fundus import paired_fundus_ffa
+
+    size = config.synthetic_size
+    return paired_fundus_ffa(config.synthetic_pairs, (size, size), config.seed)
+
+
+def field_of_view(image: np.ndarray, threshold: float = 0.04) -> np.ndarray:
+    """bool (H, W): the fundus camera's field of view, i.e. the largest bright region of an RGB image.
+
+    Pixels whose brightest channel exceeds ``threshold`` of the image's range, holes filled,
+    largest connected region kept. A photo without a dark surround (a square crop) gives all
+    True.
+    """
+    from scipy import ndimage
+
+    plane = np.asarray(image, np.float32).max(axis=-1)
+    low, high = float(plane.min()), float(plane.max())
+    if high <= low:
+        return np.ones(plane.shape, bool)
+    bright = ndimage.binary_fill_holes(plane > low + threshold * (high - low))
+    labels, count = ndimage.label(bright)
+    if count == 0:
+        return np.ones(plane.shape, bool)
+    sizes = np.bincount(labels.ravel())[1:]
+    fov = labels == 1 + int(np.argmax(sizes))
+    return fov if fov.mean() > 0.1 else np.ones(plane.shape, bool)
+
+
+def _circle_batches(batches, patch_size: int):
+    """Multiply each patch pair by the paper's circle (diameter = patch width); -1 is black in [-1, 1]."""
+    import torch
+
+    yy, xx = np.mgrid[0:patch_size, 0:patch_size] + 0.5 - patch_size / 2
+    circle = torch.from_numpy(yy**2 + xx**2 <= (patch_size / 2) ** 2)
+    for condition, target in batches:
+        yield torch.where(circle, condition, -1.0), torch.where(circle, target, -1.0)
+
+
+def perceptual_features(config: Fundus2FFAConfig) -> tuple[nn.Module | None, str]:
+    """The frozen VGG19 trunk for the perceptual term and a note of which weights it has."""
+    if not config.perceptual or config.lambda_perceptual == 0:
+        return None, "off"
+    from napari_vesselgan.nn.pretrained import PretrainedWeightsMissing, feature_network
+
+    try:
+        features = feature_network("vgg19", [config.perceptual_layer], config.perceptual_weights, signed=True)
+    except PretrainedWeightsMissing as error:
+        raise ValueError(f"{error} Or train with perceptual=false.") from None
+    which = {None: "ImageNet VGG19 (torchvision weights)", "random": "random VGG19 features (seed 0)"}.get(
+        config.perceptual_weights, f"VGG19 weights from {config.perceptual_weights}")
+    return features, f"{which}, {config.perceptual_layer}"
+
+
+class Fundus2FFAMethod(Method):
+    """RGB fundus photo (Y, X, 3) -> late-phase FFA, float32 (Y, X) in [0, 1], black outside the field of view."""
+
+    name: ClassVar[str] = "fundus2ffa"
+    kind: ClassVar[str] = "translation"
+    config_class: ClassVar[type[TrainingConfig]] = Fundus2FFAConfig
+    in_channels: ClassVar[int] = 3
+    out_channels: ClassVar[int] = 1
+    training_sources: ClassVar[tuple[str, ...]] = (
+        "Fundus photos (colour)", "Late-phase FFA images (registered to the photos, same order)")
+
+    @classmethod
+    def build_generator(cls, config: Fundus2FFAConfig) -> nn.Module:  # type: ignore[override]
+        if config.generator == "unet":
+            return UnetGenerator(3, 1, ngf=config.ngf, num_downs=config.unet_downs)
+        return ResnetGenerator(3, 1, ngf=config.ngf, n_blocks=config.n_blocks, block_relu_after_each=True)
+
+    def predict(self, image: Any, *, tile: int | None = None, progress: ProgressFn | None = None,
+                precision: str = "fp32", halo: int | None = None, mask_fov: bool = True) -> np.ndarray:
+        """The FFA image of an RGB fundus photo (or of each photo of a stack (..., Y, X, 3))."""
+        out = super().predict(image, tile=tile, progress=progress, precision=precision, halo=halo)
+        if mask_fov:
+            photos = np.asarray(image).reshape(-1, *image.shape[-3:])
+            planes = out.reshape(-1, *out.shape[-2:])
+            for photo, plane in zip(photos, planes, strict=True):
+                plane[~field_of_view(photo)] = 0.0
+        return out
+
+    def train(self, dataset_or_dirs: Any = "synthetic", config: Fundus2FFAConfig | None = None, *,
+              callbacks: tuple[Callback, ...] | list[Callback] = (), run_dir: str | os.PathLike | None = None,
+              device: str | None = None, resume: bool = True) -> Path:
+        """Train on registered (fundus, FFA) pairs or ``"synthetic"``; return the exported weights.
+
+        ``dataset_or_dirs`` is ``"synthetic"`` or a pair (fundus, FFA) of sources (folders, files,
+        arrays or lists of arrays) holding the same number of registered images in the same
+        order. A ``run_dir`` holding ``last.safetensors`` resumes unless ``resume`` is False.
+        """
+        config = config or self.config
+        seed_everything(config.seed)
+        if isinstance(dataset_or_dirs, str) and dataset_or_dirs == "synthetic":
+            fundus, ffa = synthetic_pairs(config)
+            data_note = (f"{config.synthetic_pairs} synthetic {config.synthetic_size}px fundus/FFA pairs "
+                         f"(data.fundus, seeds {config.seed}..{config.seed + config.synthetic_pairs - 1})")
+        else:
+            sources = tuple(dataset_or_dirs)
+            if len(sources) != 2:
+                raise ValueError("training needs two sources: (fundus photos, FFA images), registered pair by pair")
+            fundus, ffa = load_domain(sources[0]), load_domain(sources[1])
+            data_note = f"{len(fundus)} user fundus/FFA pairs"
+        inputs, targets = prepare_images(fundus, channels=3), prepare_images(ffa, channels=1)
+        if len(inputs) != len(targets):
+            raise ValueError(f"{len(inputs)} fundus photos but {len(targets)} FFA images: they must pair one to one")
+        if config.patch_size % self.build_generator(config).stride:
+            raise ValueError(f"patch_size {config.patch_size} must be a multiple of the generator's stride")
+        features, perceptual_note = perceptual_features(config)
+        torch_device = resolve_device(device or "auto") if device or self.device is None else self.device
+        model = ConditionalGAN(
+            self.name, config,
+            generator=init_weights(self.build_generator(config), seed=config.seed),
+            discriminator=init_weights(ConditionalPatchDiscriminator(4, config.ndf, config.n_layers_d), seed=config.seed + 1),
+            device=torch_device, features=features,
+        )
+        run_dir = Path(run_dir) if run_dir is not None else Path("runs") / f"fundus2ffa-{time.strftime('%Y%m%d-%H%M%S')}"
+        settings = TrainerSettings(
+            total_steps=config.steps, checkpoint_every=config.checkpoint_every, schedule=config.schedule,
+            decay_steps=config.decay_steps, step_size=config.step_size, gamma=config.gamma, resume=resume,
+        )
+
+        def batches(start: int):
+            stream = paired_batches(inputs, targets, patch_size=config.patch_size, batch_size=config.batch_size,
+                                    seed=config.seed + 7919 * start)
+            return _circle_batches(stream, config.patch_size) if config.circular_patch_mask else stream
+
+        weights = fit(model, batches, run_dir, settings, callbacks=callbacks, provenance={
+            "training_data": data_note, "perceptual_features": perceptual_note,
+            "napari_vesselgan": __version__, "device": str(torch_device)})
+        self.config, self.weights = config, weights
+        self.generator = model.g.eval()
+        return weights
+
+
+def heldout_pairs(n: int, size: int = 256) -> list[Any]:
+    """``n`` synthetic pairs no training run sees (seeds from :data:`HELDOUT_SEED`), leakage kinds cycling."""
+    from napari_vesselgan.data.fundus import LEAKAGE_KINDS, fundus_pair
+
+    return [fundus_pair((size, size), HELDOUT_SEED + i, leakage=LEAKAGE_KINDS[i % len(LEAKAGE_KINDS)]) for i in range(n)]
+
+
+def evaluate_heldout(method: Method, n_pairs: int = 8, size: int = 256) -> dict[str, Any]:
+    """PSNR / SSIM (data range 1) and saliency-map MSE of ``method`` on held-out synthetic pairs."""
+    from napari_vesselgan.analysis import ffa_saliency
+    from napari_vesselgan.metrics import psnr, ssim
+
+    rows = []
+    for pair in heldout_pairs(n_pairs, size):
+        fake = method.predict(pair.fundus)
+        rows.append({
+            "leakage": pair.anatomy.leakage_kind,
+            "psnr": psnr(pair.ffa, fake, data_range=1.0),
+            "ssim": ssim(pair.ffa, fake, data_range=1.0),
+            "saliency_mse": float(np.mean((ffa_saliency(fake) - ffa_saliency(pair.ffa)) ** 2)),
+        })
+    summary = {key: {"mean": float(np.mean([r[key] for r in rows])), "std": float(np.std([r[key] for r in rows]))}
+               for key in ("psnr", "ssim", "saliency_mse")}
+    return {"pairs": n_pairs, "size": size, "seeds_from": HELDOUT_SEED, "rows": rows, "summary": summary}
