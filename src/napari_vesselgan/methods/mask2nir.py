@@ -180,6 +180,8 @@ class Mask2NirMethod(Method):
             raise ValueError("training needs two sources: (vessel masks, NIR-II images)")
         if config.patch_size % 4:
             raise ValueError(f"patch_size must be a multiple of 4, got {config.patch_size}")
+        torch_device = resolve_device(device or "auto") if device or self.device is None else self.device
+        feature_losses = build_feature_losses(config)  # first: a missing VGG-19 file fails before any work
         wants_synthetic = any(isinstance(s, str) and s == "synthetic" for s in sources)
         synthetic = synthetic_domains(config) if wants_synthetic else None
         domains, notes = [], []
@@ -198,8 +200,6 @@ class Mask2NirMethod(Method):
         prepared_a = [m[None] * 2.0 - 1.0 for m in masks]
         prepared_b = prepare_images(domains[1])
         data_note = "; ".join(notes) + " (unpaired; disjoint synthetic tree seeds)" * (synthetic is not None)
-        torch_device = resolve_device(device or "auto") if device or self.device is None else self.device
-        feature_losses = build_feature_losses(config)
         if feature_losses is not None:
             feature_losses = feature_losses.to(torch_device)
 
