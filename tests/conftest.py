@@ -47,3 +47,13 @@ def tiny_superres_weights(tmp_path_factory) -> Path:
     config = SuperResConfig.preset("test")
     method = SuperResMethod.untrained(config, device="cpu")
     return method.train("synthetic", config, run_dir=tmp_path_factory.mktemp("tiny-superres"))
+
+
+@pytest.fixture(scope="session")
+def tiny_mask2nir_weights(tmp_path_factory) -> Path:
+    """A mask2nir checkpoint trained for a few steps with the 'test' preset (ngf 8, 2 blocks, random VGG)."""
+    from napari_vesselgan.methods.mask2nir import Mask2NirConfig, Mask2NirMethod
+
+    config = Mask2NirConfig.preset("test")
+    method = Mask2NirMethod.untrained(config, device="cpu")
+    return method.train("synthetic", config, run_dir=tmp_path_factory.mktemp("tiny-mask2nir"))

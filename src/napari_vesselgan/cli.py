@@ -80,6 +80,10 @@ def cmd_predict(args: argparse.Namespace) -> int:
     from napari_vesselgan.io import read_image, write_image
 
     method = methods.load(args.method, weights=args.weights, device=args.device)
+    if args.method == "mask2nir" and Path(args.input).is_dir():
+        return _mask2nir_dataset(args, method)
+    if args.per_mask != 1 or args.augment:
+        raise UserError("--per-mask and --augment are for mask2nir with a folder of masks")
     pairs = _inputs_and_outputs(Path(args.input), Path(args.output))
     for source, target in pairs:
         image = read_image(source)
@@ -95,6 +99,29 @@ def cmd_predict(args: argparse.Namespace) -> int:
             saliency_path = target.with_name(target.stem + "_saliency.tif")
             write_image(saliency_path, method.saliency(image))
             print(f"saliency -> {saliency_path}")
+    return 0
+
+
+def _mask2nir_dataset(args: argparse.Namespace, method) -> int:
+    """A folder of masks -> OUTPUT/images, OUTPUT/masks (image / mask pairs for segmentation training)."""
+    from napari_vesselgan.data.mask_augment import MaskAugmentation
+    from napari_vesselgan.segmentation_dataset import read_masks, synthesize_pairs
+
+    if args.saliency or args.scale != 1:
+        raise UserError("--saliency and --scale do not apply to a folder of masks")
+    if args.per_mask > 1 and not args.augment:
+        raise UserError("--per-mask above 1 needs --augment (each extra image comes from an augmented mask)")
+    masks = read_masks(args.input)
+    started = time.perf_counter()
+    augmentation = MaskAugmentation(elastic_alpha=args.elastic_alpha) if args.augment else None
+    pairs = synthesize_pairs(
+        masks, args.output, lambda mask: method.predict(mask, tile=args.tile, precision=args.precision),
+        per_mask=args.per_mask, augmentation=augmentation, seed=args.seed, image_dtype=args.image_dtype,
+        provenance={"method": method.describe(tile=args.tile, precision=args.precision),
+                    "command": " ".join(["vesselgan", *sys.argv[1:]])},
+        progress=lambda done, total: print(f"{done}/{total}", flush=True) if done % 10 == 0 or done == total else None)
+    print(f"{len(pairs)} image / mask pairs from {len(masks)} masks -> {args.output}/images, {args.output}/masks "
+          f"({time.perf_counter() - started:.1f} s)")
     return 0
 
 
@@ -231,10 +258,12 @@ def cmd_evaluate_method(args: argparse.Namespace) -> int:
 
     if args.method == "superres":
         return _evaluate_superres(args)
+    if args.method == "mask2nir":
+        return _evaluate_mask2nir(args)
     if args.method == "fundus2ffa":
         return _evaluate_fundus2ffa(args)
     if args.method != "denoise":
-        raise UserError(f"evaluate supports: denoise, superres, fundus2ffa (got {args.method!r})")
+        raise UserError(f"evaluate supports: denoise, superres, mask2nir, fundus2ffa (got {args.method!r})")
     method = methods.load(args.method, weights=args.weights, device=args.device)
     predict = _denoise_predictor(method)
     result: dict[str, Any] = {"method": args.method, "weights": str(method.weights),
@@ -265,6 +294,34 @@ def _evaluate_superres(args: argparse.Namespace) -> int:
         for name, row in result.get(set_name, {}).get("summary", {}).items():
             print(f"{set_name:<10} {name:<26} {row['psnr_mean']:9.2f} {row['ssim_mean']:7.4f} {row['rmse_mean']:7.4f}")
     _write_json(args.output, result)
+    return 0
+
+
+def _evaluate_mask2nir(args: argparse.Namespace) -> int:
+    """Held-out synthetic masks: generated vs rendered NIR-II (PSNR / SSIM), for the weights and
+    each ``--compare`` checkpoint (e.g. the plain CycleGAN trained at the same budget)."""
+    from napari_vesselgan import methods
+    from napari_vesselgan.io.atomic import atomic_path
+    from napari_vesselgan.mask2nir_evaluation import evaluate_mask2nir
+
+    loaded = [methods.load("mask2nir", weights=w, device=args.device) for w in [args.weights, *(args.compare or [])]]
+    candidates, weights = {}, {}
+    for method in loaded:
+        losses = method.provenance.get("feature_losses", "unknown feature losses")
+        name = "mask2nir, plain CycleGAN" if losses.startswith("off") else f"mask2nir, attention-guided ({losses})"
+        name = name if name not in candidates else f"{name} [{method.weights.name}]"
+        candidates[name] = method.predict
+        weights[name] = {"weights": str(method.weights), "provenance": method.provenance}
+    result = {"method": "mask2nir", "candidates": weights,
+              **evaluate_mask2nir(candidates, n_pairs=args.pairs, size=args.size)}
+    print(f"{'candidate':<52} {'PSNR raw':>9} {'SSIM raw':>9} {'PSNR fit':>9} {'SSIM fit':>9}  (vs rendered)")
+    for name, row in result["summary"].items():
+        print(f"{name:<52} {row['psnr_raw_rendered_mean']:9.2f} {row['ssim_raw_rendered_mean']:9.4f} "
+              f"{row['psnr_fitted_rendered_mean']:9.2f} {row['ssim_fitted_rendered_mean']:9.4f}")
+    if args.output:
+        with atomic_path(args.output) as tmp:
+            tmp.write_text(json.dumps(result, indent=2))
+        print(f"written: {args.output}")
     return 0
 
 
@@ -336,6 +393,14 @@ def make_parser() -> argparse.ArgumentParser:
     predict.add_argument("--scale", type=int, default=1,
                          help="superres: the input is low resolution; up-sample it by this factor (4) "
                               "(default 1: the input is already re-upscaled to the target size)")
+    predict.add_argument("--per-mask", type=int, default=1,
+                         help="mask2nir with a folder of masks: image / mask pairs per mask (needs --augment above 1)")
+    predict.add_argument("--augment", action="store_true",
+                         help="mask2nir: augment the masks (flips, rotations, elastic deformation) for the extra pairs")
+    predict.add_argument("--elastic-alpha", type=float, default=8.0, help="mask2nir --augment: largest elastic shift in px")
+    predict.add_argument("--seed", type=int, default=0, help="mask2nir --augment: random seed")
+    predict.add_argument("--image-dtype", default="uint16", choices=["uint16", "uint8", "float32"],
+                         help="mask2nir with a folder of masks: how the images are stored")
     predict.set_defaults(func=cmd_predict)
 
     train = sub.add_parser("train", help="train a method (resumes when --run-dir holds a checkpoint)")
@@ -373,6 +438,8 @@ def make_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--size", type=int, default=256)
     evaluate.add_argument("--real", help="folder of real images for the explainable metrics")
     evaluate.add_argument("--real-glob", default="*.png")
+    evaluate.add_argument("--compare", action="append", metavar="WEIGHTS",
+                          help="mask2nir: also evaluate these weights (e.g. a plain CycleGAN) on the same masks")
     evaluate.add_argument("-o", "--output", help="write the results as JSON")
     evaluate.set_defaults(func=cmd_evaluate)
 

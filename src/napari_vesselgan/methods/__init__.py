@@ -12,6 +12,7 @@ from napari_vesselgan.methods.base import Method
 # name -> "module:class"; each method's module is imported only when it is loaded.
 _REGISTRY: dict[str, str] = {
     "denoise": "napari_vesselgan.methods.denoise:DenoiseMethod",
+    "mask2nir": "napari_vesselgan.methods.mask2nir:Mask2NirMethod",
     "superres": "napari_vesselgan.methods.superres:SuperResMethod",
     "fundus2ffa": "napari_vesselgan.methods.fundus2ffa:Fundus2FFAMethod",
 }

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import napari.utils.notifications as notifications
 import numpy as np
-from napari.layers import Image
+from napari.layers import Image, Labels
 from qtpy.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -314,6 +314,8 @@ class TrainWidget(JobWidget):
         self._on_preset_changed()
         if self._auto_run_dir:
             self.run_dir_edit.setText(str(default_run_dir(self.method_name)))
+        if self._watcher is not None:
+            self._refresh_layers()
 
     def _on_preset_changed(self, *_: Any) -> None:
         preset = self.preset_combo.currentData()
@@ -362,7 +364,11 @@ class TrainWidget(JobWidget):
         try:
             colour_input = methods.method_class(self.method_name).in_channels == 3
             images = [layer for layer in self.viewer.layers if isinstance(layer, Image) and not layer.multiscale]
-            self.source_a.set_layer_names([layer.name for layer in images if layer.rgb == colour_input])
+            # a source of masks (mask2nir) also takes Labels layers
+            masks_first = "mask" in methods.method_class(self.method_name).training_sources[0].lower()
+            labels = [layer.name for layer in self.viewer.layers
+                      if isinstance(layer, Labels) and not layer.multiscale] if masks_first else []
+            self.source_a.set_layer_names(labels + [layer.name for layer in images if layer.rgb == colour_input])
             self.source_b.set_layer_names([layer.name for layer in images if not layer.rgb])
         except RuntimeError:  # the Qt side was deleted with its viewer
             return

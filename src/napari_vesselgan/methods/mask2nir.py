@@ -1,0 +1,246 @@
+"""`mask2nir`: binary vessel masks -> NIR-II images, attention-guided CycleGAN (METHODS.md card 1).
+
+Domain A is binary vessel masks, domain B NIR-II fluorescence images; the two are unpaired.
+Networks: two ResNet generators (9 residual blocks) and two 70x70 PatchGANs, least-squares
+GAN + 10 x cycle L1 + 5 x identity L1 (the CycleGAN part, ``methods.cyclegan``), plus three
+feature-network terms on G_AB(mask) only (``losses.adaattn``): 0.01 content, 0.002 global style,
+0.001 local (AdaAttN) style, on VGG-19 relu1_1..relu4_1 with the content image = the mask and
+the style image = the real NIR-II image of the same unpaired batch.
+
+The VGG-19 weights follow the rules of every pretrained network here (``nn.pretrained``):
+``feature_weights=None`` takes torchvision's ImageNet file from torch's hub cache (an error
+naming the file when it is missing), a path takes a local file, ``"random"`` trains with a
+seeded random VGG-19, deliberately. Setting the three weights to 0 gives the plain CycleGAN.
+
+A mask enters the networks as -1 (background) and 1 (vessel): any non-zero value is a vessel,
+so {0, 1}, {0, 255}, bool and label images all work. The output is float32 in [0, 1].
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import Any, ClassVar, Literal
+
+import numpy as np
+from pydantic import Field
+
+from napari_vesselgan import __version__
+from napari_vesselgan.data.intensity import IntensityRange
+from napari_vesselgan.data.patches import prepare_images, unpaired_batches
+from napari_vesselgan.data.sources import load_domain
+from napari_vesselgan.engine.device import resolve_device, seed_everything
+from napari_vesselgan.engine.trainer import Callback, TrainerSettings, fit
+from napari_vesselgan.methods.base import Method, check_image
+from napari_vesselgan.methods.config import TrainingConfig
+from napari_vesselgan.methods.cyclegan import CycleGAN
+from napari_vesselgan.nn import PatchDiscriminator, ResnetGenerator, init_weights
+
+FEATURE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1")
+MASK_RANGE = IntensityRange(0.0, 1.0, np.dtype(np.float32))
+
+
+class Mask2NirConfig(TrainingConfig):
+    """Networks, losses and training of `mask2nir`."""
+
+    ngf: int = Field(16, ge=4, le=256, description="Generator width (paper: 64).")
+    n_blocks: int = Field(9, ge=1, le=12, description="Residual blocks in each generator (paper: 9).")
+    ndf: int = Field(32, ge=4, le=256, description="Discriminator width (paper: 64).")
+    n_layers_d: int = Field(3, ge=1, le=5, description="Discriminator depth; 3 gives the 70x70 PatchGAN.")
+    gan_mode: Literal["lsgan", "vanilla"] = Field("lsgan", description="Adversarial loss.")
+    lambda_cycle: float = Field(10.0, ge=0, description="Weight of the cycle-consistency L1 loss.")
+    lambda_identity: float = Field(5.0, ge=0, description="Weight of the identity L1 loss.")
+    lambda_content: float = Field(0.01, ge=0, description="Weight of the content loss (Eq. 11); 0 turns it off.")
+    lambda_global_style: float = Field(0.002, ge=0, description="Weight of the global style loss (Eq. 12).")
+    lambda_local_style: float = Field(0.001, ge=0, description="Weight of the AdaAttN local style loss (Eq. 13-18).")
+    feature_weights: str | None = Field(
+        None, description="VGG-19 weights for the feature losses: None = torchvision's ImageNet file from torch's "
+                          "hub cache, a file path, or 'random' (seeded random features, deliberately).")
+    max_style_positions: int = Field(4096, ge=16, description="Style positions sampled for the attention (64*64).")
+    pool_size: int = Field(50, ge=0, description="Generated images kept for the discriminators (0: off).")
+    mask_preprocessing: Literal["none", "paper"] = Field(
+        "none", description="'paper': each training mask resized to 512x512, its centre 400x400 cut and resized to "
+                            "300x300 (the paper's scale match of retinal masks to NIR-II vessels).")
+    synthetic_images: int = Field(48, ge=1, description="Images per domain when training on synthetic data.")
+    synthetic_size: int = Field(256, ge=32, description="Side of each synthetic training image in pixels.")
+
+    PRESETS: ClassVar[dict[str, dict[str, Any]]] = {
+        # paper: ngf 64, 9 blocks, 128 px patches, batch 1, 400 epochs (about 400 x the data)
+        "paper": {"ngf": 64, "ndf": 64, "patch_size": 128, "steps": 200_000, "decay_steps": 100_000,
+                  "mask_preprocessing": "paper"},
+        "test": {"ngf": 8, "ndf": 8, "n_blocks": 2, "patch_size": 64, "steps": 4, "decay_steps": 2,
+                 "checkpoint_every": 2, "pool_size": 4, "synthetic_images": 3, "synthetic_size": 96,
+                 "feature_weights": "random", "max_style_positions": 256},
+    }
+
+    @property
+    def feature_losses_on(self) -> bool:
+        return bool(self.lambda_content or self.lambda_global_style or self.lambda_local_style)
+
+
+def binary_mask(mask: Any) -> np.ndarray:
+    """float32 {0, 1}: 1 where ``mask`` is non-zero (bool, {0,1}, {0,255} or label images)."""
+    array = np.asarray(mask)
+    if array.dtype != bool and np.issubdtype(array.dtype, np.floating) and not np.isfinite(array).all():
+        raise ValueError("the mask contains NaN or infinite values")
+    return (array != 0).astype(np.float32)
+
+
+def paper_mask_preprocessing(mask: np.ndarray) -> np.ndarray:
+    """The paper's scale match: resize to 512x512, cut the centre 400x400, resize to 300x300 (binary)."""
+    from skimage.transform import resize
+
+    def binary_resize(image: np.ndarray, side: int) -> np.ndarray:
+        return (resize(image.astype(np.float32), (side, side), order=1, anti_aliasing=False) >= 0.5).astype(np.float32)
+
+    square = binary_resize(mask, 512)
+    return binary_resize(square[56:456, 56:456], 300)
+
+
+def training_seeds(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Disjoint tree seeds below TRAINING_SEED_LIMIT for the mask domain and the NIR-II domain."""
+    from napari_vesselgan.data.nir import TRAINING_SEED_LIMIT
+
+    seeds = np.random.default_rng([seed, 4]).choice(TRAINING_SEED_LIMIT, size=2 * n, replace=False)
+    return seeds[:n], seeds[n:]
+
+
+def synthetic_domains(config: Mask2NirConfig) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Unpaired synthetic masks (A) and NIR-II images (B), from disjoint tree seeds."""
+    from napari_vesselgan.data import render_nir, vessel_tree
+
+    shape = (config.synthetic_size, config.synthetic_size)
+    seeds_a, seeds_b = training_seeds(config.synthetic_images, config.seed)
+    masks = [vessel_tree(shape, int(s)).mask.astype(np.uint8) for s in seeds_a]
+    images = [render_nir(vessel_tree(shape, int(s)), int(s)) for s in seeds_b]
+    return masks, images
+
+
+def build_feature_losses(config: Mask2NirConfig):
+    """The content / style terms on VGG-19 (None when all three weights are 0)."""
+    if not config.feature_losses_on:
+        return None
+    from napari_vesselgan.losses.adaattn import FeatureLosses
+    from napari_vesselgan.nn.pretrained import feature_network
+
+    features = feature_network("vgg19", FEATURE_LAYERS, config.feature_weights, signed=True)
+    return FeatureLosses(features, content=config.lambda_content, global_style=config.lambda_global_style,
+                         local_style=config.lambda_local_style, max_style_positions=config.max_style_positions,
+                         seed=config.seed)
+
+
+class Mask2NirMethod(Method):
+    """Binary vessel mask -> synthetic NIR-II image: float32 in [0, 1], the mask's height and width."""
+
+    name: ClassVar[str] = "mask2nir"
+    kind: ClassVar[str] = "translation"
+    config_class: ClassVar[type[TrainingConfig]] = Mask2NirConfig
+    training_sources: ClassVar[tuple[str, ...]] = ("Vessel masks", "NIR-II images (unpaired)")
+
+    @classmethod
+    def build_generator(cls, config: Mask2NirConfig) -> ResnetGenerator:  # type: ignore[override]
+        return ResnetGenerator(1, 1, ngf=config.ngf, n_blocks=config.n_blocks)
+
+    @classmethod
+    def generator_key_in_training_checkpoint(cls) -> str:
+        return "g_ab"
+
+    # ----- prediction -------------------------------------------------------------------------
+    def predict(self, image: Any, *, tile: int | None = None, progress=None, precision: str = "fp32",
+                halo: int | None = None) -> np.ndarray:
+        """The NIR-II image of a mask (2-D or a stack of masks); any non-zero pixel is a vessel."""
+        if hasattr(image, "dtype") and np.dtype(image.dtype) == bool:
+            image = image.view(np.uint8) if isinstance(image, np.ndarray) else image.astype(np.uint8)
+        check_image(image, channels=1)
+        if isinstance(image, np.ndarray):
+            binary = binary_mask(image)
+        else:  # dask: stay lazy
+            binary = (image != 0).astype(np.float32)
+        return super().predict(binary, tile=tile, progress=progress, precision=precision, halo=halo)
+
+    def _predict_plane(self, plane: Any, rng: IntensityRange, **options: Any) -> np.ndarray:
+        # a mask is mapped by the fixed {0, 1} range, never by its own (an all-vessel mask is not "all -1")
+        return super()._predict_plane(plane, MASK_RANGE, **options)
+
+    # ----- training ---------------------------------------------------------------------------
+    def train(self, dataset_or_dirs: Any = "synthetic", config: Mask2NirConfig | None = None, *,
+              callbacks: tuple[Callback, ...] | list[Callback] = (), run_dir: str | os.PathLike | None = None,
+              device: str | None = None, resume: bool = True) -> Path:
+        """Train on (masks, NIR-II images) or ``"synthetic"``; return the exported weights.
+
+        Each side may be a folder, an image file, an array, a list of arrays (layers' data) or
+        ``"synthetic"``. A ``run_dir`` with ``last.safetensors`` resumes unless ``resume`` is False.
+        """
+        config = config or self.config
+        seed_everything(config.seed)
+        sources = ("synthetic", "synthetic") if isinstance(dataset_or_dirs, str) and dataset_or_dirs == "synthetic" \
+            else tuple(dataset_or_dirs)
+        if len(sources) != 2:
+            raise ValueError("training needs two sources: (vessel masks, NIR-II images)")
+        if config.patch_size % 4:
+            raise ValueError(f"patch_size must be a multiple of 4, got {config.patch_size}")
+        torch_device = resolve_device(device or "auto") if device or self.device is None else self.device
+        feature_losses = build_feature_losses(config)  # first: a missing VGG-19 file fails before any work
+        wants_synthetic = any(isinstance(s, str) and s == "synthetic" for s in sources)
+        synthetic = synthetic_domains(config) if wants_synthetic else None
+        domains, notes = [], []
+        for index, (source, label) in enumerate(zip(sources, ("vessel masks", "NIR-II images"))):
+            if isinstance(source, str) and source == "synthetic":
+                domains.append(synthetic[index])
+                notes.append(f"{config.synthetic_images} synthetic {config.synthetic_size}px {label}")
+            else:
+                domains.append(load_domain(source))
+                notes.append(f"{len(domains[-1])} user {label}")
+        masks = [binary_mask(m) for m in prepare_masks(domains[0])]
+        if config.mask_preprocessing == "paper":
+            masks = [paper_mask_preprocessing(m) for m in masks]
+        if any(not m.any() for m in masks):
+            raise ValueError("a training mask has no vessel pixels")
+        prepared_a = [m[None] * 2.0 - 1.0 for m in masks]
+        prepared_b = prepare_images(domains[1])
+        data_note = "; ".join(notes) + " (unpaired; disjoint synthetic tree seeds)" * (synthetic is not None)
+        if feature_losses is not None:
+            feature_losses = feature_losses.to(torch_device)
+
+            def extra(tensors):
+                return feature_losses(tensors["real_a"], tensors["real_b"], tensors["fake_b"])
+        else:
+            extra = None
+        model = CycleGAN(
+            self.name, config,
+            g_ab=init_weights(self.build_generator(config), seed=config.seed),
+            g_ba=init_weights(self.build_generator(config), seed=config.seed + 1),
+            d_a=init_weights(PatchDiscriminator(1, config.ndf, config.n_layers_d), seed=config.seed + 2),
+            d_b=init_weights(PatchDiscriminator(1, config.ndf, config.n_layers_d), seed=config.seed + 3),
+            device=torch_device, extra_generator_loss=extra,
+        )
+        run_dir = Path(run_dir) if run_dir is not None else Path("runs") / f"mask2nir-{time.strftime('%Y%m%d-%H%M%S')}"
+        settings = TrainerSettings(
+            total_steps=config.steps, checkpoint_every=config.checkpoint_every, schedule=config.schedule,
+            decay_steps=config.decay_steps, step_size=config.step_size, gamma=config.gamma, resume=resume,
+        )
+        features_note = ("off (plain CycleGAN)" if feature_losses is None else
+                         "random VGG-19 features" if config.feature_weights == "random" else
+                         f"VGG-19 weights {config.feature_weights or 'ImageNet (hub cache)'}")
+        weights = fit(
+            model,
+            lambda start: unpaired_batches(prepared_a, prepared_b, patch_size=config.patch_size,
+                                           batch_size=config.batch_size, seed=config.seed + 7919 * start),
+            run_dir, settings, callbacks=callbacks,
+            provenance={"training_data": data_note, "feature_losses": features_note,
+                        "napari_vesselgan": __version__, "device": str(torch_device)},
+        )
+        self.config, self.weights = config, weights
+        self.generator = model.g_ab.eval()
+        return weights
+
+
+def prepare_masks(masks: list[np.ndarray]) -> list[np.ndarray]:
+    """Binary float32 (H, W) planes; stacks contribute each plane."""
+    planes: list[np.ndarray] = []
+    for index, mask in enumerate(masks):
+        if mask.ndim == 3 and mask.shape[-1] in (3, 4):
+            raise ValueError(f"training mask {index} has shape {mask.shape}; masks must be single-channel")
+        planes += [mask] if mask.ndim == 2 else list(mask.reshape(-1, *mask.shape[-2:]))
+    return planes

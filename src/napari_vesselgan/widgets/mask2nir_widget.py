@@ -1,0 +1,283 @@
+"""Dock widget: vessel masks -> synthetic NIR-II images (`mask2nir`), for annotators.
+
+Three jobs, thin over the library:
+
+* Translate: a Labels (or binary image) layer -> a new image layer, in a worker with progress
+  and cancel; the layer's metadata records method, weights, parameters and source.
+* Follow edits live: a synthetic NIR-II layer that re-renders only the tiles a stroke can
+  change while the annotator paints or erases in the Labels layer (``_live_follow``).
+* Folder -> pairs: every mask in a folder becomes image / mask pairs for training a
+  segmentation model, optionally several per mask by augmentation
+  (``segmentation_dataset.synthesize_pairs``, the same as ``vesselgan predict mask2nir FOLDER``).
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from napari.layers import Image, Labels
+from qtpy.QtWidgets import (
+    QCheckBox,
+    QFileDialog,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLineEdit,
+    QPushButton,
+    QSpinBox,
+    QWidget,
+)
+
+from napari_vesselgan.widgets._method_widget import MethodWidget
+from napari_vesselgan.widgets._workers import describe_error
+
+if TYPE_CHECKING:
+    import napari
+
+
+def translate_job(report, *, data, load_method, tile: int | None, precision: str, device: str):
+    """Translate one mask (or a stack of masks), in the helper thread."""
+    report(("phase", "Loading weights..."))
+    method = load_method()
+    report(("phase", "Translating..."))
+    result = method.predict(data, tile=tile, precision=precision,
+                            progress=lambda done, total: report(("progress", done, total)))
+    return result, method.describe(tile=tile, precision=precision, device=device)
+
+
+def pairs_job(report, *, masks_dir: Path, output_dir: Path, per_mask: int, augment: bool, seed: int,
+              load_method, tile: int | None, precision: str, device: str):
+    """A folder of masks -> image / mask pairs, in the helper thread."""
+    from napari_vesselgan.data.mask_augment import MaskAugmentation
+    from napari_vesselgan.segmentation_dataset import read_masks, synthesize_pairs
+
+    report(("phase", "Reading masks..."))
+    masks = read_masks(masks_dir)
+    method = load_method()
+    report(("phase", f"Translating {len(masks)} masks..."))
+    pairs = synthesize_pairs(
+        masks, output_dir, lambda mask: method.predict(mask, tile=tile, precision=precision),
+        per_mask=per_mask, augmentation=MaskAugmentation() if augment else None, seed=seed,
+        provenance={"method": method.describe(tile=tile, precision=precision, device=device),
+                    "source": "napari-vesselgan mask2nir widget"},
+        progress=lambda done, total: report(("progress", done, total)))
+    return ("pairs", len(pairs), output_dir)
+
+
+class Mask2NirWidget(MethodWidget):
+    """Masks to synthetic NIR-II images: one layer, live while painting, or a folder of masks."""
+
+    method_name = "mask2nir"
+    layer_tooltip = "Vessel mask: a Labels layer (any non-zero label is a vessel) or a binary image layer"
+    job_name = "Mask to NIR-II"
+    cancelled_status = "Cancelled; nothing was added (pairs already written stay, with pairs.json)."
+
+    def __init__(self, napari_viewer: napari.viewer.Viewer, parent: QWidget | None = None):
+        super().__init__(napari_viewer, parent)
+        self.follower = None
+        self._build()
+        self._start_watching()
+
+    # ----- layout -----------------------------------------------------------------------------
+    def _build(self) -> None:
+        form = self._build_method_form()
+        form.labelForField(self.layer_combo).setText("Mask")
+        live = QGroupBox("Follow edits live")
+        live_layout = QHBoxLayout(live)
+        self.live_check = QCheckBox("Synthetic layer follows the painting")
+        self.live_check.setToolTip("Re-renders only the tiles a stroke can change, in the background")
+        self.live_check.toggled.connect(self._on_live_toggled)
+        self.rerender_button = QPushButton("Re-render all")
+        self.rerender_button.setToolTip("Render the whole mask again (after undo/redo, or to refresh statistics)")
+        self.rerender_button.setEnabled(False)
+        self.rerender_button.clicked.connect(lambda: self.follower and self.follower.rerender_all())
+        live_layout.addWidget(self.live_check, 1)
+        live_layout.addWidget(self.rerender_button)
+
+        folder = QGroupBox("Folder of masks -> image / mask pairs")
+        folder_form = QFormLayout(folder)
+        self.masks_edit, masks_row = self._folder_row("Folder of mask images")
+        self.output_edit, output_row = self._folder_row("Folder to write images/ and masks/ into")
+        self.per_mask_spin = QSpinBox()
+        self.per_mask_spin.setRange(1, 1000)
+        self.per_mask_spin.setToolTip("Pairs per mask; beyond the first, each comes from an augmented mask")
+        self.augment_check = QCheckBox("flips, rotations, elastic deformation")
+        self.augment_check.setChecked(True)
+        self.seed_spin = QSpinBox()
+        self.seed_spin.setRange(0, 2**31 - 1)
+        self.pairs_button = QPushButton("Make pairs")
+        self.pairs_button.clicked.connect(self.make_pairs)
+        folder_form.addRow("Masks", masks_row)
+        folder_form.addRow("Output", output_row)
+        folder_form.addRow("Per mask", self.per_mask_spin)
+        folder_form.addRow("Augment", self.augment_check)
+        folder_form.addRow("Seed", self.seed_spin)
+        folder_form.addRow("", self.pairs_button)
+
+        self._lay_out(form, "Translate", self.run, live, folder)
+        self.run_button.setToolTip("Make a synthetic NIR-II image of the chosen mask (a new layer)")
+
+    def _folder_row(self, title: str) -> tuple[QLineEdit, QWidget]:
+        edit = QLineEdit()
+        button = QPushButton("Browse...")
+
+        def choose() -> None:
+            path = QFileDialog.getExistingDirectory(self, title, edit.text())
+            if path:
+                edit.setText(path)
+
+        button.clicked.connect(choose)
+        row = QWidget()
+        layout = QHBoxLayout(row)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(edit, 1)
+        layout.addWidget(button)
+        return edit, row
+
+    def _job_controls(self) -> tuple[QWidget, ...]:
+        return (self.run_button, self.pairs_button, self.masks_edit, self.output_edit, self.per_mask_spin,
+                self.augment_check, self.seed_spin, *self._method_controls())
+
+    # ----- layers -----------------------------------------------------------------------------
+    def image_layers(self) -> list[Any]:
+        """Labels layers, then grey image layers (binary images count as masks)."""
+        labels = [layer for layer in self.viewer.layers if isinstance(layer, Labels) and not layer.multiscale]
+        images = [layer for layer in self.viewer.layers
+                  if isinstance(layer, Image) and not layer.rgb and not layer.multiscale]
+        return labels + images
+
+    def _remember_source(self, layer: Any) -> dict[str, Any]:
+        self._source = {"name": layer.name, "scale": tuple(layer.scale), "translate": tuple(layer.translate),
+                        "units": getattr(layer, "units", None)}
+        return self._source
+
+    # ----- translate --------------------------------------------------------------------------
+    def run(self) -> None:
+        """Translate the chosen mask layer (returns at once; ``run_finished`` says when it ends)."""
+        chosen = self._choose_run("Choose a mask: a Labels layer (for example File > Open Sample > VesselGAN > "
+                                  "vessel mask) or extract one with the 'Extract vessel mask' widget.")
+        if chosen is None:
+            return
+        layer, weights, device, tile = chosen
+        options = {"data": np.asarray(layer.data), "tile": tile, "device": device,
+                   "precision": self.precision_combo.currentData(),
+                   "load_method": lambda: self._load_method(weights, device)}
+        self._start_job(lambda report, cancel: translate_job(report, **options), f"Translating {layer.name}...")
+
+    def _on_return(self, payload: Any) -> None:
+        if isinstance(payload[0], str) and payload[0] == "pairs":
+            _, count, output_dir = payload
+            self.last_result = output_dir
+            self.last_outcome = "done"
+            self.status_label.setText(f"Done in {time.perf_counter() - self._started:.1f} s: {count} image / mask "
+                                      f"pairs in {output_dir}.")
+            return
+        result, metadata = payload
+        metadata["source_layer"] = self._source["name"]
+        name = f"{self._source['name']} NIR-II (synthetic)"
+        self.last_result = self._put_layer(name, result, metadata=metadata, contrast_limits=(0.0, 1.0),
+                                           **self._placement())
+        self.last_outcome = "done"
+        self.status_label.setText(f"Done in {time.perf_counter() - self._started:.1f} s: '{name}' added.")
+
+    # ----- folder -> pairs --------------------------------------------------------------------
+    def make_pairs(self) -> None:
+        """Translate every mask in the folder into image / mask pairs (a job with progress and cancel)."""
+        if self.busy:
+            return
+        masks_dir = Path(self.masks_edit.text().strip()).expanduser()
+        output_text = self.output_edit.text().strip()
+        if not self.masks_edit.text().strip() or not masks_dir.is_dir():
+            self.report_error("Choose an existing folder of mask images.")
+            return
+        if not output_text:
+            self.report_error("Choose a folder to write the pairs into.")
+            return
+        output_dir = Path(output_text).expanduser()
+        if output_dir.resolve() == masks_dir.resolve():
+            self.report_error("Write the pairs into another folder than the masks.")
+            return
+        per_mask, augment = self.per_mask_spin.value(), self.augment_check.isChecked()
+        if per_mask > 1 and not augment:
+            self.report_error("Several pairs per mask need augmentation: tick 'Augment'.")
+            return
+        self._refresh_weight_choices()
+        try:
+            weights = self.weights_path()
+        except ValueError as error:
+            self.report_error(str(error))
+            return
+        device, tile = self.device_combo.currentData(), self.tile_spin.value() or None
+        self.last_outcome = None
+        self._started = time.perf_counter()
+        options = {"masks_dir": masks_dir, "output_dir": output_dir, "per_mask": per_mask, "augment": augment,
+                   "seed": self.seed_spin.value(), "tile": tile, "device": device,
+                   "precision": self.precision_combo.currentData(),
+                   "load_method": lambda: self._load_method(weights, device)}
+        self._start_job(lambda report, cancel: pairs_job(report, **options), f"Making pairs from {masks_dir.name}...")
+
+    # ----- live -------------------------------------------------------------------------------
+    def _on_live_toggled(self, checked: bool) -> None:
+        if checked:
+            self.start_live()
+        else:
+            self.stop_live()
+
+    def start_live(self) -> None:
+        """Follow the chosen 2-D Labels layer with a synthetic NIR-II layer."""
+        from napari_vesselgan.widgets._live_follow import LiveFollower
+
+        self.stop_live()
+        layer = self.selected_layer()
+        problem = None
+        if not isinstance(layer, Labels):
+            problem = "Live following needs a Labels layer to paint in; choose one as the mask."
+        elif np.asarray(layer.data).ndim != 2:
+            problem = "Live following works on 2-D Labels layers."
+        weights = None
+        if problem is None:
+            try:
+                weights = self.weights_path()
+            except ValueError as error:
+                problem = str(error)
+        if problem is None:
+            try:
+                device = self.device_combo.currentData()
+                method = self._load_method(weights, device)
+                self._remember_source(layer)
+                metadata = method.describe(live=True, tile=128, precision="fp32")
+                metadata["source_layer"] = layer.name
+                self.follower = LiveFollower(self.viewer, layer, method, image_name=f"{layer.name} NIR-II (live)",
+                                             metadata=metadata, on_error=self._on_live_error,
+                                             on_status=self.status_label.setText)
+            except Exception as error:  # noqa: BLE001 - tell the user, never crash the viewer
+                problem = f"Live following could not start: {describe_error(error)}"
+        if problem is not None:
+            self.report_error(problem)
+            self.live_check.blockSignals(True)
+            self.live_check.setChecked(False)
+            self.live_check.blockSignals(False)
+            return
+        self.rerender_button.setEnabled(True)
+        self.status_label.setText(f"Live: rendering {layer.name}...")
+
+    def stop_live(self) -> None:
+        if self.follower is not None:
+            self.follower.stop()
+            self.follower = None
+        self.rerender_button.setEnabled(False)
+
+    def _on_live_error(self, error: BaseException) -> None:
+        self.follower = None
+        self.rerender_button.setEnabled(False)
+        self.live_check.blockSignals(True)
+        self.live_check.setChecked(False)
+        self.live_check.blockSignals(False)
+        self.report_error(f"Live rendering failed: {describe_error(error)}")
+
+    def _disconnect(self) -> None:
+        self.stop_live()
+        super()._disconnect()
