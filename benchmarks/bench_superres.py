@@ -10,7 +10,8 @@ Part 2, frames per second of the generator (the bundled weights, or random weigh
 default architecture with ``--untrained``) on batches of 640x360 and 1280x720 frames. Each
 step adds one change to the one before, and every step is compared with the eager fp32
 baseline of the same run (speed ratio, and the largest output difference as a fraction of the
-[-1, 1] range):
+[-1, 1] range). The cases are timed round-robin (one call of each per round, median over the
+rounds): timed one after the other, the machine's drift posed as speed-ups of 1.5x:
 
 1. ``eager fp32``: the network as trained (spectral-norm parametrisations evaluated per call)
 2. ``+ frozen spectral norm``: the normalised weights baked into plain convolutions (what
@@ -32,6 +33,7 @@ Writes ``benchmarks/results/bench_superres-<device>.json`` and prints a table.
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import statistics
 import time
@@ -58,6 +60,20 @@ def timed(fn, repeats: int, sync) -> float:
         sync()
         times.append(time.perf_counter() - start)
     return statistics.median(times)
+
+
+def timed_round_robin(calls: dict[str, Any], repeats: int, sync) -> dict[str, float]:
+    """Median seconds per call of each of ``calls``, timed in turn (one call of each per round,
+    after two warm-up rounds), so that drift in the machine's speed hits every case alike."""
+    times: dict[str, list[float]] = {name: [] for name in calls}
+    for round_index in range(repeats + 2):
+        for name, call in calls.items():
+            start = time.perf_counter()
+            call()
+            sync()
+            if round_index >= 2:
+                times[name].append(time.perf_counter() - start)
+    return {name: statistics.median(values) for name, values in times.items()}
 
 
 def row(case: str, metric: str, value: float, unit: str, baseline: str | None = None,
@@ -134,7 +150,7 @@ def bench_frames(method, device: torch.device, repeats: int, sync, compile_: boo
         label = f"{width}x{height} x{frames}"
 
         nhwc = batch.contiguous(memory_format=torch.channels_last)
-        last = frozen.to(memory_format=torch.channels_last)
+        last = copy.deepcopy(frozen).to(memory_format=torch.channels_last)  # Module.to works in place
         steps: list[tuple[str, Any, torch.Tensor, str]] = [
             ("eager fp32", net, batch, "fp32"),
             ("+ frozen spectral norm", frozen, batch, "fp32"),
@@ -145,27 +161,28 @@ def bench_frames(method, device: torch.device, repeats: int, sync, compile_: boo
             steps.append(("+ torch.compile", torch.compile(last), nhwc, "bf16"))
         if device.type == "cuda":
             steps.append(("+ CUDA graphs", torch.compile(last, mode="reduce-overhead"), nhwc, "bf16"))
-        reference = None
-        base_fps = None
+        calls: dict[str, Any] = {}
         for name, model, inputs, precision in steps:
             def forward(model=model, inputs=inputs, precision=precision):
                 with torch.inference_mode(), autocast(device, precision):
                     return model(inputs)
 
-            seconds = timed(forward, repeats, sync)
-            out = forward().float()
-            fps = frames / seconds
-            if reference is None:
-                reference, base_fps = out, fps
-                rows.append(row(f"{label} {name}", "throughput", fps, "frames/s"))
-            else:
-                error = float((out - reference).abs().max()) / 2.0
-                rows.append(row(f"{label} {name}", "throughput", fps, "frames/s", f"{label} eager fp32", base_fps,
-                                max_error_of_range=error))
+            calls[name] = forward
         stack = np.repeat(up[None], frames, axis=0)
-        seconds = timed(lambda: method.predict(stack), repeats, sync)
-        rows.append(row(f"{label} predict() end to end", "throughput", frames / seconds, "frames/s",
-                        f"{label} eager fp32", base_fps))
+        calls["predict() end to end"] = lambda: method.predict(stack)
+        seconds = timed_round_robin(calls, repeats, sync)
+        reference = calls["eager fp32"]().float()
+        base_fps = frames / seconds["eager fp32"]
+        for name, call in calls.items():
+            fps = frames / seconds[name]
+            if name == "eager fp32":
+                rows.append(row(f"{label} {name}", "throughput", fps, "frames/s"))
+                continue
+            extra = {}
+            if name != "predict() end to end":
+                extra["max_error_of_range"] = float((call().float() - reference).abs().max()) / 2.0
+            rows.append(row(f"{label} {name}", "throughput", fps, "frames/s", f"{label} eager fp32", base_fps,
+                            **extra))
     return rows
 
 

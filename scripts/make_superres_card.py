@@ -166,6 +166,16 @@ def main(weights_dir: Path = WEIGHTS) -> None:
     for bench_path in bench:
         lines += [f"## Speed (`benchmarks/results/{bench_path.name}`)", "",
                   *bench_lines(json.loads(bench_path.read_text())), ""]
+    if bench:
+        lines += [
+            "Kept in `predict()`: the frozen spectral norm (no speed change, the same outputs) and channels-last",
+            "weights (the measured gain). bf16 autocast is the largest gain on this CPU (error ~2e-3 of the range)",
+            "and is offered as `precision=\"bf16\"` / the widget's precision choice, not made the default:",
+            "fp32 stays the exact path. torch.compile on top of it was slower than eager bf16 here: not kept.",
+            "No GPU was lent to the session that measured these, so the H100 goal (1280x720 at 60 fps) is",
+            "unmeasured: run `benchmarks/bench_superres.py --device cuda --compile` there.",
+            "",
+        ]
     lines += [
         "Reproduce: `bash scripts/train_superres_weights.sh`, `.venv/bin/python scripts/superres_ablation.py",
         "--steps 400 --finetune-steps 400`, `.venv/bin/python benchmarks/bench_superres.py`, then",

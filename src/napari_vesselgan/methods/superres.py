@@ -339,10 +339,11 @@ class SuperResMethod(Method):
         "High-resolution images (their low-resolution partners are made by bicubic degradation)",)
 
     def __init__(self, config: TrainingConfig, generator: nn.Module, **kwargs: Any):
-        # Prediction only from here: bake the spectrally normalised weights into plain convolutions
-        # (same outputs, 1.15-1.34x faster on the CPU: benchmarks/bench_superres.py). Training
-        # always builds fresh networks.
-        super().__init__(config, freeze_spectral_norm(generator), **kwargs)
+        # Prediction only from here (training always builds fresh networks): the spectrally
+        # normalised weights baked into plain convolutions, stored channels-last, which
+        # benchmarks/bench_superres.py measured 1.4-1.5x faster on the CPU (outputs within 1e-5).
+        generator = freeze_spectral_norm(generator).to(memory_format=torch.channels_last)
+        super().__init__(config, generator, **kwargs)
 
     @classmethod
     def build_generator(cls, config: SuperResConfig) -> SuperResGenerator:  # type: ignore[override]
