@@ -10,14 +10,32 @@ parameters are frozen while the generators step.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Literal
 
 import torch
 from torch import nn
 
+from pydantic import Field
+
 from napari_vesselgan.engine.device import autocast
 from napari_vesselgan.engine.image_pool import ImagePool
 from napari_vesselgan.losses.adversarial import GANLoss
+from napari_vesselgan.methods.config import TrainingConfig
+
+class CycleGANConfig(TrainingConfig):
+    """The fields of every CycleGAN-trained method: widths, depths, loss weights, pool, synthetic data."""
+
+    ngf: int = Field(16, ge=4, le=256, description="Generator width (the paper's CycleGAN: 64).")
+    n_blocks: int = Field(6, ge=1, le=12, description="Residual blocks in each generator.")
+    ndf: int = Field(32, ge=4, le=256, description="Discriminator width (paper: 64).")
+    n_layers_d: int = Field(3, ge=1, le=5, description="Discriminator depth; 3 gives the 70x70 PatchGAN.")
+    gan_mode: Literal["lsgan", "vanilla"] = Field("lsgan", description="Adversarial loss.")
+    lambda_cycle: float = Field(10.0, ge=0, description="Weight of the cycle-consistency L1 loss.")
+    lambda_identity: float = Field(5.0, ge=0, description="Weight of the identity L1 loss (0.5 x lambda_cycle).")
+    pool_size: int = Field(50, ge=0, description="Generated images kept for the discriminators (0: off).")
+    synthetic_images: int = Field(48, ge=1, description="Images per domain when training on synthetic data.")
+    synthetic_size: int = Field(256, ge=32, description="Side of each synthetic training image in pixels.")
+
 
 ExtraLoss = Callable[[dict[str, torch.Tensor]], dict[str, torch.Tensor]]
 

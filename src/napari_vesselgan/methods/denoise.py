@@ -14,10 +14,9 @@ from __future__ import annotations
 import os
 import time
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar
 
 import numpy as np
-from pydantic import Field
 
 from napari_vesselgan import __version__
 from napari_vesselgan.data.patches import prepare_images, unpaired_batches
@@ -26,23 +25,12 @@ from napari_vesselgan.engine.device import resolve_device, seed_everything
 from napari_vesselgan.engine.trainer import Callback, TrainerSettings, fit
 from napari_vesselgan.methods.base import Method
 from napari_vesselgan.methods.config import TrainingConfig
-from napari_vesselgan.methods.cyclegan import CycleGAN
+from napari_vesselgan.methods.cyclegan import CycleGAN, CycleGANConfig
 from napari_vesselgan.nn import PatchDiscriminator, ResnetGenerator, init_weights
 
 
-class DenoiseConfig(TrainingConfig):
-    """Networks, losses and training of `denoise`."""
-
-    ngf: int = Field(16, ge=4, le=256, description="Generator width (the paper's CycleGAN: 64).")
-    n_blocks: int = Field(6, ge=1, le=12, description="Residual blocks in the generator (paper: 6).")
-    ndf: int = Field(32, ge=4, le=256, description="Discriminator width (paper: 64).")
-    n_layers_d: int = Field(3, ge=1, le=5, description="Discriminator depth; 3 gives the 70x70 PatchGAN.")
-    gan_mode: Literal["lsgan", "vanilla"] = Field("lsgan", description="Adversarial loss.")
-    lambda_cycle: float = Field(10.0, ge=0, description="Weight of the cycle-consistency L1 loss.")
-    lambda_identity: float = Field(5.0, ge=0, description="Weight of the identity L1 loss (0.5 x lambda_cycle).")
-    pool_size: int = Field(50, ge=0, description="Generated images kept for the discriminators (0: off).")
-    synthetic_images: int = Field(48, ge=1, description="Images per domain when training on synthetic data.")
-    synthetic_size: int = Field(256, ge=32, description="Side of each synthetic training image in pixels.")
+class DenoiseConfig(CycleGANConfig):
+    """Networks, losses and training of `denoise` (the CycleGAN fields; 6 blocks as the paper)."""
 
     PRESETS: ClassVar[dict[str, dict[str, Any]]] = {
         "paper": {"ngf": 64, "ndf": 64, "patch_size": 256, "steps": 200_000, "decay_steps": 100_000},

@@ -34,23 +34,17 @@ from napari_vesselgan.engine.device import resolve_device, seed_everything
 from napari_vesselgan.engine.trainer import Callback, TrainerSettings, fit
 from napari_vesselgan.methods.base import Method, check_image
 from napari_vesselgan.methods.config import TrainingConfig
-from napari_vesselgan.methods.cyclegan import CycleGAN
+from napari_vesselgan.methods.cyclegan import CycleGAN, CycleGANConfig
 from napari_vesselgan.nn import PatchDiscriminator, ResnetGenerator, init_weights
 
 FEATURE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1")
 MASK_RANGE = IntensityRange(0.0, 1.0, np.dtype(np.float32))
 
 
-class Mask2NirConfig(TrainingConfig):
-    """Networks, losses and training of `mask2nir`."""
+class Mask2NirConfig(CycleGANConfig):
+    """Networks, losses and training of `mask2nir` (the CycleGAN fields, 9 blocks, and the feature losses)."""
 
-    ngf: int = Field(16, ge=4, le=256, description="Generator width (paper: 64).")
     n_blocks: int = Field(9, ge=1, le=12, description="Residual blocks in each generator (paper: 9).")
-    ndf: int = Field(32, ge=4, le=256, description="Discriminator width (paper: 64).")
-    n_layers_d: int = Field(3, ge=1, le=5, description="Discriminator depth; 3 gives the 70x70 PatchGAN.")
-    gan_mode: Literal["lsgan", "vanilla"] = Field("lsgan", description="Adversarial loss.")
-    lambda_cycle: float = Field(10.0, ge=0, description="Weight of the cycle-consistency L1 loss.")
-    lambda_identity: float = Field(5.0, ge=0, description="Weight of the identity L1 loss.")
     lambda_content: float = Field(0.01, ge=0, description="Weight of the content loss (Eq. 11); 0 turns it off.")
     lambda_global_style: float = Field(0.002, ge=0, description="Weight of the global style loss (Eq. 12).")
     lambda_local_style: float = Field(0.001, ge=0, description="Weight of the AdaAttN local style loss (Eq. 13-18).")
@@ -58,12 +52,9 @@ class Mask2NirConfig(TrainingConfig):
         None, description="VGG-19 weights for the feature losses: None = torchvision's ImageNet file from torch's "
                           "hub cache, a file path, or 'random' (seeded random features, deliberately).")
     max_style_positions: int = Field(4096, ge=16, description="Style positions sampled for the attention (64*64).")
-    pool_size: int = Field(50, ge=0, description="Generated images kept for the discriminators (0: off).")
     mask_preprocessing: Literal["none", "paper"] = Field(
         "none", description="'paper': each training mask resized to 512x512, its centre 400x400 cut and resized to "
                             "300x300 (the paper's scale match of retinal masks to NIR-II vessels).")
-    synthetic_images: int = Field(48, ge=1, description="Images per domain when training on synthetic data.")
-    synthetic_size: int = Field(256, ge=32, description="Side of each synthetic training image in pixels.")
 
     PRESETS: ClassVar[dict[str, dict[str, Any]]] = {
         # paper: ngf 64, 9 blocks, 128 px patches, batch 1, 400 epochs (about 400 x the data)
