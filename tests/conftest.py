@@ -18,6 +18,16 @@ def real_dir() -> Path:
 
 
 @pytest.fixture
+def errors(monkeypatch) -> list[str]:
+    """Messages given to napari's show_error (the widgets' way of reporting failures)."""
+    import napari.utils.notifications
+
+    seen: list[str] = []
+    monkeypatch.setattr(napari.utils.notifications, "show_error", lambda message, *a, **k: seen.append(str(message)))
+    return seen
+
+
+@pytest.fixture
 def single_torch_thread():
     """One intra-op torch thread for a test: these check behaviour, not speed, and on a 2-core
     machine shared with other work torch's two OpenMP threads wait on each other."""

@@ -8,7 +8,6 @@ import pytest
 pytest.importorskip("napari")
 pytest.importorskip("pytestqt")
 
-import napari.utils.notifications  # noqa: E402
 from qtpy.QtCore import Qt  # noqa: E402
 
 from napari_vesselgan.analysis import ffa_saliency  # noqa: E402
@@ -31,13 +30,6 @@ def tiny_ffa_weights(tmp_path_factory):
                                                                      run_dir=tmp_path_factory.mktemp("ffa-widget"))
     yield weights
     torch.set_num_threads(before)
-
-
-@pytest.fixture
-def errors(monkeypatch) -> list[str]:
-    seen: list[str] = []
-    monkeypatch.setattr(napari.utils.notifications, "show_error", lambda message, *a, **k: seen.append(str(message)))
-    return seen
 
 
 def click_and_wait(qtbot, widget, button) -> str:

@@ -12,7 +12,6 @@ import pytest
 pytest.importorskip("napari")
 pytest.importorskip("pytestqt")
 
-import napari  # noqa: E402
 from napari.layers import Labels  # noqa: E402
 from qtpy.QtCore import Qt  # noqa: E402
 
@@ -33,13 +32,6 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
-
-
-@pytest.fixture
-def errors(monkeypatch) -> list[str]:
-    seen: list[str] = []
-    monkeypatch.setattr(napari.utils.notifications, "show_error", lambda message, *a, **k: seen.append(str(message)))
-    return seen
 
 
 def click_and_wait(qtbot, widget, button) -> str:

@@ -16,7 +16,6 @@ import pytest
 pytest.importorskip("napari")
 pytest.importorskip("pytestqt")
 
-import napari.utils.notifications  # noqa: E402
 from qtpy.QtCore import Qt  # noqa: E402
 
 from napari_vesselgan import methods  # noqa: E402
@@ -43,14 +42,6 @@ def one_torch_thread(request):
     request.getfixturevalue("tiny_denoise_weights")  # train it now, with one thread, if not done yet
     yield
     torch.set_num_threads(before)
-
-
-@pytest.fixture
-def errors(monkeypatch) -> list[str]:
-    """Messages given to napari's show_error (the widgets' way of reporting failures)."""
-    seen: list[str] = []
-    monkeypatch.setattr(napari.utils.notifications, "show_error", lambda message, *a, **k: seen.append(str(message)))
-    return seen
 
 
 def click_and_wait(qtbot, widget, button, timeout: int = RUN_TIMEOUT) -> str:
