@@ -110,7 +110,7 @@ def bench_tg_loss(device: torch.device, repeats: int, sync) -> list[dict[str, An
     return rows
 
 
-def load_generator(weights: str | None, untrained: bool, device: str):
+def load_method(weights: str | None, untrained: bool, device: str):
     from napari_vesselgan import methods
     from napari_vesselgan.methods.superres import SuperResMethod
 
@@ -229,7 +229,7 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     device = torch.device(args.device)
     DEVICE_NAME = args.device
     sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
-    method = load_generator(args.weights, args.untrained, args.device)
+    method = load_method(args.weights, args.untrained, args.device)
     rows = [] if args.skip_tg else bench_tg_loss(device, args.repeats, sync)
     rows += bench_frames(method, device, args.repeats, sync, args.compile)
     if not args.skip_tiling:

@@ -51,6 +51,12 @@ def fidelity(candidate: np.ndarray, clean: np.ndarray) -> dict[str, float]:
     return {"psnr": psnr(reference, fitted, data_range=1.0), "ssim": ssim(reference, fitted, data_range=1.0)}
 
 
+def summarise(rows: Sequence[dict[str, float]], keys: Sequence[str] = ("psnr", "ssim")) -> dict[str, float]:
+    """``<key>_mean`` and ``<key>_std`` over ``rows`` for each of ``keys``."""
+    return {f"{key}_{stat}": float(fn([row[key] for row in rows]))
+            for key in keys for stat, fn in (("mean", np.mean), ("std", np.std))}
+
+
 def evaluate_pairs(
     predict: Callable[[np.ndarray], np.ndarray],
     *,
@@ -67,15 +73,7 @@ def evaluate_pairs(
         low, high = lowlight_pair((size, size), seed=seed_base + index)
         for name, fn in candidates.items():
             rows[name].append(fidelity(fn(low), high))
-    summary = {
-        name: {
-            "psnr_mean": float(np.mean([r["psnr"] for r in values])),
-            "psnr_std": float(np.std([r["psnr"] for r in values])),
-            "ssim_mean": float(np.mean([r["ssim"] for r in values])),
-            "ssim_std": float(np.std([r["ssim"] for r in values])),
-        }
-        for name, values in rows.items()
-    }
+    summary = {name: summarise(values) for name, values in rows.items()}
     return {"n_pairs": n_pairs, "size": size, "seeds": [seed_base, seed_base + n_pairs - 1],
             "summary": summary, "per_pair": rows}
 

@@ -17,9 +17,10 @@ import numpy as np
 from skimage.restoration import richardson_lucy
 
 from napari_vesselgan.data.degradation import crop_to_multiple, degrade
+from napari_vesselgan.data.nir import VALIDATION_SEED_BASE, lowres_pair
+from napari_vesselgan.evaluation import HELD_OUT_SEED_BASE, summarise
 from napari_vesselgan.metrics import psnr, rmse, ssim
 
-HELD_OUT_SEED_BASE = 1_000_000  # as evaluation.py: far from training seeds (< 1e6)
 RL_ITERATIONS = (1, 2, 3, 5, 10, 20)
 
 
@@ -59,12 +60,8 @@ def richardson_lucy_deconvolution(image: np.ndarray, iterations: int, scale: int
 
 def synthetic_pair(seed: int, size: int, scale: int = 4) -> tuple[np.ndarray, np.ndarray]:
     """(re-upscaled Y, reference X) from a held-out synthetic NIR vessel image."""
-    from napari_vesselgan.data.nir import render_nir
-    from napari_vesselgan.data.vessels import vessel_tree
-
-    high = render_nir(vessel_tree((size, size), seed), seed)
-    _, low_up = degrade(high, scale)
-    return low_up, crop_to_multiple(high, scale)
+    _, low_up, high = lowres_pair((size, size), seed, scale=scale)
+    return low_up, high
 
 
 def choose_rl_iterations(pairs: Sequence[tuple[np.ndarray, np.ndarray]], scale: int = 4) -> int:
@@ -72,11 +69,6 @@ def choose_rl_iterations(pairs: Sequence[tuple[np.ndarray, np.ndarray]], scale: 
     scores = {n: np.mean([fidelity(richardson_lucy_deconvolution(low, n, scale), high)["psnr"]
                           for low, high in pairs]) for n in RL_ITERATIONS}
     return max(scores, key=scores.get)
-
-
-def _summary(rows: list[dict[str, float]]) -> dict[str, float]:
-    return {f"{key}_{stat}": float(fn([row[key] for row in rows]))
-            for key in ("psnr", "ssim", "rmse") for stat, fn in (("mean", np.mean), ("std", np.std))}
 
 
 def evaluate_superres(
@@ -93,7 +85,7 @@ def evaluate_superres(
     from napari_vesselgan.io import read_image
 
     if rl_iterations is None:
-        validation = [synthetic_pair(1_500_000 + i, size, scale) for i in range(2)]
+        validation = [synthetic_pair(VALIDATION_SEED_BASE + i, size, scale) for i in range(2)]
         rl_iterations = choose_rl_iterations(validation, scale)
     candidates: dict[str, Callable[[np.ndarray], np.ndarray]] = {
         "bicubic": lambda low: low,
@@ -110,6 +102,6 @@ def evaluate_superres(
     for set_name, pairs in sets.items():
         rows = {name: [fidelity(fn(low), high) for low, high in pairs] for name, fn in candidates.items()}
         result[set_name] = {"images": names[set_name], "shape": list(pairs[0][1].shape),
-                            "summary": {name: _summary(values) for name, values in rows.items()},
+                            "summary": {name: summarise(values, ("psnr", "ssim", "rmse")) for name, values in rows.items()},
                             "per_image": rows}
     return result

@@ -33,6 +33,7 @@ from .vessels import VesselTree, vessel_tree
 
 __all__ = [
     "TRAINING_SEED_LIMIT",
+    "VALIDATION_SEED_BASE",
     "clean_nir",
     "poisson_gaussian",
     "render_nir",
@@ -45,6 +46,7 @@ __all__ = [
 _PEAK_FRACTION = 0.6
 # unpaired_domains draws its image seeds below this; seeds >= it are free for held-out tests.
 TRAINING_SEED_LIMIT = 1_000_000
+VALIDATION_SEED_BASE = 1_500_000  # held out from training (< 1e6) and from evaluation (1e6 + i)
 # Stream tags: keep the streams of one seed independent of each other.
 _STREAM_BACKGROUND = 1
 _STREAM_NOISE = 2

@@ -10,21 +10,29 @@ import torch
 from napari_vesselgan.data.intensity import to_unit
 
 
+def grey_planes(images: Sequence[np.ndarray]) -> list[np.ndarray]:
+    """Each grey image as a 2-D array, each plane of a stack (T, Y, X) as one; ValueError for RGB."""
+    planes: list[np.ndarray] = []
+    for index, image in enumerate(images):
+        image = np.asarray(image)
+        if image.ndim == 3 and image.shape[-1] in (3, 4):
+            raise ValueError(f"training image {index} is RGB {image.shape}; this method needs grey images")
+        planes += [image] if image.ndim == 2 else list(image.reshape(-1, *image.shape[-2:]))
+    return planes
+
+
 def prepare_images(images: Sequence[np.ndarray], channels: int = 1) -> list[np.ndarray]:
     """Scale each whole image to [-1, 1] by its own range and arrange it as (C, H, W) float32.
 
     Stacks (T, Y, X) contribute each plane as an image. Raises ValueError for images of the
     wrong kind (RGB where grey is needed, empty, NaN).
     """
-    prepared: list[np.ndarray] = []
-    for index, image in enumerate(images):
-        image = np.asarray(image)
-        if channels == 1:
-            if image.ndim == 3 and image.shape[-1] in (3, 4):
-                raise ValueError(f"training image {index} is RGB {image.shape}; this method needs grey images")
-            planes = [image] if image.ndim == 2 else list(image.reshape(-1, *image.shape[-2:]))
-            prepared += [to_unit(plane)[None] for plane in planes]
-        else:
+    if channels == 1:
+        prepared = [to_unit(plane)[None] for plane in grey_planes(images)]
+    else:
+        prepared = []
+        for index, image in enumerate(images):
+            image = np.asarray(image)
             if image.ndim != 3 or image.shape[-1] != channels:
                 raise ValueError(f"training image {index} has shape {image.shape}; expected (Y, X, {channels})")
             prepared.append(np.moveaxis(to_unit(image), -1, 0))

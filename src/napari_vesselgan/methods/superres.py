@@ -37,11 +37,13 @@ from torch import nn
 from napari_vesselgan import __version__
 from napari_vesselgan.data.degradation import crop_to_multiple, degrade, upsample
 from napari_vesselgan.data.intensity import IntensityRange, intensity_range
-from napari_vesselgan.data.patches import paired_batches
+from napari_vesselgan.data.nir import VALIDATION_SEED_BASE
+from napari_vesselgan.data.patches import grey_planes, paired_batches
 from napari_vesselgan.data.sources import load_domain
 from napari_vesselgan.engine.device import autocast, resolve_device, seed_everything
 from napari_vesselgan.engine.tiling import predict_whole
 from napari_vesselgan.engine.trainer import Callback, TrainerSettings, TrainState, fit
+from napari_vesselgan.io.atomic import atomic_path
 from napari_vesselgan.losses.adversarial import GANLoss
 from napari_vesselgan.losses.total_gradient import total_gradient_loss
 from napari_vesselgan.methods.base import Method, ProgressFn, check_image, memory_budget_bytes
@@ -51,7 +53,6 @@ from napari_vesselgan.nn import PatchDiscriminator, init_weights
 from napari_vesselgan.nn.pretrained import feature_network
 from napari_vesselgan.nn.rrdb import SuperResGenerator, freeze_spectral_norm
 
-VALIDATION_SEED_BASE = 1_500_000  # held out from training (< 1e6) and from evaluation (1e6 + i)
 NATURAL_IMAGES = ("astronaut", "brick", "camera", "cat", "cell", "clock", "coffee", "coins", "grass", "gravel",
                   "hubble_deep_field", "immunohistochemistry", "moon", "page", "rocket", "text")
 
@@ -157,17 +158,6 @@ def make_pair(high: np.ndarray, config: SuperResConfig, seed: int = 0) -> np.nda
     _, low_up = degrade(high, config.scale, photons=config.photons, seed=seed)
     rng = intensity_range(low_up)
     return np.stack([rng.to_network(low_up), rng.to_network(crop_to_multiple(high, config.scale))])
-
-
-def planes_of(images: list[np.ndarray]) -> list[np.ndarray]:
-    """Each image, or each plane of a stack, as a 2-D array."""
-    planes = []
-    for image in images:
-        image = np.asarray(image)
-        if image.ndim == 3 and image.shape[-1] in (3, 4):
-            raise ValueError(f"superres trains on grey images; got an RGB(A) image of shape {image.shape}")
-        planes += [image] if image.ndim == 2 else list(image.reshape(-1, *image.shape[-2:]))
-    return planes
 
 
 def batches_of(pairs: list[np.ndarray], *, patch_size: int, batch_size: int, seed: int):
@@ -322,8 +312,6 @@ class EarlyStopping(Callback):
                 best.stopped.fill_(True)
                 state.request_stop()
         if state.run_dir is not None:
-            from napari_vesselgan.io.atomic import atomic_path
-
             with atomic_path(state.run_dir / "validation.json") as tmp:
                 tmp.write_text(json.dumps(self.history))
 
@@ -430,7 +418,7 @@ class SuperResMethod(Method):
             data_note = (f"{config.synthetic_images} synthetic {config.synthetic_size}px NIR vessel images "
                          f"(seeds {config.seed}-{config.seed + config.synthetic_images - 1})")
         else:
-            high_images = planes_of(load_domain(dataset_or_dirs))
+            high_images = grey_planes(load_domain(dataset_or_dirs))
             data_note = f"{len(high_images)} user high-resolution images"
         pairs = [make_pair(image, config, seed=config.seed + i) for i, image in enumerate(high_images)]
         validation = self._validation_pairs(config, high_images, synthetic)
