@@ -20,6 +20,9 @@ Late-phase FFA (H, W), 5-6 minutes after injection: weak choroidal background wi
 dark macula, vessels still brighter than the background (both kinds; ``artery_fill`` and
 ``vein_fill`` scale each tree for earlier phases), optic disc staining, and bright leakage that
 spreads beyond its source (``leakage_amount`` scales it; 0 before it appears).
+
+FFA video (T, H, W): :func:`render_ffa_video` renders the same eye at the dye states of
+:func:`ffa_phases` (arterial, venous, late; 4 frames each by default), for `fundus2video`.
 """
 
 from __future__ import annotations
@@ -36,6 +39,10 @@ __all__ = [
     "LEAKAGE_KINDS",
     "FundusAnatomy",
     "FundusPair",
+    "FundusVideo",
+    "ffa_phases",
+    "fundus_video",
+    "render_ffa_video",
     "fundus_anatomy",
     "fundus_pair",
     "render_ffa",
@@ -48,6 +55,7 @@ LEAKAGE_KINDS = ("none", "optic_disc", "large_focal", "punctate_focal")
 _STREAM_ANATOMY = 11
 _STREAM_FUNDUS = 12
 _STREAM_FFA = 13
+_STREAM_FFA_FRAMES = 1000  # + frame index: per-frame sensor noise of a video
 
 
 def _stream(seed: int, tag: int) -> np.random.Generator:
@@ -233,15 +241,20 @@ def render_fundus(anatomy: FundusAnatomy, seed: int = 0, *, noise: float = 0.01)
 
 
 def render_ffa(anatomy: FundusAnatomy, seed: int = 0, *, artery_fill: float = 1.0, vein_fill: float = 1.0,
-               leakage_amount: float = 1.0, noise: float = 0.015) -> np.ndarray:
+               leakage_amount: float = 1.0, background_level: float = 1.0, disc_stain: float = 1.0,
+               frame: int | None = None, noise: float = 0.015) -> np.ndarray:
     """The late-phase FFA image of ``anatomy``: float32 (H, W) in [0, 1], black outside the field of view.
 
-    ``artery_fill`` / ``vein_fill`` (0..1) scale the dye in each tree and ``leakage_amount``
-    the leakage, so earlier phases can be rendered from the same anatomy.
+    ``artery_fill`` / ``vein_fill`` (0..1) scale the dye in each tree, ``leakage_amount`` the
+    leakage, ``background_level`` the choroidal background and ``disc_stain`` the optic disc
+    staining, so earlier phases can be rendered from the same anatomy. The choroidal texture
+    comes from ``seed`` alone; ``frame`` (a video's frame index) draws the sensor noise from
+    its own stream, so the frames of a video share the eye and differ in noise.
     """
     rng = _stream(seed, _STREAM_FFA)
     shape, size = anatomy.shape, min(anatomy.shape)
-    background = 0.22 * (1.0 + 0.12 * _smooth_field(shape, size / 30, rng) + 0.05 * _smooth_field(shape, 1.5, rng))
+    background = 0.22 * background_level * (
+        1.0 + 0.12 * _smooth_field(shape, size / 30, rng) + 0.05 * _smooth_field(shape, 1.5, rng))
     d_fovea = _distance(shape, anatomy.fovea)
     background *= 1.0 - 0.6 * np.exp(-0.5 * (d_fovea / (1.6 * anatomy.disc_radius)) ** 2)
     image = background
@@ -252,7 +265,7 @@ def render_ffa(anatomy: FundusAnatomy, seed: int = 0, *, artery_fill: float = 1.
     # optic disc staining: bright rim-weighted disc (late phase)
     d_disc = _distance(shape, anatomy.disc_centre)
     disc = 1.0 / (1.0 + np.exp((d_disc - anatomy.disc_radius) / (0.1 * anatomy.disc_radius)))
-    image = image + 0.45 * disc * (1.0 - image)
+    image = image + 0.45 * disc_stain * disc * (1.0 - image)
     # leakage: dye pools at the source and diffuses beyond it
     if anatomy.leakage_kind != "none" and leakage_amount > 0:
         spread = anatomy.leakage + 0.8 * ndimage.gaussian_filter(anatomy.leakage, 0.012 * size + 1.0)
@@ -260,8 +273,62 @@ def render_ffa(anatomy: FundusAnatomy, seed: int = 0, *, artery_fill: float = 1.
         image = image + leak * (1.0 - image)
     image *= _falloff(anatomy, 0.35)
     image = ndimage.gaussian_filter(image, sigma=0.8, mode="reflect")
-    image = image + rng.normal(0.0, noise, image.shape).astype(np.float32)
+    noise_rng = rng if frame is None else _stream(seed, _STREAM_FFA_FRAMES + int(frame))
+    image = image + noise_rng.normal(0.0, noise, image.shape).astype(np.float32)
     return (np.clip(image, 0.0, 1.0) * _fov_edge(anatomy)).astype(np.float32)
+
+
+def ffa_phases(frames: int = 12) -> list[dict[str, float]]:
+    """The dye state of each frame of an FFA video: arterial, venous, then late phase, a third each.
+
+    Arterial phase: choroidal flush and arteries filling (veins empty); venous phase: arteries
+    full, veins filling from their walls in (drawn as a rising fill); late phase: vessels
+    fading as dye recirculates, disc staining and leakage growing at the lesions. With the
+    default 12 frames that is 4 frames per phase, as the paper samples its series; longer
+    videos split the same way (a remainder goes to the late phase).
+    """
+    if frames < 3:
+        raise ValueError(f"an FFA video needs at least 3 frames (one per phase), got {frames}")
+    per_phase = frames // 3
+    counts = (per_phase, per_phase, frames - 2 * per_phase)
+    states = []
+    for phase, count in enumerate(counts):
+        for k in range(count):
+            t = (k + 1) / count  # progress within the phase, (0, 1]
+            if phase == 0:
+                state = dict(artery_fill=0.25 + 0.75 * t, vein_fill=0.0, leakage_amount=0.0,
+                             background_level=0.45 + 0.35 * t, disc_stain=0.15 * t)
+            elif phase == 1:
+                state = dict(artery_fill=1.0, vein_fill=0.2 + 0.8 * t, leakage_amount=0.15 * t,
+                             background_level=0.8 + 0.2 * t, disc_stain=0.15 + 0.35 * t)
+            else:
+                state = dict(artery_fill=1.0 - 0.25 * t, vein_fill=1.0 - 0.2 * t, leakage_amount=0.15 + 0.85 * t,
+                             background_level=1.0, disc_stain=0.5 + 0.5 * t)
+            states.append(state)
+    return states
+
+
+def render_ffa_video(anatomy: FundusAnatomy, seed: int = 0, *, frames: int = 12, noise: float = 0.015) -> np.ndarray:
+    """The FFA video of ``anatomy``: float32 (T, H, W) in [0, 1], dye through arteries, veins, then leakage."""
+    return np.stack([render_ffa(anatomy, seed, frame=index, noise=noise, **state)
+                     for index, state in enumerate(ffa_phases(frames))])
+
+
+@dataclass(frozen=True, eq=False)
+class FundusVideo:
+    """A registered colour fundus photo (H, W, 3) and its FFA video (T, H, W), float32 in [0, 1]."""
+
+    fundus: np.ndarray
+    video: np.ndarray
+    anatomy: FundusAnatomy
+
+
+def fundus_video(shape: tuple[int, int] = (256, 256), seed: int = 0, *, frames: int = 12,
+                 leakage: str | None = None) -> FundusVideo:
+    """A colour fundus photo and the FFA video of the same synthetic eye."""
+    anatomy = fundus_anatomy(shape, seed, leakage=leakage)
+    return FundusVideo(fundus=render_fundus(anatomy, seed), video=render_ffa_video(anatomy, seed, frames=frames),
+                       anatomy=anatomy)
 
 
 def fundus_pair(shape: tuple[int, int] = (256, 256), seed: int = 0, *, leakage: str | None = None) -> FundusPair:
