@@ -165,7 +165,7 @@ def test_saved_state_dict_round_trips_through_the_loader(tmp_path):
     source = i3d_network("random")
     state = {k: v + 0.01 if v.is_floating_point() else v for k, v in source.state_dict().items()}
     path = tmp_path / "i3d.pt"
-    torch.save(state, path)
+    torch.save(state, path, _use_new_zipfile_serialization=False)  # the pre-1.6 format of rgb_imagenet.pt
     loaded = i3d_network(path)
     assert torch.equal(loaded.Mixed_5c.b3b.conv3d.weight, state["Mixed_5c.b3b.conv3d.weight"])
     assert torch.equal(loaded.Conv3d_1a_7x7.bn.running_mean, state["Conv3d_1a_7x7.bn.running_mean"])

@@ -65,7 +65,8 @@ def _checked_video(video, name: str = "video") -> np.ndarray:
 def video_set(source) -> list[np.ndarray]:
     """The videos of a set: a folder (each TIFF / MP4 / AVI file in it, sorted by name, is one
     video), one file (a ``(T, Y, X[, 3])`` video, or an ``(N, T, Y, X)`` / ``(N, T, Y, X, 3)`` stack
-    of videos), an array of those shapes, or a sequence of videos."""
+    of videos), an array of those shapes, or a sequence of videos. A 4-D array whose last axis
+    is 3 or 4 is one colour video; other 4-D arrays are (N, T, Y, X) grey videos."""
     if isinstance(source, (str, os.PathLike)):
         from ..io import read_image
         from ..io.readers import TIFF_SUFFIXES, VIDEO_SUFFIXES
