@@ -233,3 +233,26 @@ def test_fvd_command(tmp_path, capsys, monkeypatch):
     err = capsys.readouterr().err
     assert "rgb_imagenet.pt" in err and len(err.strip().splitlines()) == 1
     assert main(["fvd", str(tmp_path / "A"), str(tmp_path / "nowhere")]) == 2
+
+
+def test_bench_fvd_small_run(tmp_path):
+    import importlib.util
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_fvd.py"
+    spec = importlib.util.spec_from_file_location("bench_fvd", script)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    before = torch.get_num_threads()
+    try:
+        rows = bench.main(["--videos", "1", "--frames", "9", "--batch", "2", "--repeats", "1", "--set-size", "5",
+                           "--out", str(tmp_path / "b.json")])
+    finally:
+        torch.set_num_threads(before)
+    assert rows == json.loads((tmp_path / "b.json").read_text())
+    assert all(tuple(r) == bench.ROW_KEYS and r["value"] > 0 for r in rows)
+    for r in rows:
+        if r["baseline"] is not None:
+            assert r["baseline"] == "i3d 224px batch 1, 1 thread"
+            assert r["ratio"] == pytest.approx(r["value"] / r["baseline_value"])
+    assert {r["case"] for r in rows} >= {"preparation only 512px", "fvd 5 videos 400-d"}
