@@ -1,7 +1,8 @@
 """Image metrics: full-reference fidelity (PSNR, SSIM, RMSE; LPIPS in ``metrics.perceptual``),
 the explainable no-reference metrics of the denoise paper (SNR, entropy, edge density, contrast,
 mean intensity), layer comparison per frame with difference / SSIM maps (``metrics.compare``),
-FID / KID of image sets (``metrics.distribution``), and the generated reports (before/after
+FID / KID of image sets (``metrics.distribution``), video metrics (per-frame PSNR / SSIM / LPIPS
+and FVD, ``metrics.video``), and the generated reports (before/after
 markdown, and the self-contained HTML comparison).
 
 Everything here is numpy in, Python float out; inputs are never modified; nothing imports
@@ -23,6 +24,7 @@ from .compare import difference_map, fidelity_rows, ssim_map
 from .distribution import distribution_metrics, fid_from_features, kid_from_features
 from .fidelity import psnr, rmse, ssim
 from .report import write_html_report, write_report
+from .video import fvd, fvd_from_features, i3d_features, video_frame_metrics, video_lpips, video_metrics
 
 __all__ = [
     "psnr",
@@ -45,4 +47,10 @@ __all__ = [
     "distribution_metrics",
     "fid_from_features",
     "kid_from_features",
+    "video_frame_metrics",
+    "video_lpips",
+    "i3d_features",
+    "fvd",
+    "fvd_from_features",
+    "video_metrics",
 ]
