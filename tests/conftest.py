@@ -60,6 +60,16 @@ def tiny_superres_weights(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def tiny_fundus2video_weights(tmp_path_factory) -> Path:
+    """A fundus2video checkpoint trained for a few steps with the 'test' preset (ngf 8, 4-frame videos)."""
+    from napari_vesselgan.methods.fundus2video import Fundus2VideoConfig, Fundus2VideoMethod
+
+    config = Fundus2VideoConfig.preset("test")
+    method = Fundus2VideoMethod.untrained(config, device="cpu")
+    return method.train("synthetic", config, run_dir=tmp_path_factory.mktemp("tiny-fundus2video"))
+
+
+@pytest.fixture(scope="session")
 def tiny_mask2nir_weights(tmp_path_factory) -> Path:
     """A mask2nir checkpoint trained for a few steps with the 'test' preset (ngf 8, 2 blocks, random VGG)."""
     from napari_vesselgan.methods.mask2nir import Mask2NirConfig, Mask2NirMethod

@@ -82,6 +82,10 @@ def cmd_predict(args: argparse.Namespace) -> int:
     method = methods.load(args.method, weights=args.weights, device=args.device)
     if args.method == "mask2nir" and Path(args.input).is_dir():
         return _mask2nir_dataset(args, method)
+    if args.method == "fundus2video":
+        return _fundus2video_predict(args, method)
+    if args.frames is not None:
+        raise UserError("--frames is for fundus2video")
     if args.per_mask != 1 or args.augment:
         raise UserError("--per-mask and --augment are for mask2nir with a folder of masks")
     pairs = _inputs_and_outputs(Path(args.input), Path(args.output))
@@ -99,6 +103,25 @@ def cmd_predict(args: argparse.Namespace) -> int:
             saliency_path = target.with_name(target.stem + "_saliency.tif")
             write_image(saliency_path, method.saliency(image))
             print(f"saliency -> {saliency_path}")
+    return 0
+
+
+def _fundus2video_predict(args: argparse.Namespace, method) -> int:
+    """Each fundus photo -> its FFA video, written frame by frame (a TIFF stack, or MP4 / AVI by the
+    output's extension), so memory holds one 3-frame window whatever the number of frames."""
+    from napari_vesselgan.io import read_image
+    from napari_vesselgan.io.writers import write_frames
+
+    if args.saliency or args.scale != 1:
+        raise UserError("--saliency and --scale do not apply to fundus2video")
+    frames = args.frames if args.frames is not None else 12
+    for source, target in _inputs_and_outputs(Path(args.input), Path(args.output)):
+        image = read_image(source)
+        started = time.perf_counter()
+        write_frames(target, method.iter_frames(image, frames=frames, tile=args.tile, precision=args.precision),
+                     fps=args.fps)
+        print(f"{source} -> {target} ({frames} frames of {image.shape[1]}x{image.shape[0]}, "
+              f"{time.perf_counter() - started:.2f} s)")
     return 0
 
 
@@ -262,8 +285,10 @@ def cmd_evaluate_method(args: argparse.Namespace) -> int:
         return _evaluate_mask2nir(args)
     if args.method == "fundus2ffa":
         return _evaluate_fundus2ffa(args)
+    if args.method == "fundus2video":
+        return _evaluate_fundus2video(args)
     if args.method != "denoise":
-        raise UserError(f"evaluate supports: denoise, superres, mask2nir, fundus2ffa (got {args.method!r})")
+        raise UserError(f"evaluate supports: denoise, superres, mask2nir, fundus2ffa, fundus2video (got {args.method!r})")
     method = methods.load(args.method, weights=args.weights, device=args.device)
     predict = _denoise_predictor(method)
     result: dict[str, Any] = {"method": args.method, "weights": str(method.weights),
@@ -368,6 +393,21 @@ def _evaluate_fundus2ffa(args: argparse.Namespace) -> int:
     return 0
 
 
+def _evaluate_fundus2video(args: argparse.Namespace) -> int:
+    """Per-frame PSNR / SSIM (and PSNR inside the knowledge mask) of fundus2video on held-out synthetic videos."""
+    from napari_vesselgan import methods
+    from napari_vesselgan.methods.fundus2video import evaluate_heldout
+
+    method = methods.load(args.method, weights=args.weights, device=args.device)
+    frames = args.frames if args.frames is not None else 12
+    result = {"method": args.method, "weights": str(method.weights), "provenance": method.provenance,
+              "heldout": evaluate_heldout(method, n_videos=args.pairs, size=args.size, frames=frames)}
+    summary = result["heldout"]["summary"]
+    print(" ".join(f"{key}: {row['mean']:.4f} ± {row['std']:.4f}" for key, row in summary.items() if isinstance(row, dict)))
+    _write_json(args.output, result)
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from napari_vesselgan.demo import run_demo
 
@@ -401,13 +441,16 @@ def make_parser() -> argparse.ArgumentParser:
     predict.add_argument("--seed", type=int, default=0, help="mask2nir --augment: random seed")
     predict.add_argument("--image-dtype", default="uint16", choices=["uint16", "uint8", "float32"],
                          help="mask2nir with a folder of masks: how the images are stored")
+    predict.add_argument("--frames", type=int, help="fundus2video: frames of the video (default 12)")
+    predict.add_argument("--fps", type=float, default=4, help="fundus2video with an .mp4/.avi output: frames per second")
     predict.set_defaults(func=cmd_predict)
 
     train = sub.add_parser("train", help="train a method (resumes when --run-dir holds a checkpoint)")
     train.add_argument("method")
     train.add_argument("--synthetic", action="store_true", help="train on the synthetic generator's data")
-    train.add_argument("--domain-a", help="folder or image of domain A (denoise: low-light; fundus2ffa: fundus photos)")
-    train.add_argument("--domain-b", help="folder or image of domain B (denoise: clean; fundus2ffa: the registered FFA images, same order)")
+    train.add_argument("--domain-a", help="folder or image of domain A (denoise: low-light; fundus2ffa, fundus2video: fundus photos)")
+    train.add_argument("--domain-b", help="folder or image of domain B (denoise: clean; fundus2ffa: the registered FFA images, same order; "
+                            "fundus2video: FFA videos (TIFF stacks, MP4, AVI), same order)")
     train.add_argument("--data", help="superres: folder or image of high-resolution training images")
     train.add_argument("--preset", default="default", help="default, paper or test")
     train.add_argument("--config", help="JSON file with config fields")
@@ -434,7 +477,8 @@ def make_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--lpips-lin", help="LPIPS v0.1 linear-layer weights file (default: hub cache)")
     evaluate.add_argument("--weights")
     evaluate.add_argument("--device", default="auto", choices=devices)
-    evaluate.add_argument("--pairs", type=int, default=8)
+    evaluate.add_argument("--pairs", type=int, default=8, help="held-out synthetic pairs (fundus2video: videos)")
+    evaluate.add_argument("--frames", type=int, help="fundus2video: frames per held-out video (default 12)")
     evaluate.add_argument("--size", type=int, default=256)
     evaluate.add_argument("--real", help="folder of real images for the explainable metrics")
     evaluate.add_argument("--real-glob", default="*.png")

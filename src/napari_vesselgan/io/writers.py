@@ -7,6 +7,8 @@
   as is, floats within [0, 1] times 255, anything else scaled by the stack's min / max. Odd
   heights or widths are padded (edge values) by one pixel to even, which yuv420p needs, so such a
   video reads back one pixel larger.
+- :func:`write_frames`: frames from an iterator, one at a time, to a TIFF stack or a video
+  (for videos generated frame by frame).
 - :func:`write_image`: chooses by extension: ``.tif``/``.tiff`` -> TIFF; ``.png``/``.jpg``/
   ``.jpeg`` -> imageio (uint8 or uint16 PNG, uint8 JPEG; bool -> 0/255; floats within [0, 1]
   -> uint8; integers that fit -> the smallest of uint8 / uint16 the format holds);
@@ -19,7 +21,7 @@ is left behind (:func:`napari_vesselgan.io.atomic.atomic_path`).
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +30,7 @@ import numpy as np
 from .atomic import atomic_path
 from .readers import RASTER_SUFFIXES, SUPPORTED_SUFFIXES, TIFF_SUFFIXES, VIDEO_SUFFIXES, is_rgb, suffix_of
 
-__all__ = ["write_tiff", "write_video", "write_image"]
+__all__ = ["write_frames", "write_tiff", "write_video", "write_image"]
 
 
 def _checked(array: Any, *, min_ndim: int = 2, max_ndim: int = 4) -> np.ndarray:
@@ -126,8 +128,6 @@ def write_video(path: str | os.PathLike, frames: Any, *, fps: float = 5, quality
     ``quality`` is imageio-ffmpeg's 0-10 scale (10 best). Conversion to uint8 and even-size
     padding as in the module docstring.
     """
-    import imageio.v2 as iio2
-
     target = Path(path)
     if suffix_of(target) not in VIDEO_SUFFIXES:
         raise ValueError(f"{target}: a video needs one of the extensions {', '.join(VIDEO_SUFFIXES)}")
@@ -138,21 +138,68 @@ def write_video(path: str | os.PathLike, frames: Any, *, fps: float = 5, quality
         raise ValueError(f"fps must be positive, got {fps}")
     video = _pad_even(_video_uint8(a))
     with atomic_path(target) as tmp:
-        writer = iio2.get_writer(
-            tmp,
-            format="FFMPEG",
-            mode="I",
-            fps=fps,
-            codec="libx264",
-            pixelformat="yuv420p",
-            quality=quality,
-            macro_block_size=1,  # we padded to even sizes ourselves; no silent resizing
-        )
-        try:
-            for frame in video:
-                writer.append_data(frame)
-        finally:
-            writer.close()
+        _encode(tmp, video, fps=fps, quality=quality)
+    return target
+
+
+def _encode(path: Path, frames: Iterable[np.ndarray], *, fps: float, quality: float) -> int:
+    """H.264-encode uint8 frames of even size into ``path``; returns the number of frames."""
+    import imageio.v2 as iio2
+
+    writer = iio2.get_writer(
+        path,
+        format="FFMPEG",
+        mode="I",
+        fps=fps,
+        codec="libx264",
+        pixelformat="yuv420p",
+        quality=quality,
+        macro_block_size=1,  # we padded to even sizes ourselves; no silent resizing
+    )
+    count = 0
+    try:
+        for frame in frames:
+            writer.append_data(frame)
+            count += 1
+    finally:
+        writer.close()
+    return count
+
+
+def write_frames(path: str | os.PathLike, frames: Iterable[np.ndarray], *, fps: float = 5,
+                 quality: float = 8) -> Path:
+    """Write frames as they come (an iterator of (Y, X) arrays), holding one at a time: a TIFF
+    stack (T, Y, X) in the frames' dtype, or an MP4 / AVI (float frames in [0, 1] x 255, uint8 as is).
+
+    For generators that make long videos frame by frame (fundus2video); atomic like every writer.
+    """
+    target = Path(path)
+    suffix = suffix_of(target)
+    if suffix not in VIDEO_SUFFIXES + TIFF_SUFFIXES:
+        raise ValueError(f"{target}: frames go to a TIFF stack or a video ({', '.join(TIFF_SUFFIXES + VIDEO_SUFFIXES)})")
+    if fps <= 0:
+        raise ValueError(f"fps must be positive, got {fps}")
+
+    def checked() -> Iterator[np.ndarray]:
+        for index, frame in enumerate(frames):
+            frame = np.asarray(frame)
+            if frame.ndim != 2:
+                raise ValueError(f"frame {index} has shape {frame.shape}; expected a 2-D grey frame")
+            yield frame
+
+    with atomic_path(target) as tmp:
+        if suffix in VIDEO_SUFFIXES:
+            count = _encode(tmp, (_pad_even(_video_uint8(f[None]))[0] for f in checked()), fps=fps, quality=quality)
+        else:
+            import tifffile
+
+            count = 0
+            with tifffile.TiffWriter(tmp) as tif:
+                for frame in checked():
+                    tif.write(frame, contiguous=True)
+                    count += 1
+        if count == 0:
+            raise ValueError("no frames to write")
     return target
 
 

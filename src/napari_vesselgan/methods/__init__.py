@@ -15,6 +15,7 @@ _REGISTRY: dict[str, str] = {
     "mask2nir": "napari_vesselgan.methods.mask2nir:Mask2NirMethod",
     "superres": "napari_vesselgan.methods.superres:SuperResMethod",
     "fundus2ffa": "napari_vesselgan.methods.fundus2ffa:Fundus2FFAMethod",
+    "fundus2video": "napari_vesselgan.methods.fundus2video:Fundus2VideoMethod",
 }
 
 

@@ -4,7 +4,8 @@ reflect-pad 3, conv 7x7, norm, ReLU; two stride-2 3x3 down-samplings; ``n_blocks
 blocks at 4*ngf; two transposed-conv up-samplings; reflect-pad 3, conv 7x7, tanh. Convs carry
 a bias only with instance norm (batch norm has its own shift), as the reference code does, so
 that parameter counts match it. Total stride 4: inputs must be a multiple of 4 (the methods
-pad with reflection and crop back).
+pad with reflection and crop back). ``n_downsampling`` other than 2 gives pix2pixHD's global
+generator pattern (stride 2**n, width doubling at each down-sampling).
 """
 
 from __future__ import annotations
@@ -54,8 +55,6 @@ class ResidualBlock(nn.Module):
 class ResnetGenerator(nn.Module):
     """Image-to-image generator with ``n_blocks`` residual blocks between two down- and two up-samplings."""
 
-    stride = 4
-
     def __init__(
         self,
         in_channels: int,
@@ -65,26 +64,30 @@ class ResnetGenerator(nn.Module):
         norm: str = "instance",
         dropout: float = 0.0,
         block_relu_after_each: bool = False,
+        n_downsampling: int = 2,
     ):
         super().__init__()
         use_bias = norm == "instance"
         self.in_channels, self.out_channels, self.ngf, self.n_blocks = in_channels, out_channels, ngf, n_blocks
+        self.n_downsampling = n_downsampling
+        self.stride = 2**n_downsampling
         layers: list[nn.Module] = [
             nn.ReflectionPad2d(3),
             nn.Conv2d(in_channels, ngf, 7, bias=use_bias),
             make_norm(norm, ngf),
             nn.ReLU(True),
         ]
-        for i in range(2):
+        for i in range(n_downsampling):
             mult = 2**i
             layers += [
                 nn.Conv2d(ngf * mult, ngf * mult * 2, 3, stride=2, padding=1, bias=use_bias),
                 make_norm(norm, ngf * mult * 2),
                 nn.ReLU(True),
             ]
-        layers += [ResidualBlock(ngf * 4, norm, use_bias, dropout, block_relu_after_each) for _ in range(n_blocks)]
-        for i in range(2):
-            mult = 2 ** (2 - i)
+        width = ngf * 2**n_downsampling
+        layers += [ResidualBlock(width, norm, use_bias, dropout, block_relu_after_each) for _ in range(n_blocks)]
+        for i in range(n_downsampling):
+            mult = 2 ** (n_downsampling - i)
             layers += [
                 nn.ConvTranspose2d(ngf * mult, ngf * mult // 2, 3, stride=2, padding=1, output_padding=1, bias=use_bias),
                 make_norm(norm, ngf * mult // 2),
@@ -99,9 +102,11 @@ class ResnetGenerator(nn.Module):
     @property
     def receptive_radius(self) -> int:
         """Input pixels on each side that influence one output pixel (for tile halos)."""
-        # conv7 (3) + down (1 at stride 1) + down (1 at stride 2) + 2 convs per block at stride 4
-        # + up (1 at stride 4) + up (1 at stride 2) + conv7 (3)
-        return 3 + 1 + 2 + 8 * self.n_blocks + 4 + 2 + 3
+        # conv7 (3) + each down conv (1 at its input stride 1, 2, ...) + 2 convs per block at the
+        # total stride + each up conv (1 at stride 2**n .. 2) + conv7 (3); n = 2 gives 15 + 8 * n_blocks
+        n = self.n_downsampling
+        downs, ups = sum(2**i for i in range(n)), sum(2**i for i in range(1, n + 1))
+        return 3 + downs + 2 * self.stride * self.n_blocks + ups + 3
 
 
 def init_weights(net: nn.Module, gain: float = 0.02, seed: int | None = None) -> nn.Module:
