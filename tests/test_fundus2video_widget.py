@@ -13,7 +13,6 @@ pytest.importorskip("pytestqt")
 
 from qtpy.QtCore import Qt  # noqa: E402
 
-from napari_vesselgan import methods  # noqa: E402
 from napari_vesselgan.io import read_image  # noqa: E402
 from napari_vesselgan.widgets.fundus2video_widget import Fundus2VideoWidget  # noqa: E402
 
@@ -55,12 +54,8 @@ class StandInVideoMethod:
 
 
 @pytest.fixture
-def stand_in(monkeypatch, tmp_path):
-    """A widget factory whose widgets load :class:`StandInVideoMethod` (and the method registered, if not yet)."""
-    if "fundus2video" not in methods.available():
-        real = methods.method_class
-        monkeypatch.setattr(methods, "method_class",
-                            lambda name: StandInVideoMethod if name == "fundus2video" else real(name))
+def stand_in(tmp_path):
+    """A widget factory whose widgets load :class:`StandInVideoMethod`."""
 
     def make(viewer, delay: float = 0.0) -> tuple[Fundus2VideoWidget, StandInVideoMethod]:
         method = StandInVideoMethod(delay)
@@ -139,9 +134,7 @@ def test_video_widget_cancel_between_frames_adds_nothing(make_napari_viewer, qtb
 
 def test_video_widget_messages(make_napari_viewer, tmp_path, errors):
     viewer = make_napari_viewer()
-    widget = Fundus2VideoWidget(viewer) if "fundus2video" in methods.available() else None
-    if widget is None:
-        pytest.skip("fundus2video is not registered in this branch yet")
+    widget = Fundus2VideoWidget(viewer)
     widget.run()
     assert errors and "RGB fundus" in errors[-1]
     assert widget.write_video() is None and "Generate a video first" in errors[-1]
@@ -170,3 +163,43 @@ def test_video_slider_plays_the_video(make_napari_viewer, qtbot, stand_in, error
     again = viewer.screenshot(canvas_only=True, flash=False)
     assert np.abs(again.astype(int) - first.astype(int)).mean() < 1
     assert video.visible
+
+
+def test_video_widget_runs_the_method(make_napari_viewer, qtbot, tiny_fundus2video_weights, single_torch_thread,
+                                      tmp_path, errors):
+    viewer = make_napari_viewer()
+    (fundus,) = viewer.open_sample("napari-vesselgan", "synthetic-fundus")
+    kept = fundus.data.copy()
+    widget = Fundus2VideoWidget(viewer)
+    widget.set_weights_file(tiny_fundus2video_weights)
+    widget.frames_spin.setValue(4)
+    assert click_and_wait(qtbot, widget, widget.run_button) == "done"
+    assert not errors
+    video = viewer.layers[f"{fundus.name} FFA video"]
+    assert video.data.shape == (4, 512, 512) and video.data.dtype == np.float32
+    assert 0 <= video.data.min() and video.data.max() <= 1
+    assert video.metadata["method"] == "fundus2video" and video.metadata["weights"] == str(tiny_fundus2video_weights)
+    assert video.metadata["parameters"]["frames"] == 4 and video.metadata["source_layer"] == fundus.name
+    assert viewer.dims.current_step[0] == 0 and viewer.dims.nsteps[0] == 4
+    assert np.array_equal(fundus.data, kept)
+    target = tmp_path / "ffa.mp4"
+    widget.video_path_edit.setText(str(target))
+    assert widget.write_video() == target and not errors
+    assert read_image(target).shape == (4, 512, 512)
+
+    # the generated series gets a knowledge-mask overlay like any time series
+    from napari_vesselgan.analysis import knowledge_mask
+    from napari_vesselgan.widgets.knowledge_mask_widget import KnowledgeMaskWidget
+
+    overlay = KnowledgeMaskWidget(viewer).run()
+    assert overlay is viewer.layers[f"{video.name} knowledge mask"] and not errors
+    assert np.array_equal(overlay.data, knowledge_mask(video.data[0], video.data[-1]))
+    viewer.layers.remove(overlay)
+
+    # cancel: nothing added, the earlier result stays as it was
+    widget.frames_spin.setValue(6)
+    with qtbot.waitSignal(widget.run_finished, timeout=RUN_TIMEOUT) as blocker:
+        widget.run()
+        widget.cancel()
+    assert blocker.args[0] == "cancelled" and len(viewer.layers) == 2 and video.data.shape[0] == 4
+    assert not errors and not widget.busy
