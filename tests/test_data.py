@@ -223,7 +223,7 @@ def test_committed_sample_files_match_the_generator(generated: dict[str, np.ndar
         assert path.is_file(), f"{path} missing: run scripts/make_sample_data.py"
         assert np.array_equal(read_image(path), generated[key]), f"{path} is stale"
         total += path.stat().st_size
-    assert total < 1_000_000
+    assert total < 3_000_000  # the 12-frame FFA video is ~1.5 MB of it
     assert (folder / "README.md").is_file()
 
 

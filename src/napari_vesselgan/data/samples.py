@@ -6,7 +6,9 @@ installed wheel) the same arrays are recomputed from the same seeds, so both rou
 identical data. All synthetic samples share one vessel tree: the mask, the NIR-II image, its
 low-light version and its 4x low-resolution version pair pixel for pixel.
 
-The fundus sample is real: ``skimage.data.retina()``, bundled with scikit-image (CC0).
+The synthetic colour fundus photo, its late-phase FFA image and its FFA video (T, Y, X) show
+one more eye, with its own size. The fundus sample is real: ``skimage.data.retina()``, bundled
+with scikit-image (CC0).
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ __all__ = [
     "sample_fundus",
     "sample_synthetic_fundus",
     "sample_synthetic_ffa",
+    "sample_synthetic_ffa_video",
 ]
 
 SAMPLE_SEED = 7
@@ -47,10 +50,13 @@ SAMPLE_FILES = {
     "lowres_nir": "lowres_nir.tif",
     "synthetic_fundus": "synthetic_fundus.tif",
     "synthetic_ffa": "synthetic_ffa.tif",
+    "synthetic_ffa_video": "synthetic_ffa_video.tif",
 }
 # The synthetic fundus / FFA pair: its own size and a leakage kind that shows in the saliency map.
 FUNDUS_SAMPLE_SHAPE = (512, 512)
 FUNDUS_SAMPLE_LEAKAGE = "large_focal"
+# The FFA video sample of that eye: arterial, venous and late phase, 4 frames each.
+FFA_VIDEO_SAMPLE_FRAMES = 12
 
 LayerDataTuple = tuple[np.ndarray, dict[str, Any], str]
 
@@ -66,9 +72,10 @@ def make_samples() -> dict[str, np.ndarray]:
     vessel_mask uint8 0/1, nir uint16 (high quality), lowlight_nir uint16 (same tree and clean
     image, 1% of the photons), lowres_nir uint16 (nir bicubic-downsampled 4x), synthetic_fundus
     uint8 (512, 512, 3) and synthetic_ffa uint8 (512, 512), a registered colour fundus / late-phase
-    FFA pair (``data.fundus.fundus_pair``, same seed, large focal leakage).
+    FFA pair (``data.fundus.fundus_pair``, same seed, large focal leakage), and
+    synthetic_ffa_video uint8 (12, 512, 512), the FFA video of that eye (``render_ffa_video``).
     """
-    from .fundus import fundus_pair
+    from .fundus import fundus_pair, render_ffa_video
 
     pair = fundus_pair(FUNDUS_SAMPLE_SHAPE, SAMPLE_SEED, leakage=FUNDUS_SAMPLE_LEAKAGE)
     tree = vessel_tree(SAMPLE_SHAPE, SAMPLE_SEED)
@@ -83,6 +90,8 @@ def make_samples() -> dict[str, np.ndarray]:
         "lowres_nir": lr_small,
         "synthetic_fundus": np.rint(pair.fundus * 255).astype(np.uint8),
         "synthetic_ffa": np.rint(pair.ffa * 255).astype(np.uint8),
+        "synthetic_ffa_video": np.rint(
+            render_ffa_video(pair.anatomy, SAMPLE_SEED, frames=FFA_VIDEO_SAMPLE_FRAMES) * 255).astype(np.uint8),
     }
 
 
@@ -169,3 +178,13 @@ def sample_synthetic_ffa() -> list[LayerDataTuple]:
     data, meta = _load("synthetic_ffa")
     meta.update(pairs_with=SAMPLE_FILES["synthetic_fundus"], leakage=FUNDUS_SAMPLE_LEAKAGE)
     return [(data, {"name": "FFA late phase (synthetic)", "metadata": meta, "colormap": "gray"}, "image")]
+
+
+def sample_synthetic_ffa_video() -> list[LayerDataTuple]:
+    """The FFA video (8-bit grey, (T, Y, X)) of the synthetic fundus sample's eye: the dye fills
+    the arteries, then the veins, then leaks (``data.fundus.ffa_phases``); the time slider plays it."""
+    data, meta = _load("synthetic_ffa_video")
+    meta.update(pairs_with=SAMPLE_FILES["synthetic_fundus"], leakage=FUNDUS_SAMPLE_LEAKAGE,
+                frames=int(data.shape[0]))
+    kwargs = {"name": "FFA video (synthetic)", "metadata": meta, "colormap": "gray", "axis_labels": ("t", "y", "x")}
+    return [(data, kwargs, "image")]
