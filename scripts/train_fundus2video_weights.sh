@@ -7,10 +7,10 @@
 # fp16 into the package, then trains the ablation arm WITHOUT the knowledge-mask techniques
 # (preset baseline) with the same steps, data and seed, and measures both on the same 16 held-out
 # videos. Both runs go in parallel, each on one core (OMP_NUM_THREADS=1); they resume if
-# interrupted (run the script again). STEPS sets the budget (default 6000 window steps).
+# interrupted (run the script again). STEPS sets the budget (default 12000 window steps; about 55 minutes per arm on a quiet core).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-steps=${STEPS:-6000}
+steps=${STEPS:-12000}
 common=(--synthetic --device "${DEVICE:-cpu}" --set steps=$steps --set decay_steps=$((steps / 2)))
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
 .venv/bin/vesselgan train fundus2video "${common[@]}" --run-dir runs/fundus2video-default \
