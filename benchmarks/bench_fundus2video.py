@@ -57,20 +57,21 @@ def child(args: argparse.Namespace) -> None:
     print(json.dumps({"seconds_per_frame": seconds / args.length, "peak_mb": (peak - before) / 1024}))
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> list[dict]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", type=int, default=512)
     parser.add_argument("--frames", type=int, default=12, help="baseline length")
     parser.add_argument("--lengths", type=int, nargs="+", default=[12, 48])
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--weights", default=None, help="default: the bundled weights")
+    parser.add_argument("--out", help="JSON path (default: benchmarks/results/bench_fundus2video-<device>.json)")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--mode", default="streamed", help=argparse.SUPPRESS)
     parser.add_argument("--length", type=int, default=12, help=argparse.SUPPRESS)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     if args.child:
         child(args)
-        return
+        return []
 
     import torch
 
@@ -96,10 +97,11 @@ def main() -> None:
     for r in rows:
         ratio = f"{r['ratio']:.2f}" if r["ratio"] is not None else "-"
         print(f"{r['case']:<18} {r['metric']:<18} {r['value']:>10.3f} {r['baseline_value']:>10.3f} {ratio:>7}")
-    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
-    path = RESULTS_DIR / f"bench_fundus2video-{args.device}.json"
+    path = Path(args.out) if args.out else RESULTS_DIR / f"bench_fundus2video-{args.device}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(rows, indent=2))
     print(f"written: {path}")
+    return rows
 
 
 if __name__ == "__main__":

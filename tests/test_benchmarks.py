@@ -56,3 +56,17 @@ def test_bench_predict_small_run(bench_predict, tmp_path, capsys):
 
     table = capsys.readouterr().out
     assert "tiled 32 exact (halo 72)" in table and "ratio vs baseline" in table
+
+
+def test_bench_fundus2video_small_run(tiny_fundus2video_weights, tmp_path):
+    spec = importlib.util.spec_from_file_location("bench_fundus2video", SCRIPT.parent / "bench_fundus2video.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    out = tmp_path / "bench.json"
+    rows = module.main(["--size", "64", "--frames", "3", "--lengths", "6", "--weights",
+                        str(tiny_fundus2video_weights), "--out", str(out)])
+    assert json.loads(out.read_text()) == rows
+    assert {r["case"] for r in rows} == {"streamed T=3", "streamed T=6", "collected T=3", "collected T=6"}
+    assert all(r["value"] >= 0 for r in rows)
+    baseline_rows = [r for r in rows if r["case"] == r["baseline"]]
+    assert baseline_rows and all(r["ratio"] == 1.0 for r in baseline_rows if r["value"] > 0)

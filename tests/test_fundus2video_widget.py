@@ -203,3 +203,27 @@ def test_video_widget_runs_the_method(make_napari_viewer, qtbot, tiny_fundus2vid
         widget.cancel()
     assert blocker.args[0] == "cancelled" and len(viewer.layers) == 2 and video.data.shape[0] == 4
     assert not errors and not widget.busy
+
+
+def test_training_widget_trains_fundus2video_on_a_photo_and_a_video_layer(make_napari_viewer, qtbot, tmp_path,
+                                                                         single_torch_thread, errors):
+    from napari_vesselgan import methods
+    from napari_vesselgan.data.fundus import fundus_video
+    from napari_vesselgan.widgets.train_widget import TrainWidget
+
+    viewer = make_napari_viewer()
+    sample = fundus_video((64, 64), 2, frames=6)
+    viewer.add_image(np.rint(sample.fundus * 255).astype(np.uint8), name="photo", rgb=True)
+    viewer.add_image(np.rint(sample.video * 255).astype(np.uint8), name="angiogram video")
+    widget = TrainWidget(viewer)
+    widget.method_combo.setCurrentIndex(widget.method_combo.findData("fundus2video"))
+    assert "videos" in widget.box_b.title()
+    widget.set_preset("test")
+    widget.steps_spin.setValue(2)
+    widget.source_a.select_layers(["photo"])
+    widget.source_b.select_layers(["angiogram video"])
+    widget.set_run_dir(tmp_path / "run")
+    assert click_and_wait(qtbot, widget, widget.train_button) == "done" and not errors
+    assert widget.loss_plot.points["D"][0] == [1, 2]  # the paired GANs' single discriminator is plotted too
+    trained = methods.load("fundus2video", weights=widget.last_result.weights, device="cpu")
+    assert trained.predict(sample.fundus, frames=3).shape == (3, 64, 64)

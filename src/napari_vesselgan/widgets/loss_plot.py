@@ -12,8 +12,10 @@ from qtpy.QtCore import QTimer
 from qtpy.QtWidgets import QSizePolicy, QVBoxLayout, QWidget
 
 #: Curves shown by default: generator total and the two discriminators.
-DEFAULT_CURVES: dict[str, str] = {"G": "generator (G)", "D_A": "discriminator A", "D_B": "discriminator B"}
-_COLOURS = {"G": "#ff7f0e", "D_A": "#1f77b4", "D_B": "#2ca02c"}
+# CycleGANs report D_A and D_B, the paired GANs (fundus2ffa, fundus2video, superres) one D
+DEFAULT_CURVES: dict[str, str] = {"G": "generator (G)", "D_A": "discriminator A", "D_B": "discriminator B",
+                                  "D": "discriminator"}
+_COLOURS = {"G": "#ff7f0e", "D_A": "#1f77b4", "D_B": "#2ca02c", "D": "#1f77b4"}
 
 
 def _theme_colours() -> tuple[str, str, str]:
