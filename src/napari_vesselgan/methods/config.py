@@ -6,9 +6,12 @@ weights, so a checkpoint always says how its networks were built and trained.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+
+if TYPE_CHECKING:
+    from napari_vesselgan.engine.trainer import TrainerSettings
 
 
 class TrainingConfig(BaseModel):
@@ -30,6 +33,13 @@ class TrainingConfig(BaseModel):
     seed: int = Field(0, description="Seed for initialisation and patch sampling.")
     precision: Literal["auto", "fp32", "bf16", "fp16"] = Field(
         "auto", description="Autocast precision: auto = bf16 on CUDA, fp32 on CPU.")
+
+    def trainer_settings(self, *, resume: bool = True) -> "TrainerSettings":
+        """The training loop's settings from these fields (steps, checkpoints, schedule)."""
+        from napari_vesselgan.engine.trainer import TrainerSettings
+
+        return TrainerSettings(total_steps=self.steps, checkpoint_every=self.checkpoint_every, schedule=self.schedule,
+                               decay_steps=self.decay_steps, step_size=self.step_size, gamma=self.gamma, resume=resume)
 
     @classmethod
     def preset(cls, name: str, **overrides: Any) -> "TrainingConfig":

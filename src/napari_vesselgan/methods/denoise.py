@@ -22,7 +22,7 @@ from napari_vesselgan import __version__
 from napari_vesselgan.data.patches import prepare_images, unpaired_batches
 from napari_vesselgan.data.sources import load_domain
 from napari_vesselgan.engine.device import resolve_device, seed_everything
-from napari_vesselgan.engine.trainer import Callback, TrainerSettings, fit
+from napari_vesselgan.engine.trainer import Callback, fit
 from napari_vesselgan.methods.base import Method
 from napari_vesselgan.methods.config import TrainingConfig
 from napari_vesselgan.methods.cyclegan import CycleGAN, CycleGANConfig
@@ -104,10 +104,7 @@ class DenoiseMethod(Method):
             device=torch_device,
         )
         run_dir = Path(run_dir) if run_dir is not None else Path("runs") / f"denoise-{time.strftime('%Y%m%d-%H%M%S')}"
-        settings = TrainerSettings(
-            total_steps=config.steps, checkpoint_every=config.checkpoint_every, schedule=config.schedule,
-            decay_steps=config.decay_steps, step_size=config.step_size, gamma=config.gamma, resume=resume,
-        )
+        settings = config.trainer_settings(resume=resume)
         weights = fit(
             model,
             lambda start: unpaired_batches(prepared_a, prepared_b, patch_size=config.patch_size,

@@ -36,7 +36,7 @@ from napari_vesselgan import __version__
 from napari_vesselgan.data.patches import paired_batches, prepare_images
 from napari_vesselgan.data.sources import load_domain
 from napari_vesselgan.engine.device import resolve_device, seed_everything
-from napari_vesselgan.engine.trainer import Callback, TrainerSettings, fit
+from napari_vesselgan.engine.trainer import Callback, fit
 from napari_vesselgan.methods.base import Method, ProgressFn
 from napari_vesselgan.methods.conditional_gan import ConditionalGAN
 from napari_vesselgan.methods.config import TrainingConfig
@@ -196,10 +196,7 @@ class Fundus2FFAMethod(Method):
             device=torch_device, features=features,
         )
         run_dir = Path(run_dir) if run_dir is not None else Path("runs") / f"fundus2ffa-{time.strftime('%Y%m%d-%H%M%S')}"
-        settings = TrainerSettings(
-            total_steps=config.steps, checkpoint_every=config.checkpoint_every, schedule=config.schedule,
-            decay_steps=config.decay_steps, step_size=config.step_size, gamma=config.gamma, resume=resume,
-        )
+        settings = config.trainer_settings(resume=resume)
 
         def batches(start: int):
             stream = paired_batches(inputs, targets, patch_size=config.patch_size, batch_size=config.batch_size,

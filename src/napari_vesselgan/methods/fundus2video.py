@@ -35,7 +35,7 @@ import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -49,7 +49,7 @@ from napari_vesselgan.data.patches import paired_batches, prepare_images
 from napari_vesselgan.data.sources import load_domain
 from napari_vesselgan.engine.device import autocast, resolve_device, seed_everything
 from napari_vesselgan.engine.tiling import predict_tiled, predict_whole
-from napari_vesselgan.engine.trainer import Callback, TrainerSettings, fit
+from napari_vesselgan.engine.trainer import Callback, fit
 from napari_vesselgan.losses.adversarial import GANLoss
 from napari_vesselgan.losses.knowledge_attention import knowledge_attention_loss
 from napari_vesselgan.losses.patchnce import PatchProjector, patch_nce_loss
@@ -460,10 +460,7 @@ class Fundus2VideoMethod(Method):
         torch_device = resolve_device(device or "auto") if device or self.device is None else self.device
         model = Fundus2VideoGAN(config, device=torch_device, features=features)
         run_dir = Path(run_dir) if run_dir is not None else Path("runs") / f"fundus2video-{time.strftime('%Y%m%d-%H%M%S')}"
-        settings = TrainerSettings(
-            total_steps=config.steps, checkpoint_every=config.checkpoint_every, schedule=config.schedule,
-            decay_steps=config.decay_steps, step_size=config.step_size, gamma=config.gamma, resume=resume,
-        )
+        settings = config.trainer_settings(resume=resume)
         mask_area = float(np.mean([(t[-1] > 0).mean() for t in targets]))
         weights = fit(model, lambda start: window_batches(inputs, targets, config, start), run_dir, settings,
                       callbacks=callbacks, provenance={

@@ -31,7 +31,7 @@ from napari_vesselgan.data.intensity import IntensityRange
 from napari_vesselgan.data.patches import prepare_images, unpaired_batches
 from napari_vesselgan.data.sources import load_domain
 from napari_vesselgan.engine.device import resolve_device, seed_everything
-from napari_vesselgan.engine.trainer import Callback, TrainerSettings, fit
+from napari_vesselgan.engine.trainer import Callback, fit
 from napari_vesselgan.methods.base import Method, check_image
 from napari_vesselgan.methods.config import TrainingConfig
 from napari_vesselgan.methods.cyclegan import CycleGAN, CycleGANConfig
@@ -207,10 +207,7 @@ class Mask2NirMethod(Method):
             device=torch_device, extra_generator_loss=extra,
         )
         run_dir = Path(run_dir) if run_dir is not None else Path("runs") / f"mask2nir-{time.strftime('%Y%m%d-%H%M%S')}"
-        settings = TrainerSettings(
-            total_steps=config.steps, checkpoint_every=config.checkpoint_every, schedule=config.schedule,
-            decay_steps=config.decay_steps, step_size=config.step_size, gamma=config.gamma, resume=resume,
-        )
+        settings = config.trainer_settings(resume=resume)
         features_note = ("off (plain CycleGAN)" if feature_losses is None else
                          "random VGG-19 features" if config.feature_weights == "random" else
                          f"VGG-19 weights {config.feature_weights or 'ImageNet (hub cache)'}")

@@ -30,7 +30,7 @@ file) or one file holding such an array. Inputs are never modified.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np

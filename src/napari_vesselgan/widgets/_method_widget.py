@@ -30,7 +30,7 @@ from qtpy.QtWidgets import (
 
 from napari_vesselgan import methods
 from napari_vesselgan.widgets._job_widget import JobWidget
-from napari_vesselgan.widgets._state import LayerWatcher
+from napari_vesselgan.widgets._state import LayerWatcher, fill_layer_combo
 
 if TYPE_CHECKING:
     import napari
@@ -131,18 +131,7 @@ class MethodWidget(JobWidget):
 
     def _refresh_layers(self) -> None:
         try:
-            current = self.layer_combo.currentData()
-            layers = self.image_layers()
-            self.layer_combo.blockSignals(True)
-            self.layer_combo.clear()
-            for layer in layers:
-                self.layer_combo.addItem(layer.name, layer)
-            if current in layers:
-                self.layer_combo.setCurrentIndex(layers.index(current))
-            elif layers:
-                active = self.viewer.layers.selection.active
-                self.layer_combo.setCurrentIndex(layers.index(active) if active in layers else len(layers) - 1)
-            self.layer_combo.blockSignals(False)
+            fill_layer_combo(self.layer_combo, self.image_layers(), self.viewer)
         except RuntimeError:  # the Qt side was deleted with its viewer
             return
 

@@ -53,6 +53,30 @@ def state_for(viewer: Any) -> ViewerState:
     return state
 
 
+def fill_layer_combo(combo: Any, layers: list, viewer: Any, *, none_item: str | None = None) -> None:
+    """Refill ``combo`` with ``layers`` (data = the layer) without emitting signals.
+
+    The choice survives when its layer is still listed; otherwise the viewer's active layer, or
+    the top one, is chosen (or ``none_item``, a first entry with data None, when given).
+    """
+    current = combo.currentData()
+    combo.blockSignals(True)
+    try:
+        combo.clear()
+        if none_item is not None:
+            combo.addItem(none_item, None)
+        offset = int(none_item is not None)
+        for layer in layers:
+            combo.addItem(layer.name, layer)
+        if current is not None and current in layers:
+            combo.setCurrentIndex(layers.index(current) + offset)
+        elif none_item is None and layers:
+            active = viewer.layers.selection.active
+            combo.setCurrentIndex(layers.index(active) if active in layers else len(layers) - 1)
+    finally:
+        combo.blockSignals(False)
+
+
 class LayerWatcher:
     """Calls ``callback()`` when layers are added, removed, reordered or renamed in ``viewer``.
 

@@ -28,7 +28,7 @@ from qtpy.QtWidgets import (
 )
 
 from napari_vesselgan import __version__
-from napari_vesselgan.widgets._state import LayerWatcher
+from napari_vesselgan.widgets._state import LayerWatcher, fill_layer_combo
 
 if TYPE_CHECKING:
     import napari
@@ -98,18 +98,7 @@ class KnowledgeMaskWidget(QWidget):
 
     def _refresh_layers(self) -> None:
         try:
-            current = self.layer_combo.currentData()
-            layers = self.time_series_layers()
-            self.layer_combo.blockSignals(True)
-            self.layer_combo.clear()
-            for layer in layers:
-                self.layer_combo.addItem(layer.name, layer)
-            if current in layers:
-                self.layer_combo.setCurrentIndex(layers.index(current))
-            elif layers:
-                active = self.viewer.layers.selection.active
-                self.layer_combo.setCurrentIndex(layers.index(active) if active in layers else len(layers) - 1)
-            self.layer_combo.blockSignals(False)
+            fill_layer_combo(self.layer_combo, self.time_series_layers(), self.viewer)
             self._sync_frames()
         except RuntimeError:  # the Qt side was deleted with its viewer
             return

@@ -23,7 +23,7 @@ from napari.layers import Image
 from qtpy.QtWidgets import QComboBox, QDoubleSpinBox, QFormLayout, QSpinBox, QWidget
 
 from napari_vesselgan.widgets._job_widget import JobWidget
-from napari_vesselgan.widgets._state import LayerWatcher
+from napari_vesselgan.widgets._state import LayerWatcher, fill_layer_combo
 
 if TYPE_CHECKING:
     import napari
@@ -126,20 +126,8 @@ class SaliencyWidget(JobWidget):
     def _refresh_layers(self) -> None:
         try:
             layers = self.image_layers()
-            for combo, extra in ((self.layer_combo, False), (self.reference_combo, True)):
-                current = combo.currentData()
-                combo.blockSignals(True)
-                combo.clear()
-                if extra:
-                    combo.addItem(NO_LAYER, None)
-                for layer in layers:
-                    combo.addItem(layer.name, layer)
-                if current is not None and current in layers:
-                    combo.setCurrentIndex(layers.index(current) + int(extra))
-                elif not extra and layers:
-                    active = self.viewer.layers.selection.active
-                    combo.setCurrentIndex(layers.index(active) if active in layers else len(layers) - 1)
-                combo.blockSignals(False)
+            fill_layer_combo(self.layer_combo, layers, self.viewer)
+            fill_layer_combo(self.reference_combo, layers, self.viewer, none_item=NO_LAYER)
         except RuntimeError:
             return
 
