@@ -91,8 +91,8 @@ def main(argv: list[str] | None = None) -> list[dict]:
                 rows.append({"case": f"{mode} T={length}", "metric": metric, "value": values[metric], "unit": unit,
                              "baseline": f"{mode} T={args.frames}", "baseline_value": base[metric],
                              "ratio": values[metric] / base[metric] if base[metric] else None,
-                             "device": args.device, "size": args.size, "torch": torch.__version__,
-                             "threads": torch.get_num_threads()})
+                             "device": f"{args.device} ({torch.get_num_threads()} threads, {args.size} px photo)",
+                             "torch": torch.__version__})
     print(f"{'case':<18} {'metric':<18} {'value':>10} {'baseline':>10} {'ratio':>7}")
     for r in rows:
         ratio = f"{r['ratio']:.2f}" if r["ratio"] is not None else "-"

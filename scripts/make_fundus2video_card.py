@@ -65,12 +65,11 @@ def benchmark_lines() -> list[str]:
         return ["`benchmarks/bench_fundus2video.py` has not been run; no figures."]
     lines = ["| case | metric | value | baseline | ratio |", "|---|---|---|---|---|"]
     for r in rows:
-        lines.append(f"| {r['case']} | {r['metric']} | {r['value']:.3f} {r['unit']} | {r['baseline']} | "
-                     f"{r['ratio']:.2f} |")
-    size = rows[0].get("size")
-    lines += ["", f"{size} px photo, CPU, {rows[0].get('threads')} thread(s), torch {rows[0].get('torch')}. "
-              "Peak = resident memory above what the process held before the run; 'streamed' consumes frames "
-              "as they come (the command line writes them so), 'collected' returns the whole video array."]
+        ratio = f"{r['ratio']:.2f}" if r["ratio"] is not None else "-"
+        lines.append(f"| {r['case']} | {r['metric']} | {r['value']:.3f} {r['unit']} | {r['baseline']} | {ratio} |")
+    lines += ["", f"Device: {rows[0]['device']}, torch {rows[0]['torch']}. Peak = resident memory above what "
+              "the process held before the run; 'streamed' consumes frames as they come (the command line writes "
+              "them so), 'collected' returns the whole video array."]
     return lines
 
 

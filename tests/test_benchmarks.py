@@ -67,6 +67,6 @@ def test_bench_fundus2video_small_run(tiny_fundus2video_weights, tmp_path):
                         str(tiny_fundus2video_weights), "--out", str(out)])
     assert json.loads(out.read_text()) == rows
     assert {r["case"] for r in rows} == {"streamed T=3", "streamed T=6", "collected T=3", "collected T=6"}
-    assert all(r["value"] >= 0 for r in rows)
+    assert all(r["value"] >= 0 and set(r) == {"case", "metric", "value", "unit", "baseline", "baseline_value", "ratio", "device", "torch"} for r in rows)
     baseline_rows = [r for r in rows if r["case"] == r["baseline"]]
     assert baseline_rows and all(r["ratio"] == 1.0 for r in baseline_rows if r["value"] > 0)
