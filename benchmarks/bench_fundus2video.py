@@ -3,11 +3,12 @@
 
 Prediction runs one 3-frame window at a time and hands each frame out as soon as it is final
 (``Fundus2VideoMethod.iter_frames``), so its memory should not grow with the number of frames.
-Each case runs in a fresh process (so peaks do not carry over): load the method, warm up on a
-3-frame video, then make a ``T``-frame video of a ``--size`` px synthetic fundus photo, either
+Each case runs in a fresh process (so peaks do not carry over): load the method, then make a
+``T``-frame video of a ``--size`` px synthetic fundus photo, either
 streamed (frames consumed one by one, as ``vesselgan predict`` writes them) or collected
-(``predict``, which returns the whole (T, Y, X) array). Rows: seconds per frame and the peak
-resident memory above the process's resident memory before the run (VmHWM - VmRSS, Linux),
+(``predict``, which returns the whole (T, Y, X) float32 array: T x 1 MB at 512 px). Rows:
+seconds per frame (first-call costs included, the same for every T) and the peak resident
+memory above the process's resident memory before the run (VmHWM - VmRSS, Linux),
 with T = ``--frames`` (the paper's 12) as the baseline of each ratio.
 
 Writes ``benchmarks/results/bench_fundus2video-<device>.json`` and prints a table.
@@ -42,7 +43,7 @@ def child(args: argparse.Namespace) -> None:
 
     method = methods.load("fundus2video", weights=args.weights, device=args.device)
     photo = np.rint(fundus_video((args.size, args.size), 7, frames=3).fundus * 255).astype(np.uint8)
-    method.predict(photo, frames=3)  # warm-up
+    # no warm-up: memory a warm-up freed would be reused unseen; every case pays the same first-call costs
     before = _status_kb("VmRSS")
     # reset the high-water mark to now (Linux >= 4.0), so the peak is this run's
     Path("/proc/self/clear_refs").write_text("5")
@@ -61,7 +62,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", type=int, default=512)
     parser.add_argument("--frames", type=int, default=12, help="baseline length")
-    parser.add_argument("--lengths", type=int, nargs="+", default=[12, 48])
+    parser.add_argument("--lengths", type=int, nargs="+", default=[12, 48, 96])
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--weights", default=None, help="default: the bundled weights")
     parser.add_argument("--out", help="JSON path (default: benchmarks/results/bench_fundus2video-<device>.json)")

@@ -414,17 +414,16 @@ class Fundus2VideoMethod(Method):
         """
         check_image(image, channels=3)
         photos = np.asarray(image).reshape(-1, *image.shape[-3:])
-        total = len(photos) * int(frames)
-        videos = []
+        frames = int(frames)
+        # filled in place: the result and one window are all that is held, never a second copy
+        videos = np.empty((len(photos), frames, *image.shape[-3:-1]), np.float32)
         for index, photo in enumerate(photos):
-            video = []
-            for frame in self.iter_frames(photo, frames=frames, tile=tile, precision=precision, halo=halo,
-                                          mask_fov=mask_fov):
-                video.append(frame)
+            for t, frame in enumerate(self.iter_frames(photo, frames=frames, tile=tile, precision=precision,
+                                                       halo=halo, mask_fov=mask_fov)):
+                videos[index, t] = frame
                 if progress is not None:
-                    progress(index * int(frames) + len(video), total)
-            videos.append(np.stack(video))
-        return np.stack(videos).reshape(*image.shape[:-3], int(frames), *image.shape[-3:-1])
+                    progress(index * frames + t + 1, len(photos) * frames)
+        return videos.reshape(*image.shape[:-3], frames, *image.shape[-3:-1])
 
     def saliency(self, image: np.ndarray, *, max_side: int = 1024) -> np.ndarray:
         raise NotImplementedError("gradient saliency is not offered for fundus2video; use the FFA saliency "
