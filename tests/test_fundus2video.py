@@ -391,6 +391,16 @@ def test_cli_predicts_tiff_and_mp4_and_evaluates(tiny_fundus2video_weights, tmp_
 
     heldout = json.loads(out.read_text())["heldout"]
     assert len(heldout["rows"]) == 2 and len(heldout["summary"]["psnr_per_frame"]) == 4
+    assert "fvd" not in heldout["summary"]
+    # FVD of the generated against the real held-out videos, when I3D weights are given
+    assert main(["evaluate", "fundus2video", "--weights", weights, "--device", "cpu", "--pairs", "2",
+                 "--size", "64", "--frames", "9", "--fvd-weights", "random", "-o", str(out)]) == 0
+    fvd = json.loads(out.read_text())["heldout"]["summary"]["fvd"]
+    assert fvd["n_a"] == fvd["n_b"] == 2 and fvd["fvd"] >= 0 and "FVD" in capsys.readouterr().out
+    missing = tmp_path / "missing_i3d.pt"
+    assert main(["evaluate", "fundus2video", "--weights", weights, "--device", "cpu", "--pairs", "2",
+                 "--size", "64", "--frames", "9", "--fvd-weights", str(missing)]) == 2
+    assert "missing_i3d.pt" in capsys.readouterr().err
 
 
 def test_cli_trains_fundus2video(tmp_path):

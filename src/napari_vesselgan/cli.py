@@ -424,9 +424,13 @@ def _evaluate_fundus2video(args: argparse.Namespace) -> int:
     method = methods.load(args.method, weights=args.weights, device=args.device)
     frames = args.frames if args.frames is not None else 12
     result = {"method": args.method, "weights": str(method.weights), "provenance": method.provenance,
-              "heldout": evaluate_heldout(method, n_videos=args.pairs, size=args.size, frames=frames)}
+              "heldout": evaluate_heldout(method, n_videos=args.pairs, size=args.size, frames=frames,
+                                          fvd_weights=args.fvd_weights)}
     summary = result["heldout"]["summary"]
-    print(" ".join(f"{key}: {row['mean']:.4f} ± {row['std']:.4f}" for key, row in summary.items() if isinstance(row, dict)))
+    print(" ".join(f"{key}: {row['mean']:.4f} ± {row['std']:.4f}" for key, row in summary.items()
+                   if isinstance(row, dict) and "mean" in row))
+    if "fvd" in summary:
+        print(f"FVD ({summary['fvd']['features']}, {summary['fvd']['n_a']} videos per set): {summary['fvd']['fvd']:.2f}")
     _write_json(args.output, result)
     return 0
 
@@ -502,6 +506,7 @@ def make_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--device", default="auto", choices=devices)
     evaluate.add_argument("--pairs", type=int, default=8, help="held-out synthetic pairs (fundus2video: videos)")
     evaluate.add_argument("--frames", type=int, help="fundus2video: frames per held-out video (default 12)")
+    evaluate.add_argument("--fvd-weights", help="fundus2video: also FVD, with this I3D weights file (rgb_imagenet.pt)")
     evaluate.add_argument("--size", type=int, default=256)
     evaluate.add_argument("--real", help="folder of real images for the explainable metrics")
     evaluate.add_argument("--real-glob", default="*.png")
