@@ -118,6 +118,12 @@ def main() -> Path:
         f"- VGG19 term: **{provenance.get('perceptual_features')}**. No ImageNet VGG19 weights exist on the machine",
         "  that trained these weights, so pix2pixHD's VGG loss was switched off rather than computed with",
         "  meaningless features; with the weights available, retrain with `--set perceptual=true`.",
+        f"- Working size {config.get('working_size')} px: prediction resizes a photo so its longer side is that "
+        "(the scale of the training eyes), generates, and resizes the video back; thin vessels of large photos are "
+        "lost on the way. Retrain with a larger `synthetic_size` (and `patch_size`) for more detail, or set "
+        "`working_size` to None to generate at the photo's own size (the dynamics then suffer: the network has "
+        "never seen vessels that wide).",
+        *([f"  {provenance['working_size_note']}"] if provenance.get("working_size_note") else []),
         "- Not measured: FVD and LPIPS need the I3D and LPIPS/AlexNet ImageNet weights, which cannot be had here.",
         "",
         "## Measured results",

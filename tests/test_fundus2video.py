@@ -410,3 +410,22 @@ def test_cli_trains_fundus2video(tmp_path):
     assert main(["train", "fundus2video", "--synthetic", "--preset", "test", "--set", "steps=2",
                  "--run-dir", str(tmp_path / "run"), "--export", str(exported), "--fp16", "--device", "cpu"]) == 0
     assert methods.load("fundus2video", weights=exported, device="cpu").config.ngf == 8
+
+
+def test_prediction_runs_at_the_working_size_and_returns_the_photo_size(tiny_fundus2video_weights):
+    """Synthetic training records the scale it learned (working_size); larger photos are generated
+    at that scale and the video is resized back."""
+    from napari_vesselgan.data.fundus import fundus_video
+
+    method = methods.load("fundus2video", weights=tiny_fundus2video_weights, device="cpu")
+    assert method.config.working_size == method.config.synthetic_size == 64
+    seen = []
+    method.generator.register_forward_hook(lambda module, inputs, output: seen.append(tuple(inputs[0].shape[-2:])))
+    photo = fundus_video((128, 96), 1).fundus
+    video = method.predict(photo, frames=3)
+    assert video.shape == (3, 128, 96)
+    assert seen and all(max(shape) == 64 for shape in seen)  # 128 x 96 -> 64 x 48 (padded to the stride)
+    method.config.working_size = None
+    seen.clear()
+    method.predict(photo, frames=3)
+    assert all(shape == (128, 96) for shape in seen)

@@ -177,10 +177,11 @@ def load_network(net: torch.nn.Module, state: dict[str, torch.Tensor], *, name: 
 
 
 def export_checkpoint(source: str | os.PathLike, target: str | os.PathLike, *, dtype: torch.dtype | None = None,
-                      provenance: dict[str, Any] | None = None) -> Path:
-    """Copy the networks of ``source`` to ``target`` (optionally in ``dtype``), merging ``provenance``."""
+                      provenance: dict[str, Any] | None = None, config: dict[str, Any] | None = None) -> Path:
+    """Copy the networks of ``source`` to ``target`` (optionally in ``dtype``), merging ``provenance``
+    and ``config`` (fields that change how the networks are used, not how they were built)."""
     checkpoint = load_checkpoint(source)
     return save_checkpoint(
-        target, method=checkpoint.method, config=checkpoint.config, networks=checkpoint.networks,
+        target, method=checkpoint.method, config={**checkpoint.config, **(config or {})}, networks=checkpoint.networks,
         provenance={**checkpoint.provenance, **(provenance or {})}, step=checkpoint.step, dtype=dtype,
     )

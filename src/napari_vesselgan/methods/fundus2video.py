@@ -90,13 +90,17 @@ class Fundus2VideoConfig(TrainingConfig):
     nce_temperature: float = Field(0.07, gt=0, description="PatchNCE temperature.")
     teacher_forcing_start: float = Field(1.0, ge=0, le=1, description="P(true previous frames) at the start.")
     teacher_forcing_end: float = Field(0.5, ge=0, le=1, description="P(true previous frames) at the end.")
+    working_size: int | None = Field(
+        None, ge=32, description="Prediction resizes each photo so its longer side is this many pixels (the "
+                                 "scale the network learned; the paper resizes to 512) and the video back; "
+                                 "None: the photo's own size. Synthetic training sets it to synthetic_size.")
     synthetic_videos: int = Field(48, ge=1, description="Videos when training on synthetic data.")
     synthetic_size: int = Field(192, ge=32, description="Side of each synthetic training video in pixels.")
 
     PRESETS: ClassVar[dict[str, dict[str, Any]]] = {
         # pix2pixHD's sizes; Adam 2e-3 with a step every 50 iterations (the paper does not give the
         # factor: 0.99 is ours), batch 1, 512 px, 50 epochs of 245 twelve-frame videos
-        "paper": {"ngf": 64, "n_downsampling": 4, "n_blocks": 9, "ndf": 64, "patch_size": 512,
+        "paper": {"ngf": 64, "n_downsampling": 4, "n_blocks": 9, "ndf": 64, "patch_size": 512, "working_size": 512,
                   "synthetic_size": 512, "synthetic_videos": 245, "perceptual": True, "lr": 2e-3,
                   "schedule": "step", "step_size": 50, "gamma": 0.99, "steps": 147_000, "decay_steps": 0},
         "baseline": {"lambda_attention": 0.0, "lambda_nce_unsupervised": 0.0, "lambda_nce_supervised": 0.0,
@@ -388,8 +392,21 @@ class Fundus2VideoMethod(Method):
         if int(frames) < 1:
             raise ValueError(f"frames must be at least 1, got {frames}")
         frames = int(frames)
-        photo = np.moveaxis(intensity_range(image).to_network(np.asarray(image)), -1, 0)
-        fov = field_of_view(np.asarray(image)) if mask_fov else None
+        image = np.asarray(image)
+        height, width = image.shape[:2]
+        photo = intensity_range(image).to_network(image)
+        working = self.config.working_size
+        if working is not None and max(height, width) != working:
+            from skimage.transform import resize
+
+            factor = working / max(height, width)
+            shape = (max(1, round(height * factor)), max(1, round(width * factor)))
+            photo = resize(photo, shape, order=1, anti_aliasing=factor < 1, preserve_range=True).astype(np.float32)
+            back = lambda frame: resize(frame, (height, width), order=1, preserve_range=True)  # noqa: E731
+        else:
+            back = None
+        photo = np.moveaxis(photo, -1, 0)
+        fov = field_of_view(image) if mask_fov else None
         sums: dict[int, np.ndarray] = {}
         counts: dict[int, int] = {}
         condition = photo
@@ -401,7 +418,10 @@ class Fundus2VideoMethod(Method):
                 sums[frame] = sums.get(frame, 0.0) + prediction
                 counts[frame] = counts.get(frame, 0) + 1
             condition = window
-            result = np.clip((sums.pop(n) / counts.pop(n) + 1.0) / 2.0, 0.0, 1.0).astype(np.float32)
+            result = sums.pop(n) / counts.pop(n)
+            if back is not None:
+                result = back(result)
+            result = np.clip((result + 1.0) / 2.0, 0.0, 1.0).astype(np.float32)
             if fov is not None:
                 result[~fov] = 0.0
             yield result
@@ -441,6 +461,8 @@ class Fundus2VideoMethod(Method):
         config = config or self.config
         seed_everything(config.seed)
         if isinstance(dataset_or_dirs, str) and dataset_or_dirs == "synthetic":
+            if config.working_size is None:  # predict at the scale the synthetic eyes were drawn at
+                config = config.model_copy(update={"working_size": config.synthetic_size})
             photos, videos = synthetic_videos(config)
             data_note = (f"{config.synthetic_videos} synthetic {config.synthetic_size}px fundus photos with "
                          f"{config.frames}-frame FFA videos (data.fundus.fundus_video, seeds {config.seed}.."
