@@ -4,7 +4,8 @@
 Prediction runs one 3-frame window at a time and hands each frame out as soon as it is final
 (``Fundus2VideoMethod.iter_frames``), so its memory should not grow with the number of frames.
 Each case runs in a fresh process (so peaks do not carry over): load the method, then make a
-``T``-frame video of a ``--size`` px synthetic fundus photo, either
+``T``-frame video of a ``--size`` px synthetic fundus photo, generated at that size (the
+method's ``working_size`` is switched off, so each window is ``--size`` px), either
 streamed (frames consumed one by one, as ``vesselgan predict`` writes them) or collected
 (``predict``, which returns the whole (T, Y, X) float32 array: T x 1 MB at 512 px). Rows:
 seconds per frame (first-call costs included, the same for every T) and the peak resident
@@ -42,6 +43,7 @@ def child(args: argparse.Namespace) -> None:
     from napari_vesselgan.data.fundus import fundus_video
 
     method = methods.load("fundus2video", weights=args.weights, device=args.device)
+    method.config.working_size = None  # generate at --size itself (the bundled weights would work at 192 px)
     photo = np.rint(fundus_video((args.size, args.size), 7, frames=3).fundus * 255).astype(np.uint8)
     # no warm-up: memory a warm-up freed would be reused unseen; every case pays the same first-call costs
     before = _status_kb("VmRSS")
