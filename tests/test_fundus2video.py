@@ -429,3 +429,15 @@ def test_prediction_runs_at_the_working_size_and_returns_the_photo_size(tiny_fun
     seen.clear()
     method.predict(photo, frames=3)
     assert all(shape == (128, 96) for shape in seen)
+
+
+def test_vgg_term_with_random_features_and_a_clear_error_without_weights(tmp_path, monkeypatch):
+    config = Fundus2VideoConfig.preset("test", steps=1, checkpoint_every=0, perceptual=True, perceptual_weights="random")
+    weights = Fundus2VideoMethod.untrained(config, device="cpu").train("synthetic", config, run_dir=tmp_path / "a")
+    assert read_history(tmp_path / "a")[-1]["G_VGG"] > 0
+    assert load_checkpoint(weights).provenance["perceptual_features"] == "random VGG19 features (seed 0)"
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "empty-hub"))
+    monkeypatch.setattr("napari_vesselgan.nn.pretrained.DOWNLOAD_TIMEOUT_S", 0.01)
+    missing = Fundus2VideoConfig.preset("test", steps=1, perceptual=True)
+    with pytest.raises(ValueError, match="perceptual=false"):
+        Fundus2VideoMethod.untrained(missing, device="cpu").train("synthetic", missing, run_dir=tmp_path / "b")

@@ -326,7 +326,6 @@ def _evaluate_mask2nir(args: argparse.Namespace) -> int:
     """Held-out synthetic masks: generated vs rendered NIR-II (PSNR / SSIM), for the weights and
     each ``--compare`` checkpoint (e.g. the plain CycleGAN trained at the same budget)."""
     from napari_vesselgan import methods
-    from napari_vesselgan.io.atomic import atomic_path
     from napari_vesselgan.mask2nir_evaluation import evaluate_mask2nir
 
     loaded = [methods.load("mask2nir", weights=w, device=args.device) for w in [args.weights, *(args.compare or [])]]
@@ -343,10 +342,7 @@ def _evaluate_mask2nir(args: argparse.Namespace) -> int:
     for name, row in result["summary"].items():
         print(f"{name:<52} {row['psnr_raw_rendered_mean']:9.2f} {row['ssim_raw_rendered_mean']:9.4f} "
               f"{row['psnr_fitted_rendered_mean']:9.2f} {row['ssim_fitted_rendered_mean']:9.4f}")
-    if args.output:
-        with atomic_path(args.output) as tmp:
-            tmp.write_text(json.dumps(result, indent=2))
-        print(f"written: {args.output}")
+    _write_json(args.output, result)
     return 0
 
 
@@ -401,7 +397,6 @@ def cmd_fvd(args: argparse.Namespace) -> int:
 def _evaluate_fundus2ffa(args: argparse.Namespace) -> int:
     """PSNR / SSIM / saliency MSE of fundus2ffa on held-out synthetic pairs."""
     from napari_vesselgan import methods
-    from napari_vesselgan.io.atomic import atomic_path
     from napari_vesselgan.methods.fundus2ffa import evaluate_heldout
 
     method = methods.load(args.method, weights=args.weights, device=args.device)
@@ -409,10 +404,7 @@ def _evaluate_fundus2ffa(args: argparse.Namespace) -> int:
               "heldout": evaluate_heldout(method, n_pairs=args.pairs, size=args.size)}
     summary = result["heldout"]["summary"]
     print(" ".join(f"{key}: {row['mean']:.4f} ± {row['std']:.4f}" for key, row in summary.items()))
-    if args.output:
-        with atomic_path(args.output) as tmp:
-            tmp.write_text(json.dumps(result, indent=2))
-        print(f"written: {args.output}")
+    _write_json(args.output, result)
     return 0
 
 

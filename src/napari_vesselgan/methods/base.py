@@ -167,21 +167,31 @@ class Method:
                        precision: str, halo: int | None) -> np.ndarray:
         height, width = plane.shape[:2] if self.in_channels > 1 else plane.shape[-2:]
         chw_of = (lambda block: np.moveaxis(block, -1, 0)) if self.in_channels > 1 else (lambda block: block[None])
+
+        def read(y0: int, y1: int, x0: int, x1: int) -> np.ndarray:
+            return rng.to_network(chw_of(np.asarray(plane[y0:y1, x0:x1])))
+
+        out = self.run_generator(read, (self.in_channels, height, width), tile=tile, progress=progress,
+                                 precision=precision, halo=halo)
+        return self.finish_output(out, rng)
+
+    def run_generator(self, read: Callable[[int, int, int, int], np.ndarray], shape: tuple[int, int, int], *,
+                      tile: int | None, precision: str, halo: int | None,
+                      progress: ProgressFn | None = None) -> np.ndarray:
+        """The generator's output for a (C, H, W) network input that ``read(y0, y1, x0, x1)`` returns
+        window by window: whole when it fits the memory budget (or ``tile`` covers it), else tiled."""
+        _, height, width = shape
         tile = tile if tile is not None else self.choose_tile(height, width)
         if tile is None or (tile >= height and tile >= width):
-            out = predict_whole(self.generator, rng.to_network(chw_of(np.asarray(plane))), stride=self.stride,
-                                device=self.device, precision=precision, scale=self.scale)
+            out = predict_whole(self.generator, read(0, height, 0, width), stride=self.stride, device=self.device,
+                                precision=precision, scale=self.scale)
             if progress:
                 progress(1, 1)
-        else:
-            def read(y0: int, y1: int, x0: int, x1: int) -> np.ndarray:
-                return rng.to_network(chw_of(np.asarray(plane[y0:y1, x0:x1])))
-
-            out = predict_tiled(self.generator, read, (self.in_channels, height, width), tile=tile,
-                                halo=self.receptive_halo() if halo is None else halo, stride=self.stride,
-                                out_channels=self.out_channels, device=self.device, precision=precision,
-                                scale=self.scale, progress=progress)
-        return self.finish_output(out, rng)
+            return out
+        return predict_tiled(self.generator, read, shape, tile=tile,
+                             halo=self.receptive_halo() if halo is None else halo, stride=self.stride,
+                             out_channels=self.out_channels, device=self.device, precision=precision,
+                             scale=self.scale, progress=progress)
 
     def finish_output(self, out: np.ndarray, rng: IntensityRange) -> np.ndarray:
         """Restoration: back to the input's range and dtype; translation: float32 in [0, 1]."""

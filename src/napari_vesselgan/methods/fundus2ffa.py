@@ -122,14 +122,9 @@ def perceptual_features(config: Fundus2FFAConfig) -> tuple[nn.Module | None, str
     """The frozen VGG19 trunk for the perceptual term and a note of which weights it has."""
     if not config.perceptual or config.lambda_perceptual == 0:
         return None, "off"
-    from napari_vesselgan.nn.pretrained import PretrainedWeightsMissing, feature_network
+    from napari_vesselgan.nn.pretrained import loss_features
 
-    try:
-        features = feature_network("vgg19", [config.perceptual_layer], config.perceptual_weights, signed=True)
-    except PretrainedWeightsMissing as error:
-        raise ValueError(f"{error} Or train with perceptual=false.") from None
-    which = {None: "ImageNet VGG19 (torchvision weights)", "random": "random VGG19 features (seed 0)"}.get(
-        config.perceptual_weights, f"VGG19 weights from {config.perceptual_weights}")
+    features, which = loss_features("vgg19", [config.perceptual_layer], config.perceptual_weights, signed=True)
     return features, f"{which}, {config.perceptual_layer}"
 
 

@@ -48,7 +48,6 @@ from napari_vesselgan.data.intensity import intensity_range
 from napari_vesselgan.data.patches import paired_batches, prepare_images
 from napari_vesselgan.data.sources import load_domain
 from napari_vesselgan.engine.device import autocast, resolve_device, seed_everything
-from napari_vesselgan.engine.tiling import predict_tiled, predict_whole
 from napari_vesselgan.engine.trainer import Callback, fit
 from napari_vesselgan.losses.adversarial import GANLoss
 from napari_vesselgan.losses.knowledge_attention import knowledge_attention_loss
@@ -57,9 +56,13 @@ from napari_vesselgan.methods.base import Method, ProgressFn, check_image
 from napari_vesselgan.methods.config import TrainingConfig
 from napari_vesselgan.methods.cyclegan import set_requires_grad
 from napari_vesselgan.methods.fundus2ffa import field_of_view
+from napari_vesselgan.metrics.video import video_set
 from napari_vesselgan.nn import GlobalGenerator, MultiscaleDiscriminator, init_weights
 
 WINDOW = 3  # frames per generator step
+# pix2pixHD's VGG loss: L1 of VGG19 relu1_1 .. relu5_1 features, weighted 1/32 .. 1
+VGG_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
+VGG_LAYER_WEIGHTS = (1 / 32, 1 / 16, 1 / 8, 1 / 4, 1.0)
 # Held-out synthetic videos use seeds from here on (training videos use config.seed + 0 .. n - 1).
 HELDOUT_SEED = 6_000_000
 
@@ -260,7 +263,8 @@ class Fundus2VideoGAN:
             as_rgb = lambda v: v.flatten(0, 1)[:, None].expand(-1, 3, -1, -1)  # noqa: E731
             fake_f, real_f = self.features(as_rgb(fake)), self.features(as_rgb(real))
             losses["G_VGG"] = cfg.lambda_perceptual * sum(
-                torch.nn.functional.l1_loss(f, r.detach()) for f, r in zip(fake_f, real_f, strict=True))
+                w * torch.nn.functional.l1_loss(f, r.detach())
+                for w, f, r in zip(VGG_LAYER_WEIGHTS, fake_f, real_f, strict=True))
         if cfg.lambda_attention > 0:
             losses["att"] = cfg.lambda_attention * knowledge_attention_loss(features, mask)
         if cfg.lambda_nce_unsupervised > 0 or cfg.lambda_nce_supervised > 0:
@@ -327,28 +331,12 @@ def window_batches(inputs, targets, config: Fundus2VideoConfig, start: int) -> I
 
 
 def perceptual_features(config: Fundus2VideoConfig) -> tuple[nn.Module | None, str]:
-    """pix2pixHD's VGG19 trunk (relu1_1 .. relu5_1, weights 1/32 .. 1) or None, and a note of which weights."""
+    """pix2pixHD's VGG19 trunk (``VGG_LAYERS``) or None, and a note of which weights it has."""
     if not config.perceptual or config.lambda_perceptual == 0:
         return None, "off"
-    from napari_vesselgan.nn.pretrained import PretrainedWeightsMissing, feature_network
+    from napari_vesselgan.nn.pretrained import loss_features
 
-    layers = ["relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1"]
-    try:
-        trunk = feature_network("vgg19", layers, config.perceptual_weights, signed=True)
-    except PretrainedWeightsMissing as error:
-        raise ValueError(f"{error} Or train with perceptual=false.") from None
-
-    class Weighted(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.trunk = trunk
-
-        def forward(self, x):
-            return [w * f for w, f in zip((1 / 32, 1 / 16, 1 / 8, 1 / 4, 1.0), self.trunk(x), strict=True)]
-
-    which = {None: "ImageNet VGG19 (torchvision weights)", "random": "random VGG19 features (seed 0)"}.get(
-        config.perceptual_weights, f"VGG19 weights from {config.perceptual_weights}")
-    return Weighted(), which
+    return loss_features("vgg19", VGG_LAYERS, config.perceptual_weights, signed=True)
 
 
 # ----- the method ----------------------------------------------------------------------------
@@ -367,21 +355,6 @@ class Fundus2VideoMethod(Method):
     def build_generator(cls, config: Fundus2VideoConfig) -> nn.Module:  # type: ignore[override]
         return GlobalGenerator(3 + WINDOW, WINDOW, ngf=config.ngf, n_downsampling=config.n_downsampling,
                                n_blocks=config.n_blocks)
-
-    def bytes_per_pixel(self) -> int:
-        """Peak activation bytes per pixel of one window (6 input channels; see the base class)."""
-        return 24 * int(self.generator.ngf)
-
-    def _window(self, network_input: np.ndarray, *, tile: int | None, precision: str, halo: int | None) -> np.ndarray:
-        """One generator step on a (6, H, W) input: whole, or tiled when the memory budget says so."""
-        height, width = network_input.shape[-2:]
-        tile = tile if tile is not None else self.choose_tile(height, width)
-        if tile is None or (tile >= height and tile >= width):
-            return predict_whole(self.generator, network_input, stride=self.stride, device=self.device,
-                                 precision=precision)
-        return predict_tiled(self.generator, lambda y0, y1, x0, x1: network_input[:, y0:y1, x0:x1],
-                             network_input.shape, tile=tile, halo=self.receptive_halo() if halo is None else halo,
-                             stride=self.stride, out_channels=WINDOW, device=self.device, precision=precision)
 
     def iter_frames(self, image: Any, *, frames: int = 12, tile: int | None = None, precision: str = "fp32",
                     halo: int | None = None, mask_fov: bool = True) -> Iterator[np.ndarray]:
@@ -411,7 +384,9 @@ class Fundus2VideoMethod(Method):
         counts: dict[int, int] = {}
         condition = photo
         for n in range(frames):
-            window = self._window(np.concatenate([photo, condition]), tile=tile, precision=precision, halo=halo)
+            network_input = np.concatenate([photo, condition])
+            window = self.run_generator(lambda y0, y1, x0, x1: network_input[:, y0:y1, x0:x1], network_input.shape,
+                                        tile=tile, precision=precision, halo=halo)
             indices = window_frames(n, frames)
             for frame in sorted(set(indices)):
                 prediction = window[[k for k, f in enumerate(indices) if f == frame]].mean(axis=0)
@@ -471,7 +446,7 @@ class Fundus2VideoMethod(Method):
             sources = tuple(dataset_or_dirs)
             if len(sources) != 2:
                 raise ValueError("training needs two sources: (fundus photos, FFA videos), registered pair by pair")
-            photos, videos = load_domain(sources[0]), load_videos(sources[1])
+            photos, videos = load_domain(sources[0]), video_set(sources[1])
             data_note = f"{len(photos)} user fundus photo / FFA video pairs, resampled to {config.frames} frames"
         inputs, targets = training_arrays(photos, videos, config)
         stride = 2**config.n_downsampling
@@ -491,25 +466,6 @@ class Fundus2VideoMethod(Method):
         self.config, self.weights = config, weights
         self.generator = model.g.eval()
         return weights
-
-
-def load_videos(source: Any) -> list[np.ndarray]:
-    """FFA videos from an array (one video), a list of arrays, a video / stack file or a folder of them."""
-    from napari_vesselgan.io.readers import TIFF_SUFFIXES, VIDEO_SUFFIXES, read_image
-
-    if isinstance(source, (str, Path)):
-        path = Path(source)
-        if path.is_dir():
-            files = sorted(p for p in path.iterdir() if p.suffix.lower() in TIFF_SUFFIXES + VIDEO_SUFFIXES)
-            if not files:
-                raise ValueError(f"{path}: no videos ({', '.join(TIFF_SUFFIXES + VIDEO_SUFFIXES)}) in this folder")
-            return [read_image(p) for p in files]
-        if path.is_file():
-            return [read_image(path)]
-        raise ValueError(f"{path}: no such file or folder")
-    if isinstance(source, np.ndarray):
-        return [source]
-    return [np.asarray(item) for item in source]
 
 
 # ----- evaluation on held-out synthetic videos ------------------------------------------------

@@ -275,6 +275,21 @@ def feature_network(
     return ImageNetFeatures(trunk, signed=signed)
 
 
+def loss_features(name: str, layers: Sequence[str], weights: str | os.PathLike | None = None, *,
+                  signed: bool = False, off_option: str = "perceptual=false") -> tuple[ImageNetFeatures, str]:
+    """:func:`feature_network` for a training loss, and a note of which weights it has (for the
+    checkpoint's provenance). Missing weights become a ValueError that also names ``off_option``,
+    the config setting that trains without the term."""
+    try:
+        network = feature_network(name, layers, weights, signed=signed)
+    except PretrainedWeightsMissing as error:
+        raise ValueError(f"{error} Or train with {off_option}.") from None
+    label = name.upper()
+    which = {None: f"ImageNet {label} (torchvision weights)", "random": f"random {label} features (seed 0)"}.get(
+        weights, f"{label} weights from {weights}")
+    return network, which
+
+
 __all__ = [
     "IMAGENET_MEAN",
     "IMAGENET_STD",
@@ -287,5 +302,6 @@ __all__ = [
     "hub_checkpoint_path",
     "load_into",
     "load_pretrained_state",
+    "loss_features",
     "vgg_layer_indices",
 ]
