@@ -12,6 +12,8 @@ from skimage.transform import resize
 
 from .intensity import cast_like
 
+from napari_vesselgan import InvalidInput
+
 
 def bicubic_resize(image: np.ndarray, shape: tuple[int, int], *, anti_aliasing: bool) -> np.ndarray:
     """Bicubic (order 3) resampling of a 2-D image to ``shape``, in the image's dtype."""
@@ -25,7 +27,7 @@ def downsample(image: np.ndarray, scale: int = 4) -> np.ndarray:
     height, width = np.shape(image)[-2:]
     small = (height // int(scale), width // int(scale))
     if min(small) < 1:
-        raise ValueError(f"an image of {height}x{width} is too small to down-sample by {scale}")
+        raise InvalidInput(f"an image of {height}x{width} is too small to down-sample by {scale}")
     return bicubic_resize(image, small, anti_aliasing=True)
 
 
@@ -38,7 +40,7 @@ def upsample(image: np.ndarray, scale: int = 4, shape: tuple[int, int] | None = 
 def poisson_noise(image: np.ndarray, photons: float, seed: int = 0) -> np.ndarray:
     """Poisson shot noise with ``photons`` expected counts at the image's maximum, same dtype and scale."""
     if photons <= 0:
-        raise ValueError(f"photons must be positive, got {photons}")
+        raise InvalidInput(f"photons must be positive, got {photons}")
     values = np.asarray(image, np.float64)
     top = float(values.max()) or 1.0
     counts = np.random.default_rng(seed).poisson(np.clip(values, 0, None) / top * photons)
@@ -54,7 +56,7 @@ def degrade(image: np.ndarray, scale: int = 4, *, photons: float | None = None,
     low-resolution image before up-sampling.
     """
     if int(scale) < 1:
-        raise ValueError(f"scale must be a positive integer, got {scale}")
+        raise InvalidInput(f"scale must be a positive integer, got {scale}")
     image = crop_to_multiple(np.asarray(image), scale)
     small = downsample(image, scale)
     if photons is not None:

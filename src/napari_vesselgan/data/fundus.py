@@ -35,6 +35,8 @@ from skimage.transform import resize
 
 from .vessels import VesselTree, vessel_tree
 
+from napari_vesselgan import InvalidInput
+
 __all__ = [
     "LEAKAGE_KINDS",
     "FundusAnatomy",
@@ -131,9 +133,9 @@ def fundus_anatomy(shape: tuple[int, int] = (256, 256), seed: int = 0, *, leakag
     """Draw the shared anatomy of one eye; ``leakage`` is one of :data:`LEAKAGE_KINDS` (None: random)."""
     h, w = (int(s) for s in shape)
     if h < 32 or w < 32:
-        raise ValueError(f"fundus images need at least 32 x 32 px, got {shape}")
+        raise InvalidInput(f"fundus images need at least 32 x 32 px, got {shape}")
     if leakage is not None and leakage not in LEAKAGE_KINDS:
-        raise ValueError(f"unknown leakage kind {leakage!r}; choose from {', '.join(LEAKAGE_KINDS)}")
+        raise InvalidInput(f"unknown leakage kind {leakage!r}; choose from {', '.join(LEAKAGE_KINDS)}")
     rng = _stream(seed, _STREAM_ANATOMY)
     size = min(h, w)
     kind = leakage if leakage is not None else str(rng.choice(LEAKAGE_KINDS))
@@ -288,7 +290,7 @@ def ffa_phases(frames: int = 12) -> list[dict[str, float]]:
     videos split the same way (a remainder goes to the late phase).
     """
     if frames < 3:
-        raise ValueError(f"an FFA video needs at least 3 frames (one per phase), got {frames}")
+        raise InvalidInput(f"an FFA video needs at least 3 frames (one per phase), got {frames}")
     per_phase = frames // 3
     counts = (per_phase, per_phase, frames - 2 * per_phase)
     states = []

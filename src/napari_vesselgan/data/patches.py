@@ -7,6 +7,7 @@ from collections.abc import Iterator, Sequence
 import numpy as np
 import torch
 
+from napari_vesselgan import InvalidInput
 from napari_vesselgan.data.intensity import to_unit
 
 
@@ -16,7 +17,7 @@ def grey_planes(images: Sequence[np.ndarray]) -> list[np.ndarray]:
     for index, image in enumerate(images):
         image = np.asarray(image)
         if image.ndim == 3 and image.shape[-1] in (3, 4):
-            raise ValueError(f"training image {index} is RGB {image.shape}; this method needs grey images")
+            raise InvalidInput(f"training image {index} is RGB {image.shape}; this method needs grey images")
         planes += [image] if image.ndim == 2 else list(image.reshape(-1, *image.shape[-2:]))
     return planes
 
@@ -34,10 +35,10 @@ def prepare_images(images: Sequence[np.ndarray], channels: int = 1) -> list[np.n
         for index, image in enumerate(images):
             image = np.asarray(image)
             if image.ndim != 3 or image.shape[-1] != channels:
-                raise ValueError(f"training image {index} has shape {image.shape}; expected (Y, X, {channels})")
+                raise InvalidInput(f"training image {index} has shape {image.shape}; expected (Y, X, {channels})")
             prepared.append(np.moveaxis(to_unit(image), -1, 0))
     if not prepared:
-        raise ValueError("no training images were given")
+        raise InvalidInput("no training images were given")
     return prepared
 
 
@@ -73,10 +74,10 @@ def paired_batches(
 ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
     """Endless batches (input, target) of registered random patches: the same crop, flip and turn on both."""
     if len(inputs) != len(targets):
-        raise ValueError(f"paired training needs as many inputs as targets ({len(inputs)} vs {len(targets)})")
+        raise InvalidInput(f"paired training needs as many inputs as targets ({len(inputs)} vs {len(targets)})")
     for index, (a, b) in enumerate(zip(inputs, targets, strict=True)):
         if a.shape[1:] != b.shape[1:]:
-            raise ValueError(f"pair {index}: input {a.shape[1:]} and target {b.shape[1:]} differ in size")
+            raise InvalidInput(f"pair {index}: input {a.shape[1:]} and target {b.shape[1:]} differ in size")
     rng = np.random.default_rng(seed)
     while True:
         xs, ys = [], []

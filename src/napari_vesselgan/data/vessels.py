@@ -19,6 +19,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.ndimage import gaussian_filter1d
 
+from napari_vesselgan import InvalidInput
+
 __all__ = ["VesselTree", "vessel_tree"]
 
 # Smallest radius (px) a branch may have; thinner children are not grown.
@@ -138,13 +140,13 @@ def vessel_tree(
     """
     h, w = (int(s) for s in shape)
     if h < 8 or w < 8:
-        raise ValueError(f"vessel_tree needs an image of at least 8 x 8 px, got {shape}")
+        raise InvalidInput(f"vessel_tree needs an image of at least 8 x 8 px, got {shape}")
     if n_roots < 1 or max_depth < 0:
-        raise ValueError("n_roots must be >= 1 and max_depth >= 0")
+        raise InvalidInput("n_roots must be >= 1 and max_depth >= 0")
     size = min(h, w)
     r_root = float(root_radius) if root_radius is not None else 6.0 * size / 256.0
     if r_root <= 0:
-        raise ValueError(f"root_radius must be positive, got {root_radius}")
+        raise InvalidInput(f"root_radius must be positive, got {root_radius}")
     rng = np.random.default_rng(seed)
     min_length = float(min_length_fraction) * size
     margin = 2.0 * r_root
@@ -155,7 +157,7 @@ def vessel_tree(
     stack: list[tuple[float, float, float, float, float, int]] = []
     roots = list(starts) if starts is not None else [None] * n_roots
     if not roots:
-        raise ValueError("starts must hold at least one (y, x, heading)")
+        raise InvalidInput("starts must hold at least one (y, x, heading)")
     for k, start in enumerate(roots):
         y, x, heading = _root_start((h, w), rng, int(sides[k % 4])) if start is None else map(float, start)
         stack.append((y, x, heading, r_root * rng.uniform(0.85, 1.0), rng.uniform(0.65, 1.0), 0))

@@ -20,12 +20,13 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import save_file
 
+from napari_vesselgan import InvalidInput
 from napari_vesselgan.io.atomic import atomic_path
 
 FORMAT = "napari-vesselgan/1"
 
 
-class CheckpointError(ValueError):
+class CheckpointError(InvalidInput):
     """A weights file that is not ours, is damaged, or is refused for safety."""
 
 

@@ -10,6 +10,8 @@ from collections.abc import Iterator
 import numpy as np
 import torch
 
+from napari_vesselgan import InvalidInput
+
 DEVICE_CHOICES = ("auto", "cpu", "cuda", "mps")
 
 
@@ -25,11 +27,11 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
             return torch.device("mps")
         return torch.device("cpu")
     if name.startswith("cuda") and not torch.cuda.is_available():
-        raise ValueError("device 'cuda' was asked for, but torch sees no CUDA GPU here (use --device cpu or auto)")
+        raise InvalidInput("device 'cuda' was asked for, but torch sees no CUDA GPU here (use --device cpu or auto)")
     if name == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
-        raise ValueError("device 'mps' was asked for, but it is not available here (use cpu or auto)")
+        raise InvalidInput("device 'mps' was asked for, but it is not available here (use cpu or auto)")
     if name.split(":")[0] not in DEVICE_CHOICES:
-        raise ValueError(f"unknown device {device!r}: choose one of {', '.join(DEVICE_CHOICES)}")
+        raise InvalidInput(f"unknown device {device!r}: choose one of {', '.join(DEVICE_CHOICES)}")
     return torch.device(name)
 
 
@@ -46,7 +48,7 @@ def autocast_dtype(device: torch.device, precision: str = "auto") -> torch.dtype
     if precision == "fp16":
         return torch.float16
     if precision != "auto":
-        raise ValueError(f"unknown precision {precision!r}: use auto, fp32, bf16 or fp16")
+        raise InvalidInput(f"unknown precision {precision!r}: use auto, fp32, bf16 or fp16")
     if device.type == "cuda":
         return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
     return None

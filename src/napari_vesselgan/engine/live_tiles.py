@@ -31,6 +31,7 @@ import numpy as np
 import torch
 from scipy import ndimage
 
+from napari_vesselgan import InvalidInput
 from napari_vesselgan.engine.device import autocast
 from napari_vesselgan.engine.tiling import FrozenInstanceNorm, predict_whole, round_up
 
@@ -52,7 +53,7 @@ class LiveRenderer:
                  precision: str = "fp32"):
         height, width = (int(s) for s in shape)
         if height < 4 or width < 4:
-            raise ValueError(f"the mask is too small for live rendering: {shape}")
+            raise InvalidInput(f"the mask is too small for live rendering: {shape}")
         self.method = method
         self.shape = (height, width)
         self.stride = method.stride
@@ -104,7 +105,7 @@ class LiveRenderer:
     def _check(self, mask: np.ndarray) -> np.ndarray:
         mask = np.asarray(mask)
         if mask.shape != self.shape:
-            raise ValueError(f"the mask has shape {mask.shape}; this renderer follows {self.shape}")
+            raise InvalidInput(f"the mask has shape {mask.shape}; this renderer follows {self.shape}")
         return (mask != 0).astype(np.float32)
 
     # ----- edits --------------------------------------------------------------------------------

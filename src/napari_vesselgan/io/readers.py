@@ -32,6 +32,8 @@ from pathlib import Path
 
 import numpy as np
 
+from napari_vesselgan import InvalidInput
+
 __all__ = [
     "ImageReadError",
     "TIFF_SUFFIXES",
@@ -54,7 +56,7 @@ SUPPORTED_SUFFIXES = TIFF_SUFFIXES + RASTER_SUFFIXES + VIDEO_SUFFIXES
 _VIDEO_GREY_TOLERANCE = 2
 
 
-class ImageReadError(ValueError):
+class ImageReadError(InvalidInput):
     """A file could not be read as an image; the message names the file and the reason."""
 
 

@@ -9,23 +9,32 @@ dtype (restoration) or returns float32 in [0, 1] (translation).
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import numpy as np
 import torch
 from torch import nn
 
-from napari_vesselgan import __version__
+from napari_vesselgan import InvalidInput, __version__
 from napari_vesselgan.data.intensity import IntensityRange, intensity_range
 from napari_vesselgan.engine.checkpoint import CheckpointError, load_checkpoint, load_network
 from napari_vesselgan.analysis.gradient_saliency import gradient_saliency
-from napari_vesselgan.engine.device import prepare_backend, resolve_device
+from napari_vesselgan.engine.device import prepare_backend, resolve_device, seed_everything
 from napari_vesselgan.engine.tiling import predict_tiled, predict_whole, round_up
 from napari_vesselgan.methods.config import TrainingConfig
+from napari_vesselgan.methods.options import LayerKind, NoOptions, PredictOptions, TrainingSource
+
+if TYPE_CHECKING:
+    from napari_vesselgan.methods.request import PredictionRequest
 
 ProgressFn = Callable[[int, int], None]
+SYNTHETIC = "synthetic"
+#: Offset between the patch-sampling seeds of a run that resumes at step ``start`` (a prime).
+RESUME_SEED_STRIDE = 7919
 WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
 DEFAULT_CPU_BUDGET_MB = 2048
 
@@ -46,34 +55,87 @@ def check_image(image: Any, *, channels: int) -> None:
         raise TypeError(f"expected a numpy or dask array, got {type(image).__name__}")
     dtype = np.dtype(image.dtype)
     if dtype == bool or not (np.issubdtype(dtype, np.integer) or np.issubdtype(dtype, np.floating)):
-        raise ValueError(f"images of dtype {dtype} are not supported; use integer or float images")
+        raise InvalidInput(f"images of dtype {dtype} are not supported; use integer or float images")
     if 0 in image.shape:
-        raise ValueError(f"the image is empty (shape {tuple(image.shape)})")
+        raise InvalidInput(f"the image is empty (shape {tuple(image.shape)})")
     if channels == 1:
         if image.ndim < 2:
-            raise ValueError(f"expected a 2-D image (Y, X) or a stack (..., Y, X), got shape {tuple(image.shape)}")
+            raise InvalidInput(f"expected a 2-D image (Y, X) or a stack (..., Y, X), got shape {tuple(image.shape)}")
         if image.ndim == 3 and image.shape[-1] in (3, 4) and image.shape[0] > 4:
-            raise ValueError(
+            raise InvalidInput(
                 f"this method takes single-channel (grey) images; got an RGB/RGBA image of shape {tuple(image.shape)}. "
                 "Convert it to grey or pick one channel first")
     else:
         if image.ndim < 3 or image.shape[-1] != channels:
-            raise ValueError(f"expected an image of shape (Y, X, {channels}), got {tuple(image.shape)}")
+            raise InvalidInput(f"expected an image of shape (Y, X, {channels}), got {tuple(image.shape)}")
     if min(image.shape[-2:] if channels == 1 else image.shape[-3:-1]) < 4:
-        raise ValueError(f"the image is too small ({tuple(image.shape)}); at least 4x4 pixels are needed")
+        raise InvalidInput(f"the image is too small ({tuple(image.shape)}); at least 4x4 pixels are needed")
+
+
+@dataclass(frozen=True)
+class TrainingRun:
+    """What every training run settles first (``Method.begin_training``): the config, the device,
+    the run folder, the sources (``"synthetic"`` or the user's, one per declared source) and the
+    provenance every checkpoint records."""
+
+    config: TrainingConfig
+    device: torch.device
+    run_dir: Path
+    sources: tuple[Any, ...]
+    provenance: dict[str, Any]
+
+    @property
+    def synthetic(self) -> bool:
+        """Whether any source is the synthetic generator."""
+        return any(is_synthetic(source) for source in self.sources)
+
+    def batch_seed(self, start: int, offset: int = 0) -> int:
+        """The patch sampler's seed for a run (re)starting at step ``start``."""
+        return self.config.seed + offset + RESUME_SEED_STRIDE * start
+
+
+def default_run_dir(method: str, root: str | os.PathLike = "runs") -> Path:
+    """``<root>/<method>-<date-time>``: a new folder for a new run."""
+    return Path(root) / f"{method}-{time.strftime('%Y%m%d-%H%M%S')}"
+
+
+def is_synthetic(source: Any) -> bool:
+    """Whether a training source means the synthetic generator."""
+    return isinstance(source, str) and source == SYNTHETIC
 
 
 class Method:
-    """A trained generator with its config; subclasses set the class attributes and ``build``."""
+    """A trained generator with its config and what the front ends need to know about it.
+
+    Subclasses set the class attributes (the registry's declarations) and ``build_generator``;
+    the command line and the widgets read the declarations, never the method's name.
+    """
 
     name: ClassVar[str]
-    kind: ClassVar[str]  # "restoration" or "translation"
+    kind: ClassVar[Literal["restoration", "translation"]]
     config_class: ClassVar[type[TrainingConfig]]
     in_channels: ClassVar[int] = 1
     out_channels: ClassVar[int] = 1
     scale: ClassVar[int] = 1
-    #: What ``train`` takes, one label per source (the training widget shows one picker each).
-    training_sources: ClassVar[tuple[str, ...]] = ("Domain A", "Domain B")
+    #: One line for help texts and the docks.
+    summary: ClassVar[str] = ""
+    #: What the docks' status says while it predicts ("Denoising").
+    verb: ClassVar[str] = "Predicting"
+    #: What prediction takes: grey images (and stacks of them), RGB photos, or label layers (masks).
+    input_kind: ClassVar[LayerKind] = "grey"
+    #: What it gives per input: an image, or a (T, Y, X) video.
+    output_kind: ClassVar[Literal["image", "video"]] = "image"
+    #: The method's own prediction options (superres's scale, fundus2video's frames).
+    options_class: ClassVar[type[PredictOptions]] = NoOptions
+    #: Saliency maps it offers (the first is the default): "gradient" (Method.saliency) and others.
+    saliency_kinds: ClassVar[tuple[str, ...]] = ("gradient",)
+    #: What ``train`` takes, one source each (the command line's flags, the dock's pickers).
+    training_sources: ClassVar[tuple[TrainingSource, ...]] = (
+        TrainingSource("domain_a", "Domain A", "folder or image of domain A"),
+        TrainingSource("domain_b", "Domain B", "folder or image of domain B"),
+    )
+    #: Its measured evaluation: a module of ``napari_vesselgan.evaluation`` (None: none).
+    evaluation: ClassVar[str | None] = None
 
     def __init__(self, config: TrainingConfig, generator: nn.Module, *, device: str | torch.device = "auto",
                  weights: Path | None = None, provenance: dict[str, Any] | None = None):
@@ -163,6 +225,45 @@ class Method:
         result = np.stack(outputs).reshape(*image.shape[: len(planes[0])], *outputs[0].shape) if planes[0] else outputs[0]
         return result
 
+    def predict_request(self, image: Any, request: PredictionRequest, progress: ProgressFn | None = None) -> np.ndarray:
+        """``predict`` with the settings and the method's own options of ``request``."""
+        return self.predict(image, progress=progress, **request.predict_kwargs())
+
+    def saliency_of(self, kind: str, image: np.ndarray, output: np.ndarray) -> np.ndarray:
+        """The saliency map of ``kind`` (one of ``saliency_kinds``) for an input and its result."""
+        if kind == "gradient" and kind in self.saliency_kinds:
+            return self.saliency(np.asarray(image))
+        raise InvalidInput(f"{self.name} offers no {kind!r} saliency map")
+
+    def predict_file(self, source: Path, target: Path, request: PredictionRequest) -> str:
+        """Read ``source``, predict, write ``target`` (and a saliency map beside it); one line to print."""
+        from napari_vesselgan.io import read_image, write_image
+
+        image = read_image(source)
+        started = time.perf_counter()
+        result = self.predict_request(image, request)
+        write_image(target, result)
+        height, width = image.shape[-3:-1] if self.in_channels > 1 else image.shape[-2:]
+        line = f"{source} -> {target} ({width}x{height}, {time.perf_counter() - started:.2f} s)"
+        if request.saliency:
+            saliency_path = target.with_name(target.stem + "_saliency.tif")
+            write_image(saliency_path, self.saliency_of(request.saliency, image, result))
+            line += f"\nsaliency -> {saliency_path}"
+        return line
+
+    def predict_folder(self, source: Path, target: Path, request: PredictionRequest,
+                       progress: ProgressFn | None = None) -> list[str]:
+        """Each image of folder ``source`` -> ``target/<stem>.tif``; one line per file."""
+        from napari_vesselgan.data.sources import image_files
+
+        files = image_files(source)
+        lines = []
+        for index, path in enumerate(files):
+            lines.append(self.predict_file(path, target / (path.stem + ".tif"), request))
+            if progress is not None:
+                progress(index + 1, len(files))
+        return lines
+
     def _predict_plane(self, plane: Any, rng: IntensityRange, *, tile: int | None, progress: ProgressFn | None,
                        precision: str, halo: int | None) -> np.ndarray:
         height, width = plane.shape[:2] if self.in_channels > 1 else plane.shape[-2:]
@@ -208,7 +309,7 @@ class Method:
         """
         check_image(image, channels=self.in_channels)
         if image.ndim != (2 if self.in_channels == 1 else 3):
-            raise ValueError("saliency is computed for a single 2-D image, not a stack")
+            raise InvalidInput("saliency is computed for a single 2-D image, not a stack")
         from skimage.transform import resize
 
         rng = intensity_range(image)
@@ -238,6 +339,32 @@ class Method:
             "napari_vesselgan": __version__,
         }
 
+    # ----- training -----------------------------------------------------------------------------
     def train(self, dataset_or_dirs: Any, config: TrainingConfig | None = None, *, callbacks=(),
               run_dir: str | os.PathLike | None = None) -> Path:
         raise NotImplementedError(f"{self.name} cannot be trained")
+
+    def begin_training(self, dataset_or_dirs: Any, config: TrainingConfig | None,
+                       run_dir: str | os.PathLike | None, device: str | None) -> TrainingRun:
+        """The prologue of every ``train``: the config (this method's when None), seeds, the device,
+        the run folder (``runs/<method>-<time>`` by default) and one source per declared source."""
+        config = config or self.config
+        seed_everything(config.seed)
+        torch_device = resolve_device(device or "auto") if device or self.device is None else self.device
+        run_dir = Path(run_dir) if run_dir is not None else default_run_dir(self.name)
+        count = len(self.training_sources)
+        if count == 1 or is_synthetic(dataset_or_dirs):
+            sources: tuple[Any, ...] = (dataset_or_dirs,) * count
+        else:
+            sources = tuple(dataset_or_dirs)
+            if len(sources) != count:
+                labels = ", ".join(source.label for source in self.training_sources)
+                raise InvalidInput(f"{self.name} trains on {count} sources: ({labels})")
+        return TrainingRun(config, torch_device, run_dir, sources,
+                           {"napari_vesselgan": __version__, "device": str(torch_device)})
+
+    def finish_training(self, run: TrainingRun, weights: Path, generator: nn.Module) -> Path:
+        """Predict with the newly trained generator from now on; return the weights."""
+        self.config, self.weights = run.config, weights
+        self.generator = generator.eval()
+        return weights

@@ -6,9 +6,11 @@ weights, so a checkpoint always says how its networks were built and trained.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from napari_vesselgan import InvalidInput
 
 if TYPE_CHECKING:
     from napari_vesselgan.engine.trainer import TrainerSettings
@@ -34,6 +36,23 @@ class TrainingConfig(BaseModel):
     precision: Literal["auto", "fp32", "bf16", "fp16"] = Field(
         "auto", description="Autocast precision: auto = bf16 on CUDA, fp32 on CPU.")
 
+    #: The fields that are training patch sides; each must be a multiple of ``patch_multiple``.
+    PATCH_FIELDS: ClassVar[tuple[str, ...]] = ("patch_size",)
+
+    @property
+    def patch_multiple(self) -> int:
+        """The generator's total stride: patches must be a multiple of it (4 for two down-samplings)."""
+        return 4
+
+    @model_validator(mode="after")
+    def _patches_fit_the_generator(self) -> "TrainingConfig":
+        for name in self.PATCH_FIELDS:
+            value = getattr(self, name)
+            if value % self.patch_multiple:
+                raise ValueError(f"{name} must be a multiple of {self.patch_multiple} (the generator's stride), "
+                                 f"got {value}")
+        return self
+
     def trainer_settings(self, *, resume: bool = True) -> "TrainerSettings":
         """The training loop's settings from these fields (steps, checkpoints, schedule)."""
         from napari_vesselgan.engine.trainer import TrainerSettings
@@ -46,5 +65,5 @@ class TrainingConfig(BaseModel):
         """A named preset (``default``, ``paper``, ``test``) with optional overrides."""
         presets = getattr(cls, "PRESETS", {})
         if name != "default" and name not in presets:
-            raise ValueError(f"unknown preset {name!r}; choose from default, {', '.join(presets)}")
+            raise InvalidInput(f"unknown preset {name!r}; choose from default, {', '.join(presets)}")
         return cls(**{**presets.get(name, {}), **overrides})

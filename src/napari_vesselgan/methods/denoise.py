@@ -12,20 +12,18 @@ laptop's CPU and ships as a small file. Prediction uses G_AB.
 from __future__ import annotations
 
 import os
-import time
 from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
 
-from napari_vesselgan import __version__
 from napari_vesselgan.data.patches import prepare_images, unpaired_batches
 from napari_vesselgan.data.sources import load_domain
-from napari_vesselgan.engine.device import resolve_device, seed_everything
 from napari_vesselgan.engine.trainer import Callback, fit
-from napari_vesselgan.methods.base import Method
+from napari_vesselgan.methods.base import Method, is_synthetic
 from napari_vesselgan.methods.config import TrainingConfig
 from napari_vesselgan.methods.cyclegan import CycleGAN, CycleGANConfig
+from napari_vesselgan.methods.options import TrainingSource
 from napari_vesselgan.nn import PatchDiscriminator, ResnetGenerator, init_weights
 
 
@@ -53,8 +51,13 @@ class DenoiseMethod(Method):
     name: ClassVar[str] = "denoise"
     kind: ClassVar[str] = "restoration"
     config_class: ClassVar[type[TrainingConfig]] = DenoiseConfig
-    training_sources: ClassVar[tuple[str, ...]] = ("Domain A: low-light / noisy images",
-                                                   "Domain B: clean images (unpaired)")
+    verb: ClassVar[str] = "Denoising"
+    summary: ClassVar[str] = "low-light NIR-II -> clean NIR-II (unpaired CycleGAN)"
+    training_sources: ClassVar[tuple[TrainingSource, ...]] = (
+        TrainingSource("domain_a", "Domain A: low-light / noisy images", "folder or image of low-light images"),
+        TrainingSource("domain_b", "Domain B: clean images (unpaired)", "folder or image of clean images"),
+    )
+    evaluation: ClassVar[str | None] = "denoise"
 
     @classmethod
     def build_generator(cls, config: DenoiseConfig) -> ResnetGenerator:  # type: ignore[override]
@@ -74,16 +77,12 @@ class DenoiseMethod(Method):
         holding a ``last.safetensors`` resumes from it unless ``resume`` is False. Afterwards
         this object predicts with the newly trained generator.
         """
-        config = config or self.config
-        seed_everything(config.seed)
-        sources = ("synthetic", "synthetic") if isinstance(dataset_or_dirs, str) and dataset_or_dirs == "synthetic" \
-            else tuple(dataset_or_dirs)
-        if len(sources) != 2:
-            raise ValueError("training needs two sources: (low-light, clean)")
-        synthetic = synthetic_domains(config) if "synthetic" in [s for s in sources if isinstance(s, str)] else None
+        run = self.begin_training(dataset_or_dirs, config, run_dir, device)
+        config = run.config
+        synthetic = synthetic_domains(config) if run.synthetic else None
         domains, notes = [], []
-        for index, (source, label) in enumerate(zip(sources, ("low-light", "clean"))):
-            if isinstance(source, str) and source == "synthetic":
+        for index, (source, label) in enumerate(zip(run.sources, ("low-light", "clean"))):
+            if is_synthetic(source):
                 domains.append(synthetic[index])
                 notes.append(f"{config.synthetic_images} synthetic {label} {config.synthetic_size}px NIR-II images")
             else:
@@ -92,26 +91,19 @@ class DenoiseMethod(Method):
         domain_a, domain_b = domains
         data_note = "; ".join(notes) + f" (unpaired; synthetic seeds from {config.seed})" * (synthetic is not None)
         prepared_a, prepared_b = prepare_images(domain_a), prepare_images(domain_b)
-        if config.patch_size % 4:
-            raise ValueError(f"patch_size must be a multiple of 4, got {config.patch_size}")
-        torch_device = resolve_device(device or "auto") if device or self.device is None else self.device
         model = CycleGAN(
             self.name, config,
             g_ab=init_weights(self.build_generator(config), seed=config.seed),
             g_ba=init_weights(self.build_generator(config), seed=config.seed + 1),
             d_a=init_weights(PatchDiscriminator(1, config.ndf, config.n_layers_d), seed=config.seed + 2),
             d_b=init_weights(PatchDiscriminator(1, config.ndf, config.n_layers_d), seed=config.seed + 3),
-            device=torch_device,
+            device=run.device,
         )
-        run_dir = Path(run_dir) if run_dir is not None else Path("runs") / f"denoise-{time.strftime('%Y%m%d-%H%M%S')}"
-        settings = config.trainer_settings(resume=resume)
         weights = fit(
             model,
             lambda start: unpaired_batches(prepared_a, prepared_b, patch_size=config.patch_size,
-                                           batch_size=config.batch_size, seed=config.seed + 7919 * start),
-            run_dir, settings, callbacks=callbacks,
-            provenance={"training_data": data_note, "napari_vesselgan": __version__, "device": str(torch_device)},
+                                           batch_size=config.batch_size, seed=run.batch_seed(start)),
+            run.run_dir, config.trainer_settings(resume=resume), callbacks=callbacks,
+            provenance={"training_data": data_note, **run.provenance},
         )
-        self.config, self.weights = config, weights
-        self.generator = model.g_ab.eval()
-        return weights
+        return self.finish_training(run, weights, model.g_ab)

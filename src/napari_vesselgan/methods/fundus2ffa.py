@@ -24,7 +24,6 @@ switches the term off. The weights file records which was used.
 from __future__ import annotations
 
 import os
-import time
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
@@ -32,14 +31,14 @@ import numpy as np
 from pydantic import Field
 from torch import nn
 
-from napari_vesselgan import __version__
+from napari_vesselgan import InvalidInput
 from napari_vesselgan.data.patches import paired_batches, prepare_images
 from napari_vesselgan.data.sources import load_domain
-from napari_vesselgan.engine.device import resolve_device, seed_everything
 from napari_vesselgan.engine.trainer import Callback, fit
-from napari_vesselgan.methods.base import Method, ProgressFn
+from napari_vesselgan.methods.base import Method, ProgressFn, is_synthetic
 from napari_vesselgan.methods.conditional_gan import ConditionalGAN
 from napari_vesselgan.methods.config import TrainingConfig
+from napari_vesselgan.methods.options import LayerKind, PredictOptions, TrainingSource
 from napari_vesselgan.nn import ConditionalPatchDiscriminator, ResnetGenerator, UnetGenerator, init_weights
 
 # Held-out synthetic pairs use seeds from here on (training pairs use config.seed + 0 .. n - 1).
@@ -69,6 +68,11 @@ class Fundus2FFAConfig(TrainingConfig):
     synthetic_pairs: int = Field(64, ge=1, description="Pairs when training on synthetic data.")
     synthetic_size: int = Field(256, ge=32, description="Side of each synthetic training image in pixels.")
 
+    @property
+    def patch_multiple(self) -> int:
+        """The generator's stride: 4 for the ResNet generator, 2**unet_downs for the U-Net."""
+        return 2**self.unet_downs if self.generator == "unet" else 4
+
     PRESETS: ClassVar[dict[str, dict[str, Any]]] = {
         "paper": {"ngf": 64, "n_blocks": 9, "ndf": 64, "patch_size": 512, "synthetic_size": 768,
                   "circular_patch_mask": True, "steps": 2_000_000, "decay_steps": 1_000_000},
@@ -76,6 +80,12 @@ class Fundus2FFAConfig(TrainingConfig):
         "test": {"ngf": 8, "n_blocks": 2, "ndf": 8, "unet_downs": 5, "patch_size": 64, "steps": 4, "decay_steps": 2,
                  "checkpoint_every": 2, "synthetic_pairs": 2, "synthetic_size": 96, "perceptual": False},
     }
+
+
+class Fundus2FFAOptions(PredictOptions):
+    """fundus2ffa's prediction options."""
+
+    mask_fov: bool = Field(True, description="Set the FFA to black outside the photo's field of view.")
 
 
 def synthetic_pairs(config: Fundus2FFAConfig) -> tuple[list[np.ndarray], list[np.ndarray]]:
@@ -136,8 +146,18 @@ class Fundus2FFAMethod(Method):
     config_class: ClassVar[type[TrainingConfig]] = Fundus2FFAConfig
     in_channels: ClassVar[int] = 3
     out_channels: ClassVar[int] = 1
-    training_sources: ClassVar[tuple[str, ...]] = (
-        "Fundus photos (colour)", "Late-phase FFA images (registered to the photos, same order)")
+    verb: ClassVar[str] = "Translating"
+    summary: ClassVar[str] = "colour fundus photo -> late-phase FFA image (conditional GAN with a saliency loss)"
+    input_kind: ClassVar[LayerKind] = "rgb"
+    options_class: ClassVar[type[PredictOptions]] = Fundus2FFAOptions
+    saliency_kinds: ClassVar[tuple[str, ...]] = ("ffa", "gradient")
+    training_sources: ClassVar[tuple[TrainingSource, ...]] = (
+        TrainingSource("domain_a", "Fundus photos (colour)", "folder or image of colour fundus photos",
+                       layer_kinds=("rgb",)),
+        TrainingSource("domain_b", "Late-phase FFA images (registered to the photos, same order)",
+                       "folder or image of the registered FFA images, in the photos' order"),
+    )
+    evaluation: ClassVar[str | None] = "fundus2ffa"
 
     @classmethod
     def build_generator(cls, config: Fundus2FFAConfig) -> nn.Module:  # type: ignore[override]
@@ -156,6 +176,14 @@ class Fundus2FFAMethod(Method):
                 plane[~field_of_view(photo)] = 0.0
         return out
 
+    def saliency_of(self, kind: str, image: np.ndarray, output: np.ndarray) -> np.ndarray:
+        """"ffa": the FFA saliency map (card 5's Eq. 1) of the generated FFA; "gradient": as every method."""
+        if kind == "ffa":
+            from napari_vesselgan.analysis import ffa_saliency
+
+            return ffa_saliency(output)
+        return super().saliency_of(kind, image, output)
+
     def train(self, dataset_or_dirs: Any = "synthetic", config: Fundus2FFAConfig | None = None, *,
               callbacks: tuple[Callback, ...] | list[Callback] = (), run_dir: str | os.PathLike | None = None,
               device: str | None = None, resume: bool = True) -> Path:
@@ -165,45 +193,34 @@ class Fundus2FFAMethod(Method):
         arrays or lists of arrays) holding the same number of registered images in the same
         order. A ``run_dir`` holding ``last.safetensors`` resumes unless ``resume`` is False.
         """
-        config = config or self.config
-        seed_everything(config.seed)
-        if isinstance(dataset_or_dirs, str) and dataset_or_dirs == "synthetic":
+        run = self.begin_training(dataset_or_dirs, config, run_dir, device)
+        config = run.config
+        if all(map(is_synthetic, run.sources)):
             fundus, ffa = synthetic_pairs(config)
             data_note = (f"{config.synthetic_pairs} synthetic {config.synthetic_size}px fundus/FFA pairs "
                          f"(data.fundus, seeds {config.seed}..{config.seed + config.synthetic_pairs - 1})")
         else:
-            sources = tuple(dataset_or_dirs)
-            if len(sources) != 2:
-                raise ValueError("training needs two sources: (fundus photos, FFA images), registered pair by pair")
-            fundus, ffa = load_domain(sources[0]), load_domain(sources[1])
+            fundus, ffa = load_domain(run.sources[0]), load_domain(run.sources[1])
             data_note = f"{len(fundus)} user fundus/FFA pairs"
         inputs, targets = prepare_images(fundus, channels=3), prepare_images(ffa, channels=1)
         if len(inputs) != len(targets):
-            raise ValueError(f"{len(inputs)} fundus photos but {len(targets)} FFA images: they must pair one to one")
-        if config.patch_size % self.build_generator(config).stride:
-            raise ValueError(f"patch_size {config.patch_size} must be a multiple of the generator's stride")
+            raise InvalidInput(f"{len(inputs)} fundus photos but {len(targets)} FFA images: they must pair one to one")
         features, perceptual_note = perceptual_features(config)
-        torch_device = resolve_device(device or "auto") if device or self.device is None else self.device
         model = ConditionalGAN(
             self.name, config,
             generator=init_weights(self.build_generator(config), seed=config.seed),
             discriminator=init_weights(ConditionalPatchDiscriminator(4, config.ndf, config.n_layers_d), seed=config.seed + 1),
-            device=torch_device, features=features,
+            device=run.device, features=features,
         )
-        run_dir = Path(run_dir) if run_dir is not None else Path("runs") / f"fundus2ffa-{time.strftime('%Y%m%d-%H%M%S')}"
-        settings = config.trainer_settings(resume=resume)
 
         def batches(start: int):
             stream = paired_batches(inputs, targets, patch_size=config.patch_size, batch_size=config.batch_size,
-                                    seed=config.seed + 7919 * start)
+                                    seed=run.batch_seed(start))
             return _circle_batches(stream, config.patch_size) if config.circular_patch_mask else stream
 
-        weights = fit(model, batches, run_dir, settings, callbacks=callbacks, provenance={
-            "training_data": data_note, "perceptual_features": perceptual_note,
-            "napari_vesselgan": __version__, "device": str(torch_device)})
-        self.config, self.weights = config, weights
-        self.generator = model.g.eval()
-        return weights
+        weights = fit(model, batches, run.run_dir, config.trainer_settings(resume=resume), callbacks=callbacks,
+                      provenance={"training_data": data_note, "perceptual_features": perceptual_note, **run.provenance})
+        return self.finish_training(run, weights, model.g)
 
 
 def heldout_pairs(n: int, size: int = 256) -> list[Any]:

@@ -31,33 +31,38 @@ Fundus2Video row), for the ablation. Sizes: the default is small (ngf 16, 3 down
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import numpy as np
 import torch
 from pydantic import Field
 from torch import nn
 
-from napari_vesselgan import __version__
+from napari_vesselgan import InvalidInput
 from napari_vesselgan.analysis.knowledge_mask import knowledge_mask, to_255
 from napari_vesselgan.data.intensity import intensity_range
 from napari_vesselgan.data.patches import paired_batches, prepare_images
 from napari_vesselgan.data.sources import load_domain
-from napari_vesselgan.engine.device import autocast, resolve_device, seed_everything
+from napari_vesselgan.engine.device import autocast
 from napari_vesselgan.engine.trainer import Callback, fit
 from napari_vesselgan.losses.adversarial import GANLoss
 from napari_vesselgan.losses.knowledge_attention import knowledge_attention_loss
 from napari_vesselgan.losses.patchnce import PatchProjector, patch_nce_loss
-from napari_vesselgan.methods.base import Method, ProgressFn, check_image
+from napari_vesselgan.methods.base import RESUME_SEED_STRIDE, Method, ProgressFn, check_image, is_synthetic
 from napari_vesselgan.methods.config import TrainingConfig
+from napari_vesselgan.methods.options import LayerKind, PredictOptions, TrainingSource
 from napari_vesselgan.methods.cyclegan import set_requires_grad
 from napari_vesselgan.methods.fundus2ffa import field_of_view
 from napari_vesselgan.metrics.video import video_set
 from napari_vesselgan.nn import GlobalGenerator, MultiscaleDiscriminator, init_weights
+
+if TYPE_CHECKING:
+    from napari_vesselgan.methods.request import PredictionRequest
 
 WINDOW = 3  # frames per generator step
 # pix2pixHD's VGG loss: L1 of VGG19 relu1_1 .. relu5_1 features, weighted 1/32 .. 1
@@ -114,12 +119,26 @@ class Fundus2VideoConfig(TrainingConfig):
     }
 
     @property
+    def patch_multiple(self) -> int:
+        """The generator's stride, 2**n_downsampling."""
+        return 2**self.n_downsampling
+
+    @property
     def knowledge_terms(self) -> bool:
         return any(w > 0 for w in (self.lambda_attention, self.lambda_nce_unsupervised,
                                    self.lambda_nce_supervised, self.lambda_knowledge_d))
 
 
 # ----- data ----------------------------------------------------------------------------------
+class Fundus2VideoOptions(PredictOptions):
+    """fundus2video's prediction options."""
+
+    FILE_OPTIONS: ClassVar[frozenset[str]] = frozenset({"fps"})
+
+    frames: int = Field(12, ge=1, description="frames of the video (the paper's 12: 4 per phase)")
+    fps: float = Field(4.0, gt=0, description="frames per second of an .mp4 / .avi output")
+
+
 def window_frames(n: int, total: int) -> list[int]:
     """Frame indices of window ``n``: [n, n+1, n+2], clamped to the last frame."""
     return [min(n + k, total - 1) for k in range(WINDOW)]
@@ -133,7 +152,7 @@ def video_to_network(video: np.ndarray) -> np.ndarray:
     if video.ndim == 4 and video.shape[-1] in (3, 4):
         video = video[..., 1]  # green channel, as FFA cameras record fluorescein
     if video.ndim != 3 or video.shape[0] < 2:
-        raise ValueError(f"an FFA video must be (T, Y, X) with T >= 2 frames, got shape {video.shape}")
+        raise InvalidInput(f"an FFA video must be (T, Y, X) with T >= 2 frames, got shape {video.shape}")
     first, rest = to_255(video[:1], video[1:])
     return np.concatenate([first, rest]) / 127.5 - 1.0
 
@@ -168,7 +187,7 @@ def training_arrays(photos: list[np.ndarray], videos: list[np.ndarray],
     from skimage.transform import resize
 
     if len(photos) != len(videos):
-        raise ValueError(f"{len(photos)} fundus photos but {len(videos)} FFA videos: they must pair one to one")
+        raise InvalidInput(f"{len(photos)} fundus photos but {len(videos)} FFA videos: they must pair one to one")
     inputs, targets = [], []
     for index, (photo, video) in enumerate(zip(photos, videos, strict=True)):
         video = resample_frames(np.asarray(video), config.frames)
@@ -180,7 +199,7 @@ def training_arrays(photos: list[np.ndarray], videos: list[np.ndarray],
         try:
             inputs.append(prepare_images([photo], channels=3)[0])
         except ValueError as error:
-            raise ValueError(f"fundus photo {index}: {error}") from None
+            raise InvalidInput(f"fundus photo {index}: {error}") from None
         targets.append(np.concatenate([network_video, mask[None] * 2.0 - 1.0]).astype(np.float32))
     return inputs, targets
 
@@ -321,7 +340,7 @@ def teacher_probability(config: Fundus2VideoConfig, step: int) -> float:
 def window_batches(inputs, targets, config: Fundus2VideoConfig, start: int) -> Iterator[tuple]:
     """Endless (photo, video, mask, window n, teacher coins) batches, repeatable from ``start``."""
     stream = paired_batches(inputs, targets, patch_size=config.patch_size, batch_size=config.batch_size,
-                            seed=config.seed + 7919 * start)
+                            seed=config.seed + RESUME_SEED_STRIDE * start)
     rng = np.random.default_rng([config.seed, start, 17])
     for step, (photo, target) in enumerate(stream, start):
         frames = target.shape[1] - 1
@@ -348,8 +367,19 @@ class Fundus2VideoMethod(Method):
     config_class: ClassVar[type[TrainingConfig]] = Fundus2VideoConfig
     in_channels: ClassVar[int] = 3
     out_channels: ClassVar[int] = WINDOW
-    training_sources: ClassVar[tuple[str, ...]] = (
-        "Fundus photos (colour)", "FFA videos (T, Y, X), registered to the photos, same order")
+    verb: ClassVar[str] = "Generating the video"
+    summary: ClassVar[str] = "colour fundus photo -> FFA video, frame by frame (knowledge-mask guided pix2pixHD)"
+    input_kind: ClassVar[LayerKind] = "rgb"
+    output_kind: ClassVar[Literal["image", "video"]] = "video"
+    options_class: ClassVar[type[PredictOptions]] = Fundus2VideoOptions
+    saliency_kinds: ClassVar[tuple[str, ...]] = ()
+    training_sources: ClassVar[tuple[TrainingSource, ...]] = (
+        TrainingSource("domain_a", "Fundus photos (colour)", "folder or image of colour fundus photos",
+                       layer_kinds=("rgb",)),
+        TrainingSource("domain_b", "FFA videos (T, Y, X), registered to the photos, same order",
+                       "folder of FFA videos (TIFF stacks, MP4, AVI), in the photos' order", layer_kinds=("video",)),
+    )
+    evaluation: ClassVar[str | None] = "fundus2video"
 
     @classmethod
     def build_generator(cls, config: Fundus2VideoConfig) -> nn.Module:  # type: ignore[override]
@@ -361,9 +391,9 @@ class Fundus2VideoMethod(Method):
         """The FFA video of one RGB photo, frame by frame: each float32 (Y, X) in [0, 1] as soon as it is final."""
         check_image(image, channels=3)
         if image.ndim != 3:
-            raise ValueError(f"iter_frames takes one RGB photo (Y, X, 3), got shape {tuple(image.shape)}")
+            raise InvalidInput(f"iter_frames takes one RGB photo (Y, X, 3), got shape {tuple(image.shape)}")
         if int(frames) < 1:
-            raise ValueError(f"frames must be at least 1, got {frames}")
+            raise InvalidInput(f"frames must be at least 1, got {frames}")
         frames = int(frames)
         image = np.asarray(image)
         height, width = image.shape[:2]
@@ -420,6 +450,20 @@ class Fundus2VideoMethod(Method):
                     progress(index * frames + t + 1, len(photos) * frames)
         return videos.reshape(*image.shape[:-3], frames, *image.shape[-3:-1])
 
+    def predict_file(self, source: Path, target: Path, request: PredictionRequest) -> str:
+        """The photo's FFA video written frame by frame (a TIFF stack, or MP4 / AVI by the output's
+        extension), so memory holds one 3-frame window whatever the number of frames."""
+        from napari_vesselgan.io import read_image
+        from napari_vesselgan.io.writers import write_frames
+
+        image = read_image(source)
+        started = time.perf_counter()
+        frames = request.options.frames
+        write_frames(target, self.iter_frames(image, frames=frames, tile=request.tile, precision=request.precision,
+                                              halo=request.halo), fps=request.options.fps)
+        return (f"{source} -> {target} ({frames} frames of {image.shape[1]}x{image.shape[0]}, "
+                f"{time.perf_counter() - started:.2f} s)")
+
     def saliency(self, image: np.ndarray, *, max_side: int = 1024) -> np.ndarray:
         raise NotImplementedError("gradient saliency is not offered for fundus2video; use the FFA saliency "
                                   "map or the knowledge mask of the predicted video")
@@ -433,39 +477,28 @@ class Fundus2VideoMethod(Method):
         files, arrays or lists of arrays; videos are (T, Y, X) stacks (TIFF, MP4, AVI) in the
         photos' order. A ``run_dir`` holding ``last.safetensors`` resumes unless ``resume`` is False.
         """
-        config = config or self.config
-        seed_everything(config.seed)
-        if isinstance(dataset_or_dirs, str) and dataset_or_dirs == "synthetic":
+        run = self.begin_training(dataset_or_dirs, config, run_dir, device)
+        config = run.config
+        if all(map(is_synthetic, run.sources)):
             if config.working_size is None:  # predict at the scale the synthetic eyes were drawn at
                 config = config.model_copy(update={"working_size": config.synthetic_size})
+                run = dataclasses.replace(run, config=config)
             photos, videos = synthetic_videos(config)
             data_note = (f"{config.synthetic_videos} synthetic {config.synthetic_size}px fundus photos with "
                          f"{config.frames}-frame FFA videos (data.fundus.fundus_video, seeds {config.seed}.."
                          f"{config.seed + config.synthetic_videos - 1})")
         else:
-            sources = tuple(dataset_or_dirs)
-            if len(sources) != 2:
-                raise ValueError("training needs two sources: (fundus photos, FFA videos), registered pair by pair")
-            photos, videos = load_domain(sources[0]), video_set(sources[1])
+            photos, videos = load_domain(run.sources[0]), video_set(run.sources[1])
             data_note = f"{len(photos)} user fundus photo / FFA video pairs, resampled to {config.frames} frames"
         inputs, targets = training_arrays(photos, videos, config)
-        stride = 2**config.n_downsampling
-        if config.patch_size % stride:
-            raise ValueError(f"patch_size {config.patch_size} must be a multiple of the generator's stride {stride}")
         features, perceptual_note = perceptual_features(config)
-        torch_device = resolve_device(device or "auto") if device or self.device is None else self.device
-        model = Fundus2VideoGAN(config, device=torch_device, features=features)
-        run_dir = Path(run_dir) if run_dir is not None else Path("runs") / f"fundus2video-{time.strftime('%Y%m%d-%H%M%S')}"
-        settings = config.trainer_settings(resume=resume)
+        model = Fundus2VideoGAN(config, device=run.device, features=features)
         mask_area = float(np.mean([(t[-1] > 0).mean() for t in targets]))
-        weights = fit(model, lambda start: window_batches(inputs, targets, config, start), run_dir, settings,
-                      callbacks=callbacks, provenance={
+        weights = fit(model, lambda start: window_batches(inputs, targets, config, start), run.run_dir,
+                      config.trainer_settings(resume=resume), callbacks=callbacks, provenance={
                           "training_data": data_note, "perceptual_features": perceptual_note,
-                          "knowledge_mask_area": round(mask_area, 4),
-                          "napari_vesselgan": __version__, "device": str(torch_device)})
-        self.config, self.weights = config, weights
-        self.generator = model.g.eval()
-        return weights
+                          "knowledge_mask_area": round(mask_area, 4), **run.provenance})
+        return self.finish_training(run, weights, model.g)
 
 
 # ----- evaluation on held-out synthetic videos ------------------------------------------------

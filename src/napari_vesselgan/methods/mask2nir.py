@@ -21,21 +21,24 @@ from __future__ import annotations
 import os
 import time
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import numpy as np
-from pydantic import Field
+from pydantic import Field, model_validator
 
-from napari_vesselgan import __version__
+from napari_vesselgan import InvalidInput
 from napari_vesselgan.data.intensity import IntensityRange
 from napari_vesselgan.data.patches import prepare_images, unpaired_batches
 from napari_vesselgan.data.sources import load_domain
-from napari_vesselgan.engine.device import resolve_device, seed_everything
 from napari_vesselgan.engine.trainer import Callback, fit
-from napari_vesselgan.methods.base import Method, check_image
+from napari_vesselgan.methods.base import Method, ProgressFn, check_image, is_synthetic
 from napari_vesselgan.methods.config import TrainingConfig
+from napari_vesselgan.methods.options import LayerKind, PredictOptions, TrainingSource
 from napari_vesselgan.methods.cyclegan import CycleGAN, CycleGANConfig
 from napari_vesselgan.nn import PatchDiscriminator, ResnetGenerator, init_weights
+
+if TYPE_CHECKING:
+    from napari_vesselgan.methods.request import PredictionRequest
 
 FEATURE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1")
 MASK_RANGE = IntensityRange(0.0, 1.0, np.dtype(np.float32))
@@ -70,11 +73,31 @@ class Mask2NirConfig(CycleGANConfig):
         return bool(self.lambda_content or self.lambda_global_style or self.lambda_local_style)
 
 
+class Mask2NirOptions(PredictOptions):
+    """mask2nir's options for a folder of masks -> image / mask pairs (for segmentation training)."""
+
+    FILE_OPTIONS: ClassVar[frozenset[str]] = frozenset({"per_mask", "augment", "elastic_alpha", "seed", "image_dtype"})
+
+    per_mask: int = Field(1, ge=1, description="a folder of masks: image / mask pairs per mask (above 1 needs --augment)")
+    augment: bool = Field(False, description="a folder of masks: augment the masks (flips, rotations, elastic "
+                                             "deformation) for the extra pairs")
+    elastic_alpha: float = Field(8.0, ge=0, description="--augment: largest elastic shift in px")
+    seed: int = Field(0, description="--augment: random seed")
+    image_dtype: Literal["uint16", "uint8", "float32"] = Field(
+        "uint16", description="a folder of masks: how the images are stored")
+
+    @model_validator(mode="after")
+    def _extra_pairs_need_augmentation(self) -> "Mask2NirOptions":
+        if self.per_mask > 1 and not self.augment:
+            raise ValueError("per_mask above 1 needs augment (each extra image comes from an augmented mask)")
+        return self
+
+
 def binary_mask(mask: Any) -> np.ndarray:
     """float32 {0, 1}: 1 where ``mask`` is non-zero (bool, {0,1}, {0,255} or label images)."""
     array = np.asarray(mask)
     if array.dtype != bool and np.issubdtype(array.dtype, np.floating) and not np.isfinite(array).all():
-        raise ValueError("the mask contains NaN or infinite values")
+        raise InvalidInput("the mask contains NaN or infinite values")
     return (array != 0).astype(np.float32)
 
 
@@ -127,7 +150,16 @@ class Mask2NirMethod(Method):
     name: ClassVar[str] = "mask2nir"
     kind: ClassVar[str] = "translation"
     config_class: ClassVar[type[TrainingConfig]] = Mask2NirConfig
-    training_sources: ClassVar[tuple[str, ...]] = ("Vessel masks", "NIR-II images (unpaired)")
+    verb: ClassVar[str] = "Translating"
+    summary: ClassVar[str] = "binary vessel mask -> synthetic NIR-II image (attention-guided CycleGAN)"
+    input_kind: ClassVar[LayerKind] = "labels"
+    options_class: ClassVar[type[PredictOptions]] = Mask2NirOptions
+    training_sources: ClassVar[tuple[TrainingSource, ...]] = (
+        TrainingSource("domain_a", "Vessel masks", "folder or image of binary vessel masks",
+                       layer_kinds=("labels", "grey")),
+        TrainingSource("domain_b", "NIR-II images (unpaired)", "folder or image of NIR-II images"),
+    )
+    evaluation: ClassVar[str | None] = "mask2nir"
 
     @classmethod
     def build_generator(cls, config: Mask2NirConfig) -> ResnetGenerator:  # type: ignore[override]
@@ -154,6 +186,25 @@ class Mask2NirMethod(Method):
         # a mask is mapped by the fixed {0, 1} range, never by its own (an all-vessel mask is not "all -1")
         return super()._predict_plane(plane, MASK_RANGE, **options)
 
+    def predict_folder(self, source: Path, target: Path, request: PredictionRequest,
+                       progress: ProgressFn | None = None) -> list[str]:
+        """A folder of masks -> ``target/images``, ``target/masks``: image / mask pairs for training a
+        segmentation model (``data.segmentation_dataset``), several per mask with augmentation."""
+        from napari_vesselgan.data.mask_augment import MaskAugmentation
+        from napari_vesselgan.data.segmentation_dataset import read_masks, synthesize_pairs
+
+        options = request.options
+        masks = read_masks(source)
+        started = time.perf_counter()
+        augmentation = MaskAugmentation(elastic_alpha=options.elastic_alpha) if options.augment else None
+        pairs = synthesize_pairs(
+            masks, target, lambda mask: self.predict_request(mask, request),
+            per_mask=options.per_mask, augmentation=augmentation, seed=options.seed, image_dtype=options.image_dtype,
+            provenance={"method": self.describe(**request.describe()), "request": request.describe()},
+            progress=progress)
+        return [f"{len(pairs)} image / mask pairs from {len(masks)} masks -> {target}/images, {target}/masks "
+                f"({time.perf_counter() - started:.1f} s)"]
+
     # ----- training ---------------------------------------------------------------------------
     def train(self, dataset_or_dirs: Any = "synthetic", config: Mask2NirConfig | None = None, *,
               callbacks: tuple[Callback, ...] | list[Callback] = (), run_dir: str | os.PathLike | None = None,
@@ -163,21 +214,13 @@ class Mask2NirMethod(Method):
         Each side may be a folder, an image file, an array, a list of arrays (layers' data) or
         ``"synthetic"``. A ``run_dir`` with ``last.safetensors`` resumes unless ``resume`` is False.
         """
-        config = config or self.config
-        seed_everything(config.seed)
-        sources = ("synthetic", "synthetic") if isinstance(dataset_or_dirs, str) and dataset_or_dirs == "synthetic" \
-            else tuple(dataset_or_dirs)
-        if len(sources) != 2:
-            raise ValueError("training needs two sources: (vessel masks, NIR-II images)")
-        if config.patch_size % 4:
-            raise ValueError(f"patch_size must be a multiple of 4, got {config.patch_size}")
-        torch_device = resolve_device(device or "auto") if device or self.device is None else self.device
+        run = self.begin_training(dataset_or_dirs, config, run_dir, device)
+        config, torch_device = run.config, run.device
         feature_losses = build_feature_losses(config)  # first: a missing VGG-19 file fails before any work
-        wants_synthetic = any(isinstance(s, str) and s == "synthetic" for s in sources)
-        synthetic = synthetic_domains(config) if wants_synthetic else None
+        synthetic = synthetic_domains(config) if run.synthetic else None
         domains, notes = [], []
-        for index, (source, label) in enumerate(zip(sources, ("vessel masks", "NIR-II images"))):
-            if isinstance(source, str) and source == "synthetic":
+        for index, (source, label) in enumerate(zip(run.sources, ("vessel masks", "NIR-II images"))):
+            if is_synthetic(source):
                 domains.append(synthetic[index])
                 notes.append(f"{config.synthetic_images} synthetic {config.synthetic_size}px {label}")
             else:
@@ -187,7 +230,7 @@ class Mask2NirMethod(Method):
         if config.mask_preprocessing == "paper":
             masks = [paper_mask_preprocessing(m) for m in masks]
         if any(not m.any() for m in masks):
-            raise ValueError("a training mask has no vessel pixels")
+            raise InvalidInput("a training mask has no vessel pixels")
         prepared_a = [m[None] * 2.0 - 1.0 for m in masks]
         prepared_b = prepare_images(domains[1])
         data_note = "; ".join(notes) + " (unpaired; disjoint synthetic tree seeds)" * (synthetic is not None)
@@ -206,22 +249,17 @@ class Mask2NirMethod(Method):
             d_b=init_weights(PatchDiscriminator(1, config.ndf, config.n_layers_d), seed=config.seed + 3),
             device=torch_device, extra_generator_loss=extra,
         )
-        run_dir = Path(run_dir) if run_dir is not None else Path("runs") / f"mask2nir-{time.strftime('%Y%m%d-%H%M%S')}"
-        settings = config.trainer_settings(resume=resume)
         features_note = ("off (plain CycleGAN)" if feature_losses is None else
                          "random VGG-19 features" if config.feature_weights == "random" else
                          f"VGG-19 weights {config.feature_weights or 'ImageNet (hub cache)'}")
         weights = fit(
             model,
             lambda start: unpaired_batches(prepared_a, prepared_b, patch_size=config.patch_size,
-                                           batch_size=config.batch_size, seed=config.seed + 7919 * start),
-            run_dir, settings, callbacks=callbacks,
-            provenance={"training_data": data_note, "feature_losses": features_note,
-                        "napari_vesselgan": __version__, "device": str(torch_device)},
+                                           batch_size=config.batch_size, seed=run.batch_seed(start)),
+            run.run_dir, config.trainer_settings(resume=resume), callbacks=callbacks,
+            provenance={"training_data": data_note, "feature_losses": features_note, **run.provenance},
         )
-        self.config, self.weights = config, weights
-        self.generator = model.g_ab.eval()
-        return weights
+        return self.finish_training(run, weights, model.g_ab)
 
 
 def prepare_masks(masks: list[np.ndarray]) -> list[np.ndarray]:
@@ -229,6 +267,6 @@ def prepare_masks(masks: list[np.ndarray]) -> list[np.ndarray]:
     planes: list[np.ndarray] = []
     for index, mask in enumerate(masks):
         if mask.ndim == 3 and mask.shape[-1] in (3, 4):
-            raise ValueError(f"training mask {index} has shape {mask.shape}; masks must be single-channel")
+            raise InvalidInput(f"training mask {index} has shape {mask.shape}; masks must be single-channel")
         planes += [mask] if mask.ndim == 2 else list(mask.reshape(-1, *mask.shape[-2:]))
     return planes

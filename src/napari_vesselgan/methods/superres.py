@@ -25,7 +25,6 @@ from __future__ import annotations
 import copy
 import json
 import os
-import time
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
@@ -34,13 +33,13 @@ import torch
 from pydantic import BaseModel, ConfigDict, Field
 from torch import nn
 
-from napari_vesselgan import __version__
+from napari_vesselgan import InvalidInput
 from napari_vesselgan.data.degradation import crop_to_multiple, degrade, upsample
 from napari_vesselgan.data.intensity import IntensityRange, intensity_range
 from napari_vesselgan.data.nir import VALIDATION_SEED_BASE
 from napari_vesselgan.data.patches import grey_planes, paired_batches
 from napari_vesselgan.data.sources import load_domain
-from napari_vesselgan.engine.device import autocast, resolve_device, seed_everything
+from napari_vesselgan.engine.device import autocast
 from napari_vesselgan.engine.tiling import predict_whole
 from napari_vesselgan.engine.trainer import Callback, TrainerSettings, TrainState, fit
 from napari_vesselgan.io.atomic import atomic_path
@@ -48,6 +47,7 @@ from napari_vesselgan.losses.adversarial import GANLoss
 from napari_vesselgan.losses.total_gradient import total_gradient_loss
 from napari_vesselgan.methods.base import Method, ProgressFn, check_image, memory_budget_bytes
 from napari_vesselgan.methods.config import TrainingConfig
+from napari_vesselgan.methods.options import PredictOptions, TrainingSource
 from napari_vesselgan.metrics import psnr
 from napari_vesselgan.nn import PatchDiscriminator, init_weights
 from napari_vesselgan.nn.pretrained import feature_network
@@ -118,6 +118,8 @@ class SuperResConfig(TrainingConfig):
     synthetic_images: int = Field(48, ge=1, description="Synthetic high-resolution training images.")
     synthetic_size: int = Field(256, ge=32, description="Side of each synthetic training image in pixels.")
 
+    PATCH_FIELDS: ClassVar[tuple[str, ...]] = ("patch_size", "finetune_patch_size")
+
     PRESETS: ClassVar[dict[str, dict[str, Any]]] = {
         "paper": {"features": 64, "growth": 32, "batch_size": 64, "patch_size": 64, "lr": 1e-3,
                   "steps": 40_000, "decay_steps": 0, "finetune_steps": 20_000, "finetune_lr": 1e-6,
@@ -127,6 +129,14 @@ class SuperResConfig(TrainingConfig):
                  "checkpoint_every": 2, "synthetic_images": 2, "synthetic_size": 64, "validation_images": 1,
                  "pretrain_data": "synthetic"},
     }
+
+
+class SuperResOptions(PredictOptions):
+    """superres's prediction options."""
+
+    scale: int = Field(1, ge=1, le=8, description="1: the input is already re-upscaled to the target size (the "
+                                                   "model's training form, same size out); 4: the input is low "
+                                                   "resolution, up-sampled 4x first (4x the pixels out)")
 
 
 # -------------------------------------------------------------------------------------- data
@@ -154,7 +164,7 @@ def make_pair(high: np.ndarray, config: SuperResConfig, seed: int = 0) -> np.nda
     """(2, H, W) float32: [Y, X] both scaled by Y's range, cropped to a multiple of the scale."""
     high = np.asarray(high)
     if high.ndim != 2:
-        raise ValueError(f"superres trains on grey 2-D images; got shape {high.shape}")
+        raise InvalidInput(f"superres trains on grey 2-D images; got shape {high.shape}")
     _, low_up = degrade(high, config.scale, photons=config.photons, seed=seed)
     rng = intensity_range(low_up)
     return np.stack([rng.to_network(low_up), rng.to_network(crop_to_multiple(high, config.scale))])
@@ -323,8 +333,14 @@ class SuperResMethod(Method):
     name: ClassVar[str] = "superres"
     kind: ClassVar[str] = "restoration"
     config_class: ClassVar[type[TrainingConfig]] = SuperResConfig
-    training_sources: ClassVar[tuple[str, ...]] = (
-        "High-resolution images (their low-resolution partners are made by bicubic degradation)",)
+    verb: ClassVar[str] = "Enhancing"
+    summary: ClassVar[str] = "4x resolution enhancement of fluorescence images (GAN with the total gradient loss)"
+    options_class: ClassVar[type[PredictOptions]] = SuperResOptions
+    training_sources: ClassVar[tuple[TrainingSource, ...]] = (
+        TrainingSource("data", "High-resolution images (their low-resolution partners are made by bicubic degradation)",
+                       "folder or image of high-resolution training images"),
+    )
+    evaluation: ClassVar[str | None] = "superres"
 
     def __init__(self, config: TrainingConfig, generator: nn.Module, **kwargs: Any):
         # Prediction only from here (training always builds fresh networks): the spectrally
@@ -358,7 +374,7 @@ class SuperResMethod(Method):
         """
         check_image(image, channels=1)
         if not 1 <= int(scale) <= 8:
-            raise ValueError(f"scale must be 1 (re-upscaled input) or the up-sampling factor (4), got {scale}")
+            raise InvalidInput(f"scale must be 1 (re-upscaled input) or the up-sampling factor (4), got {scale}")
         rng = intensity_range(image)
         frames = image.reshape(-1, *image.shape[-2:])
         count = frames.shape[0]
@@ -405,25 +421,19 @@ class SuperResMethod(Method):
         made by the degradation model. ``run_dir/pretrain`` and ``run_dir/finetune`` hold each
         stage's checkpoints; a run resumes where it stopped unless ``resume`` is False.
         """
-        config = config or self.config
-        seed_everything(config.seed)
-        for size in (config.patch_size, config.finetune_patch_size):
-            if size % 4:
-                raise ValueError(f"patch sizes must be multiples of 4, got {size}")
-        torch_device = resolve_device(device or "auto") if device or self.device is None else self.device
-        run_dir = Path(run_dir) if run_dir is not None else Path("runs") / f"superres-{time.strftime('%Y%m%d-%H%M%S')}"
-        synthetic = isinstance(dataset_or_dirs, str) and dataset_or_dirs == "synthetic"
+        run = self.begin_training(dataset_or_dirs, config, run_dir, device)
+        config, torch_device, run_dir, synthetic = run.config, run.device, run.run_dir, run.synthetic
         if synthetic:
             high_images = synthetic_images(config.synthetic_images, config.synthetic_size, config.seed)
             data_note = (f"{config.synthetic_images} synthetic {config.synthetic_size}px NIR vessel images "
                          f"(seeds {config.seed}-{config.seed + config.synthetic_images - 1})")
         else:
-            high_images = grey_planes(load_domain(dataset_or_dirs))
+            high_images = grey_planes(load_domain(run.sources[0]))
             data_note = f"{len(high_images)} user high-resolution images"
         pairs = [make_pair(image, config, seed=config.seed + i) for i, image in enumerate(high_images)]
         validation = self._validation_pairs(config, high_images, synthetic)
         noise = f", Poisson noise at {config.photons} photons" if config.photons else ""
-        provenance = {"napari_vesselgan": __version__, "device": str(torch_device),
+        provenance = {**run.provenance,
                       "degradation": f"bicubic down x{config.scale}, bicubic up{noise}",
                       "perceptual": config.perceptual}
 
@@ -435,7 +445,7 @@ class SuperResMethod(Method):
             model = self._model(config, config.pretrain_loss, generator, config.lr, torch_device, seed=1)
             weights = fit(model, lambda start: batches_of(
                               stage1_pairs, patch_size=config.patch_size, batch_size=config.batch_size,
-                              seed=config.seed + 7919 * start),
+                              seed=run.batch_seed(start)),
                           run_dir / "pretrain", self._settings(config, config.steps, resume), callbacks=callbacks,
                           provenance={**provenance, "stage": "pretrain",
                                       "training_data": f"{config.pretrain_data} images ({len(stage1)})"})
@@ -447,15 +457,13 @@ class SuperResMethod(Method):
             settings.schedule, settings.decay_steps = "constant", 0
             weights = fit(model, lambda start: batches_of(
                               pairs, patch_size=config.finetune_patch_size, batch_size=config.batch_size,
-                              seed=config.seed + 104729 + 7919 * start),
+                              seed=run.batch_seed(start, offset=104729)),
                           run_dir / "finetune", settings, callbacks=[stopper, *callbacks],
                           provenance={**provenance, "stage": "finetune", "training_data": data_note,
                                       "validation": f"{len(validation)} held-out images, early stop on PSNR"})
         if weights is None:
-            raise ValueError("nothing to train: both stages have 0 steps")
-        self.config, self.weights = config, weights
-        self.generator = type(self).load(weights, device=torch_device).generator
-        return weights
+            raise InvalidInput("nothing to train: both stages have 0 steps")
+        return self.finish_training(run, weights, type(self).load(weights, device=torch_device).generator)
 
     @staticmethod
     def _settings(config: SuperResConfig, steps: int, resume: bool) -> TrainerSettings:

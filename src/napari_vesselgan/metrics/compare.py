@@ -31,6 +31,8 @@ import numpy as np
 from ..io.atomic import atomic_path
 from .fidelity import _checked, _data_range, _resolve_range, psnr, rmse, ssim
 
+from napari_vesselgan import InvalidInput
+
 __all__ = [
     "FIDELITY_METRICS",
     "as_frames",
@@ -64,13 +66,13 @@ def as_frames(image, rgb: bool | None = None) -> tuple[np.ndarray, bool]:
     colour = _is_colour(arr, rgb)
     spatial = arr.ndim - (1 if colour else 0)
     if colour and arr.shape[-1] not in (3, 4):
-        raise ValueError(f"a colour image needs 3 or 4 channels on its last axis, got shape {arr.shape}")
+        raise InvalidInput(f"a colour image needs 3 or 4 channels on its last axis, got shape {arr.shape}")
     if spatial == 2:
         return arr[None], False
     if spatial == 3:
         return arr, True
     kind = "colour " if colour else ""
-    raise ValueError(
+    raise InvalidInput(
         f"expected a 2-D {kind}image or a time series of them ((T, Y, X) or (T, Y, X, 3)), got shape {arr.shape}"
     )
 
@@ -133,7 +135,7 @@ def fidelity_rows(
     for name, test in tests.items():
         problem = incompatibility(ref, test, reference_rgb=rgb, test_rgb=rgb, test_name=name)
         if problem:
-            raise ValueError(problem)
+            raise InvalidInput(problem)
     total = len(tests) * frames_ref.shape[0]
     done = 0
     rows: list[dict] = []
@@ -177,7 +179,7 @@ def difference_map(reference, image, *, rgb: bool | None = None) -> np.ndarray:
     without its colour axis (colour images: the mean absolute difference over the channels)."""
     problem = incompatibility(reference, image, reference_rgb=rgb, test_rgb=rgb, test_name="image")
     if problem:
-        raise ValueError(problem)
+        raise InvalidInput(problem)
     ref, img = _checked(reference, "reference"), _checked(image, "image")
     colour = _is_colour(ref, rgb)
     diff = np.abs(img.astype(np.float64) - ref.astype(np.float64))
@@ -197,7 +199,7 @@ def ssim_map(reference, image, *, rgb: bool | None = None, data_range: float | N
 
     problem = incompatibility(reference, image, reference_rgb=rgb, test_rgb=rgb, test_name="image")
     if problem:
-        raise ValueError(problem)
+        raise InvalidInput(problem)
     ref, img = _checked(reference, "reference"), _checked(image, "image")
     dr = _resolve_range(ref, data_range) if data_range is not None else _data_range(ref)
     frames_ref, series = as_frames(ref, rgb)

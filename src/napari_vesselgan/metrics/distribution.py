@@ -28,6 +28,8 @@ from pathlib import Path
 
 import numpy as np
 
+from napari_vesselgan import InvalidInput
+
 __all__ = [
     "frechet_distance",
     "fid_from_features",
@@ -50,7 +52,7 @@ def frechet_distance(mu_a, sigma_a, mu_b, sigma_b) -> float:
     mu_a, mu_b = np.asarray(mu_a, np.float64), np.asarray(mu_b, np.float64)
     sigma_a, sigma_b = np.asarray(sigma_a, np.float64), np.asarray(sigma_b, np.float64)
     if mu_a.shape != mu_b.shape or sigma_a.shape != sigma_b.shape:
-        raise ValueError(f"feature sizes differ: {mu_a.shape} vs {mu_b.shape}")
+        raise InvalidInput(f"feature sizes differ: {mu_a.shape} vs {mu_b.shape}")
     root_a = _psd_sqrt(sigma_a)
     middle = root_a @ sigma_b @ root_a
     middle = (middle + middle.T) / 2
@@ -63,9 +65,9 @@ def frechet_distance(mu_a, sigma_a, mu_b, sigma_b) -> float:
 def _features(x, name: str) -> np.ndarray:
     arr = np.asarray(x, dtype=np.float64)
     if arr.ndim != 2 or arr.shape[0] < 2:
-        raise ValueError(f"{name} needs at least 2 feature vectors as an (N, D) array, got shape {arr.shape}")
+        raise InvalidInput(f"{name} needs at least 2 feature vectors as an (N, D) array, got shape {arr.shape}")
     if not np.isfinite(arr).all():
-        raise ValueError(f"{name} features contain NaN or infinite values")
+        raise InvalidInput(f"{name} features contain NaN or infinite values")
     return arr
 
 
@@ -73,7 +75,7 @@ def fid_from_features(features_a, features_b) -> float:
     """FID of two feature sets (N_a, D) and (N_b, D)."""
     a, b = _features(features_a, "set A"), _features(features_b, "set B")
     if a.shape[1] != b.shape[1]:
-        raise ValueError(f"feature sizes differ: {a.shape[1]} vs {b.shape[1]}")
+        raise InvalidInput(f"feature sizes differ: {a.shape[1]} vs {b.shape[1]}")
     return frechet_distance(a.mean(0), np.cov(a, rowvar=False), b.mean(0), np.cov(b, rowvar=False))
 
 
@@ -93,9 +95,9 @@ def kid_from_features(features_a, features_b, *, subsets: int = 100, subset_size
     ``degree``) over ``subsets`` random subsets of ``min(subset_size, N_a, N_b)`` features."""
     a, b = _features(features_a, "set A"), _features(features_b, "set B")
     if a.shape[1] != b.shape[1]:
-        raise ValueError(f"feature sizes differ: {a.shape[1]} vs {b.shape[1]}")
+        raise InvalidInput(f"feature sizes differ: {a.shape[1]} vs {b.shape[1]}")
     if subsets < 1:
-        raise ValueError(f"subsets must be at least 1, got {subsets}")
+        raise InvalidInput(f"subsets must be at least 1, got {subsets}")
     m = min(subset_size, a.shape[0], b.shape[0])
     rng = np.random.default_rng(seed)
     values = []
@@ -112,10 +114,10 @@ def to_unit_image(image) -> np.ndarray:
     they are, other floats by their own min..max (a constant one becomes 0). RGBA drops alpha."""
     arr = np.asarray(image)
     if arr.size == 0:
-        raise ValueError(f"an image is empty (shape {arr.shape})")
+        raise InvalidInput(f"an image is empty (shape {arr.shape})")
     colour = arr.ndim == 3 and arr.shape[-1] in (3, 4)
     if arr.ndim != 2 and not colour:
-        raise ValueError(f"expected a 2-D grey or (Y, X, 3) colour image, got shape {arr.shape}")
+        raise InvalidInput(f"expected a 2-D grey or (Y, X, 3) colour image, got shape {arr.shape}")
     if colour:
         arr = arr[..., :3]
     if arr.dtype.kind == "b":
@@ -126,13 +128,13 @@ def to_unit_image(image) -> np.ndarray:
     elif arr.dtype.kind == "f":
         values = arr.astype(np.float64)
         if not np.isfinite(values).all():
-            raise ValueError("an image contains NaN or infinite values")
+            raise InvalidInput("an image contains NaN or infinite values")
         low, high = float(values.min()), float(values.max())
         if low < 0.0 or high > 1.0:
             values = (values - low) / (high - low) if high > low else np.zeros_like(values)
         unit = values.astype(np.float32)
     else:
-        raise ValueError(f"cannot use a {arr.dtype} image")
+        raise InvalidInput(f"cannot use a {arr.dtype} image")
     return np.moveaxis(unit, -1, 0) if colour else unit[None]
 
 
@@ -150,10 +152,10 @@ def image_set(source, *, rgb: bool | None = None) -> list[np.ndarray]:
         if path.is_file():  # a stack file: its frames
             return image_set(read_image(path))
         if not path.is_dir():
-            raise ValueError(f"{path}: no such folder or image file")
+            raise InvalidInput(f"{path}: no such folder or image file")
         files = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
         if not files:
-            raise ValueError(f"{path}: no images ({', '.join(IMAGE_SUFFIXES)}) in this folder")
+            raise InvalidInput(f"{path}: no images ({', '.join(IMAGE_SUFFIXES)}) in this folder")
         images: list[np.ndarray] = []
         for file in files:
             images += image_set(read_image(file))
@@ -166,7 +168,7 @@ def image_set(source, *, rgb: bool | None = None) -> list[np.ndarray]:
             return [arr]
         if spatial == 3:
             return list(arr)
-        raise ValueError(f"expected an image or a stack of images, got shape {arr.shape}")
+        raise InvalidInput(f"expected an image or a stack of images, got shape {arr.shape}")
     return [np.asarray(item) for item in source]
 
 
@@ -185,7 +187,7 @@ def inception_features(images: Sequence[np.ndarray], *, network=None, weights=No
 
     images = list(images)
     if not images:
-        raise ValueError("an image set is empty")
+        raise InvalidInput("an image set is empty")
     dev = resolve_device(device)
     net = (network if network is not None else fid_inception(weights)).to(dev).eval()
     out = []
@@ -228,7 +230,7 @@ def distribution_metrics(set_a, set_b, *, weights=None, network=None, device: st
     images_b = image_set(set_b) if not isinstance(set_b, list) else set_b
     for name, images in (("set A", images_a), ("set B", images_b)):
         if len(images) < 2:
-            raise ValueError(f"{name} has {len(images)} image(s); FID and KID need at least 2 per set")
+            raise InvalidInput(f"{name} has {len(images)} image(s); FID and KID need at least 2 per set")
     net = network if network is not None else fid_inception(weights)
     total = len(images_a) + len(images_b)
 

@@ -35,6 +35,8 @@ import numpy as np
 
 from .fidelity import _checked, _dtype_span, _is_rgb
 
+from napari_vesselgan import InvalidInput
+
 __all__ = [
     "EXPLAINABLE_METRICS",
     "METRIC_LABELS",
@@ -77,7 +79,7 @@ def _mask(mask, shape: tuple[int, ...], name: str) -> np.ndarray:
     if m.dtype != bool:
         m = m != 0  # a labels layer: every non-zero label counts
     if m.shape != shape:
-        raise ValueError(f"{name} mask shape {m.shape} does not match the image's shape {shape}")
+        raise InvalidInput(f"{name} mask shape {m.shape} does not match the image's shape {shape}")
     return m
 
 
@@ -166,7 +168,7 @@ def edge_density(image) -> float:
     if low == high:
         return 0.0
     if grey.ndim < 2:
-        raise ValueError(f"edge_density needs a 2-D image (or a stack of them), got shape {grey.shape}")
+        raise InvalidInput(f"edge_density needs a 2-D image (or a stack of them), got shape {grey.shape}")
     scaled = (grey - low) / (high - low)
     planes = scaled.reshape((-1,) + scaled.shape[-2:])
     edges = sum(int(np.count_nonzero(canny(plane, sigma=1.0))) for plane in planes)

@@ -22,6 +22,8 @@ import math
 
 import numpy as np
 
+from napari_vesselgan import InvalidInput
+
 __all__ = ["psnr", "ssim", "rmse"]
 
 
@@ -37,16 +39,16 @@ def _checked(image, name: str = "image") -> np.ndarray:
     """
     arr = np.asarray(image)
     if arr.size == 0:
-        raise ValueError(f"{name} is empty (shape {arr.shape})")
+        raise InvalidInput(f"{name} is empty (shape {arr.shape})")
     if arr.dtype.kind == "c":
-        raise ValueError(f"{name} is complex ({arr.dtype}); metrics need real intensities")
+        raise InvalidInput(f"{name} is complex ({arr.dtype}); metrics need real intensities")
     if arr.dtype.kind not in "biuf":
-        raise ValueError(f"{name} has a non-numeric dtype ({arr.dtype})")
+        raise InvalidInput(f"{name} has a non-numeric dtype ({arr.dtype})")
     if arr.dtype.kind == "f":
         if np.isnan(arr).any():
-            raise ValueError(f"{name} contains NaN values")
+            raise InvalidInput(f"{name} contains NaN values")
         if np.isinf(arr).any():
-            raise ValueError(f"{name} contains infinite values")
+            raise InvalidInput(f"{name} contains infinite values")
     return arr
 
 
@@ -79,7 +81,7 @@ def _pair(reference, image) -> tuple[np.ndarray, np.ndarray]:
     ref = _checked(reference, "reference")
     img = _checked(image, "image")
     if ref.shape != img.shape:
-        raise ValueError(f"reference and image shapes differ: reference {ref.shape}, image {img.shape}")
+        raise InvalidInput(f"reference and image shapes differ: reference {ref.shape}, image {img.shape}")
     return ref, img
 
 
@@ -88,7 +90,7 @@ def _resolve_range(ref: np.ndarray, data_range) -> float:
         return _data_range(ref)
     value = float(data_range)
     if not math.isfinite(value) or value <= 0:
-        raise ValueError(f"data_range must be a positive finite number, got {data_range!r}")
+        raise InvalidInput(f"data_range must be a positive finite number, got {data_range!r}")
     return value
 
 
@@ -155,7 +157,7 @@ def ssim(reference, image, data_range=None) -> float:
     rgb = _is_rgb(ref)
     spatial = ref.shape[:-1] if rgb else ref.shape
     if min(spatial) < 11:
-        raise ValueError(
+        raise InvalidInput(
             f"ssim needs every spatial side >= 11 pixels (Gaussian window, sigma 1.5); got shape {ref.shape}"
         )
     value = structural_similarity(

@@ -12,6 +12,8 @@ import numpy as np
 
 from .fidelity import _checked, _data_range, _dtype_span, _is_rgb
 
+from napari_vesselgan import InvalidInput
+
 __all__ = ["lpips"]
 
 
@@ -29,10 +31,10 @@ def lpips(reference, image, network, *, data_range: float | None = None) -> floa
 
     ref, img = _checked(reference, "reference"), _checked(image, "image")
     if ref.shape != img.shape:
-        raise ValueError(f"reference and image shapes differ: reference {ref.shape}, image {img.shape}")
+        raise InvalidInput(f"reference and image shapes differ: reference {ref.shape}, image {img.shape}")
     colour = _is_rgb(ref)
     if ref.ndim - (1 if colour else 0) != 2:
-        raise ValueError(f"lpips takes one 2-D image (grey or RGB), got shape {ref.shape}")
+        raise InvalidInput(f"lpips takes one 2-D image (grey or RGB), got shape {ref.shape}")
     span = float(data_range) if data_range is not None else _data_range(ref)
     dtype_span = _dtype_span(ref)
     low = dtype_span[0] if dtype_span is not None else float(ref.min())

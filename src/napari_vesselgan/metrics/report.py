@@ -28,6 +28,8 @@ import numpy as np
 from ..io.atomic import atomic_path
 from .explainable import EXPLAINABLE_METRICS, METRIC_LABELS, compare_metrics
 
+from napari_vesselgan import InvalidInput
+
 __all__ = ["write_report", "write_html_report", "comparison_rows", "explainable_rows", "format_value", "side_by_side", "PANEL_GAP"]
 
 #: Width in pixels of the white separator between "before" and "after" in ``<name>.png``.
@@ -98,7 +100,7 @@ def _to_display(image: np.ndarray) -> np.ndarray:
     while arr.ndim > 2 and not (arr.ndim == 3 and arr.shape[-1] == 3):
         arr = arr[arr.shape[0] // 2]
     if arr.ndim != 2 and not (arr.ndim == 3 and arr.shape[-1] == 3):
-        raise ValueError(f"cannot show an image of shape {np.shape(image)}")
+        raise InvalidInput(f"cannot show an image of shape {np.shape(image)}")
     a = arr.astype(np.float64)
     low, high = float(a.min()), float(a.max())
     if high > low:
@@ -213,11 +215,11 @@ def write_report(out_dir: str | os.PathLike, entries, *, title: str, notes: str 
 
     entries = list(entries)
     if not entries:
-        raise ValueError("write_report needs at least one entry")
+        raise InvalidInput("write_report needs at least one entry")
     for i, entry in enumerate(entries):
         missing = [k for k in ("name", "before", "after") if k not in entry]
         if missing:
-            raise ValueError(f"entry {i} lacks {', '.join(missing)}")
+            raise InvalidInput(f"entry {i} lacks {', '.join(missing)}")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
 
@@ -346,7 +348,7 @@ def comparison_rows(reference, tests, *, reference_name: str = "reference", rgb:
 
     tests = dict(tests)
     if reference_name in tests:
-        raise ValueError(f"a test image has the reference's name {reference_name!r}")
+        raise InvalidInput(f"a test image has the reference's name {reference_name!r}")
     extra = dict(extra or {})
     notes = {name: incompatibility(reference, image, reference_rgb=rgb, test_rgb=rgb,
                                    reference_name=reference_name, test_name=name)
@@ -469,7 +471,7 @@ def write_html_report(
 
     tests = dict(tests)
     if not tests:
-        raise ValueError("the report needs at least one test image")
+        raise InvalidInput("the report needs at least one test image")
     extra = dict(extra or {})
     fidelity_keys = ("psnr", "ssim", "rmse", *extra)
     rows = comparison_rows(reference, tests, reference_name=reference_name, rgb=rgb, extra=extra, progress=progress)

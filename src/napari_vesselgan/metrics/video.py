@@ -38,6 +38,8 @@ import numpy as np
 from .distribution import fid_from_features, to_unit_image
 from .fidelity import _checked, _resolve_range, psnr, ssim
 
+from napari_vesselgan import InvalidInput
+
 __all__ = [
     "fvd",
     "fvd_from_features",
@@ -58,7 +60,7 @@ def _checked_video(video, name: str = "video") -> np.ndarray:
     """``video`` as an array after checking it is a non-empty, finite (T, Y, X[, 3|4]) video."""
     arr = _checked(video, name)
     if arr.ndim != 3 and not _is_colour_video(arr):
-        raise ValueError(f"{name} must be a video (T, Y, X) or (T, Y, X, 3), got shape {arr.shape}")
+        raise InvalidInput(f"{name} must be a video (T, Y, X) or (T, Y, X, 3), got shape {arr.shape}")
     return arr
 
 
@@ -75,11 +77,11 @@ def video_set(source) -> list[np.ndarray]:
         if path.is_file():
             return video_set(read_image(path))
         if not path.is_dir():
-            raise ValueError(f"{path}: no such folder or video file")
+            raise InvalidInput(f"{path}: no such folder or video file")
         suffixes = TIFF_SUFFIXES + VIDEO_SUFFIXES
         files = sorted(p for p in path.iterdir() if p.suffix.lower() in suffixes)
         if not files:
-            raise ValueError(f"{path}: no videos ({', '.join(suffixes)}) in this folder")
+            raise InvalidInput(f"{path}: no videos ({', '.join(suffixes)}) in this folder")
         return [_checked_video(read_image(file), str(file)) for file in files]
     if isinstance(source, np.ndarray) or hasattr(source, "__array__") and not isinstance(source, (list, tuple)):
         arr = np.asarray(source)
@@ -87,7 +89,7 @@ def video_set(source) -> list[np.ndarray]:
             return [arr]
         if arr.ndim == 4 or arr.ndim == 5 and arr.shape[-1] in (3, 4):
             return list(arr)
-        raise ValueError(f"expected a video (T, Y, X[, 3]) or a stack of videos (N, T, Y, X[, 3]), got shape "
+        raise InvalidInput(f"expected a video (T, Y, X[, 3]) or a stack of videos (N, T, Y, X[, 3]), got shape "
                          f"{arr.shape}")
     return [np.asarray(video) for video in source]
 
@@ -95,10 +97,10 @@ def video_set(source) -> list[np.ndarray]:
 def _pair(reference, video) -> tuple[np.ndarray, np.ndarray]:
     ref, vid = _checked_video(reference, "reference video"), _checked_video(video, "video")
     if ref.shape[0] != vid.shape[0]:
-        raise ValueError(f"the videos have different lengths: reference {ref.shape[0]} frames, "
+        raise InvalidInput(f"the videos have different lengths: reference {ref.shape[0]} frames, "
                          f"video {vid.shape[0]} frames")
     if ref.shape != vid.shape:
-        raise ValueError(f"video shapes differ: reference {ref.shape}, video {vid.shape}")
+        raise InvalidInput(f"video shapes differ: reference {ref.shape}, video {vid.shape}")
     return ref, vid
 
 
@@ -142,7 +144,7 @@ def _video_tensor(video: np.ndarray, pad_short: bool, index: int):
     arr = _checked_video(video, f"video {index}")
     frames = arr.shape[0]
     if frames < MIN_FRAMES and not pad_short:
-        raise ValueError(f"video {index} has {frames} frames; I3D needs at least {MIN_FRAMES} "
+        raise InvalidInput(f"video {index} has {frames} frames; I3D needs at least {MIN_FRAMES} "
                          f"(pad_short=True repeats the last frame up to {MIN_FRAMES})")
     flat = arr.reshape(frames * arr.shape[1], *arr.shape[2:])  # one 2-D image: one scale for the video
     unit = torch.from_numpy(to_unit_image(flat))  # (C, T*Y, X)
@@ -170,9 +172,9 @@ def i3d_features(videos, network=None, *, weights=None, features: str = "logits"
 
     items = video_set(videos) if not isinstance(videos, list) else videos
     if not items:
-        raise ValueError("a video set is empty")
+        raise InvalidInput("a video set is empty")
     if batch_size < 1:
-        raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+        raise InvalidInput(f"batch_size must be at least 1, got {batch_size}")
     dev = resolve_device(device)
     net = (network if network is not None else i3d_network(weights)).to(dev).eval()
     out, start = [], 0
@@ -221,7 +223,7 @@ def fvd(videos_a, videos_b, *, network=None, weights=None, features: str = "logi
     set_b = video_set(videos_b) if not isinstance(videos_b, list) else videos_b
     for name, items in (("set A", set_a), ("set B", set_b)):
         if len(items) < 2:
-            raise ValueError(f"{name} has {len(items)} video(s); FVD needs at least 2 per set")
+            raise InvalidInput(f"{name} has {len(items)} video(s); FVD needs at least 2 per set")
     net = network if network is not None else i3d_network(weights)
     total = len(set_a) + len(set_b)
 
@@ -246,15 +248,15 @@ def video_metrics(reference_videos, generated_videos, *, lpips_network=None, i3d
     """
     refs, gens = video_set(reference_videos), video_set(generated_videos)
     if len(refs) != len(gens):
-        raise ValueError(f"{len(refs)} reference videos but {len(gens)} generated videos; they pair in order")
+        raise InvalidInput(f"{len(refs)} reference videos but {len(gens)} generated videos; they pair in order")
     if not refs:
-        raise ValueError("no videos to compare")
+        raise InvalidInput("no videos to compare")
     per_video, skipped = [], {}
     for index, (ref, gen) in enumerate(zip(refs, gens)):
         try:
             row = {"index": index, **video_frame_metrics(ref, gen, data_range)}
         except ValueError as error:
-            raise ValueError(f"video pair {index}: {error}") from None
+            raise InvalidInput(f"video pair {index}: {error}") from None
         if lpips_network is not None:
             row["lpips_per_frame"] = _lpips_per_frame(ref, gen, lpips_network, data_range)
             row["lpips"] = float(np.mean(row["lpips_per_frame"]))

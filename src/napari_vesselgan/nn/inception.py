@@ -29,6 +29,8 @@ from torch import nn
 
 from .pretrained import load_into
 
+from napari_vesselgan import InvalidInput
+
 FID_WEIGHTS_URL = (
     "https://github.com/mseitzer/pytorch-fid/releases/download/fid_weights/pt_inception-2015-12-05-6726825d.pth"
 )
@@ -198,7 +200,7 @@ class FIDInceptionV3(nn.Module):
         if x.shape[1] == 1:
             x = x.expand(-1, 3, -1, -1)
         if x.shape[1] != 3:
-            raise ValueError(f"Inception takes 1 or 3 channels, got {x.shape[1]}")
+            raise InvalidInput(f"Inception takes 1 or 3 channels, got {x.shape[1]}")
         x = F.interpolate(x, size=(INPUT_SIZE, INPUT_SIZE), mode="bilinear", align_corners=False)
         x = 2 * x - 1
         x = self.Conv2d_2b_3x3(self.Conv2d_2a_3x3(self.Conv2d_1a_3x3(x)))

@@ -31,6 +31,8 @@ from torch import nn
 
 from .pretrained import VGGFeatures, load_into
 
+from napari_vesselgan import InvalidInput
+
 BACKBONE_URLS = {
     "alex": "https://download.pytorch.org/models/alexnet-owt-7be5be79.pth",
     "squeeze": "https://download.pytorch.org/models/squeezenet1_1-b8a52dc0.pth",
@@ -172,7 +174,7 @@ def lpips_network(net: str = "alex", backbone_weights: str | os.PathLike | None 
     mean nothing). Raises ``PretrainedWeightsMissing`` naming the file to fetch.
     """
     if net not in CHANNELS:
-        raise ValueError(f"unknown LPIPS network {net!r}; choose one of {', '.join(NETS)}")
+        raise InvalidInput(f"unknown LPIPS network {net!r}; choose one of {', '.join(NETS)}")
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(0)
         backbone = _backbone(net)

@@ -17,6 +17,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from napari_vesselgan import InvalidInput
+
 # torchvision's published ImageNet weights, by network name.
 WEIGHT_URLS: dict[str, str] = {
     "vgg16": "https://download.pytorch.org/models/vgg16-397923af.pth",
@@ -141,7 +143,7 @@ class VGGFeatures(nn.Module):
         named = vgg_layer_indices(name)
         unknown = [layer for layer in layers if layer not in named]
         if unknown:
-            raise ValueError(f"{name} has no layer {unknown[0]!r}; it has {', '.join(named)}")
+            raise InvalidInput(f"{name} has no layer {unknown[0]!r}; it has {', '.join(named)}")
         self.layer_names = list(layers)
         self.layer_indices = [named[layer] for layer in layers]
         modules: list[nn.Module] = []
@@ -205,7 +207,7 @@ class ResNetFeatures(nn.Module):
         stages = [f"layer{i}" for i in range(1, 5)]
         unknown = [layer for layer in layers if layer not in stages]
         if unknown:
-            raise ValueError(f"{name} has no stage {unknown[0]!r}; it has {', '.join(stages)}")
+            raise InvalidInput(f"{name} has no stage {unknown[0]!r}; it has {', '.join(stages)}")
         self.conv1 = nn.Conv2d(3, 64, 7, stride=2, padding=3, bias=False)
         self.bn1 = nn.BatchNorm2d(64)
         self.relu = nn.ReLU(inplace=True)
@@ -267,7 +269,7 @@ def feature_network(
     elif name.startswith("resnet"):
         architecture = ResNetFeatures
     else:
-        raise ValueError(f"unknown feature network {name!r}")
+        raise InvalidInput(f"unknown feature network {name!r}")
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(0)  # "random" features are the same on every run
         trunk = architecture(name, layers)
@@ -283,7 +285,7 @@ def loss_features(name: str, layers: Sequence[str], weights: str | os.PathLike |
     try:
         network = feature_network(name, layers, weights, signed=signed)
     except PretrainedWeightsMissing as error:
-        raise ValueError(f"{error} Or train with {off_option}.") from None
+        raise InvalidInput(f"{error} Or train with {off_option}.") from None
     label = name.upper()
     which = {None: f"ImageNet {label} (torchvision weights)", "random": f"random {label} features (seed 0)"}.get(
         weights, f"{label} weights from {weights}")
