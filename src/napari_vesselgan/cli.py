@@ -1,8 +1,15 @@
-"""`vesselgan`: predict, train, evaluate and demo from the command line.
+"""`vesselgan`: predict, train, evaluate, compare and demo from the command line.
+
+The commands for the methods are built from the methods' registry: ``vesselgan predict
+METHOD`` offers the common settings of a prediction request (weights, device, precision,
+tile, saliency) and the method's own options, one flag per field of its options model;
+``train`` offers one flag per training source the method declares and its presets;
+``evaluate`` the options of its evaluation module. Nothing here branches on a method's name.
 
 Errors a user can cause (a corrupt or empty image, a wrong shape, NaNs, an unsafe weights
-file) end with one line on stderr and exit status 2; no traceback, and no partial output
-file, since every output is written atomically.
+file, an invalid setting) end with one line on stderr and exit status 2, with no partial
+output file, since every output is written atomically. Any other exception is a bug and
+keeps its traceback.
 """
 
 from __future__ import annotations
@@ -10,12 +17,18 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
+import types
+import typing
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, Union
 
-# Methods that make their own low-quality partners from one set of images (``--data``).
-PAIRED_BY_DEGRADATION = ("superres",)
+from pydantic import BaseModel, ValidationError
+
+from napari_vesselgan import InvalidInput
+
+
+class UserError(InvalidInput):
+    """A problem with the command line's arguments: reported in one line, exit status 2."""
 
 
 def _write_json(path: str | None, result: dict[str, Any]) -> None:
@@ -28,21 +41,113 @@ def _write_json(path: str | None, result: dict[str, Any]) -> None:
         print(f"written: {path}")
 
 
-class UserError(Exception):
-    """A problem with the user's input: reported in one line, exit status 2."""
+# ----- flags from typed models ----------------------------------------------------------------
+def _plain_type(annotation: Any) -> Any:
+    """``X`` of ``X | None``."""
+    if typing.get_origin(annotation) in (Union, types.UnionType):
+        rest = [arg for arg in typing.get_args(annotation) if arg is not type(None)]
+        if len(rest) == 1:
+            return rest[0]
+    return annotation
 
 
-def _parse_value(text: str) -> Any:
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError:
-        return text
+def add_model_flags(parser: argparse.ArgumentParser, model: type[BaseModel]) -> None:
+    """One flag per field of ``model`` (``field_name`` -> ``--field-name``) with its type, choices,
+    default and description; a flag left out leaves the model's default."""
+    for name, field in model.model_fields.items():
+        flag = "--" + name.replace("_", "-")
+        annotation = _plain_type(field.annotation)
+        default = field.get_default(call_default_factory=True)
+        text = field.description or ""
+        if default not in (None, [], ()):
+            text += f" (default: {default})"
+        kwargs: dict[str, Any] = {"dest": name, "default": None, "help": text}
+        if annotation is bool:
+            kwargs["action"] = argparse.BooleanOptionalAction
+        elif typing.get_origin(annotation) is Literal:
+            choices = typing.get_args(annotation)
+            kwargs.update(choices=choices, type=type(choices[0]))
+        elif typing.get_origin(annotation) is list:
+            kwargs.update(action="append", type=typing.get_args(annotation)[0], metavar=name.upper())
+        else:
+            kwargs["type"] = annotation
+        parser.add_argument(flag, **kwargs)
+
+
+def model_values(args: argparse.Namespace, model: type[BaseModel]) -> dict[str, Any]:
+    """The fields of ``model`` given on the command line."""
+    return {name: getattr(args, name) for name in model.model_fields if getattr(args, name, None) is not None}
+
+
+def _common_flags(parser: argparse.ArgumentParser, *, weights_help: str) -> None:
+    from napari_vesselgan.methods.request import DEVICE_HELP, DEVICES
+
+    parser.add_argument("--weights", help=weights_help)
+    parser.add_argument("--device", default="auto", choices=DEVICES, help=DEVICE_HELP)
+
+
+def _add_method_parser(sub: Any, name: str, method: Any, command: str, **kwargs: Any) -> argparse.ArgumentParser:
+    return sub.add_parser(name, help=method.summary, description=f"{command} {name}: {method.summary}", **kwargs)
+
+
+# ----- predict --------------------------------------------------------------------------------
+def cmd_predict(args: argparse.Namespace) -> int:
+    """A file -> a file, or a folder -> a folder, as the method writes its results."""
+    from napari_vesselgan import methods
+    from napari_vesselgan.jobs.predict import load_method
+    from napari_vesselgan.methods.request import PredictionRequest
+
+    cls = methods.method_class(args.method)
+    request = PredictionRequest(method=args.method, weights=args.weights, device=args.device,
+                                precision=args.precision, tile=args.tile, halo=args.halo,
+                                saliency=getattr(args, "saliency", None),
+                                options=model_values(args, cls.options_class))
+    source, target = Path(args.input), Path(args.output)
+    if not source.exists():
+        raise UserError(f"{source}: no such file or folder")
+    method = load_method(request)
+    if source.is_dir():
+        def report(done: int, total: int) -> None:
+            if done % 10 == 0 or done == total:
+                print(f"{done}/{total}", flush=True)
+
+        for line in method.predict_folder(source, target, request, progress=report):
+            print(line, flush=True)
+    else:
+        print(method.predict_file(source, target, request))
+    return 0
+
+
+def _predict_parsers(sub: Any) -> None:
+    from napari_vesselgan import methods
+    from napari_vesselgan.methods.request import PRECISION_HELP, PRECISIONS, TILE_HELP
+
+    predict = sub.add_parser("predict", help="run a method on an image or a folder of images")
+    by_method = predict.add_subparsers(dest="method", metavar="METHOD", required=True)
+    for name in methods.available():
+        cls = methods.method_class(name)
+        parser = _add_method_parser(by_method, name, cls, "predict")
+        parser.add_argument("input", help="image file, or a folder of images")
+        parser.add_argument("-o", "--output", required=True, help="output file (a folder when the input is a folder)")
+        _common_flags(parser, weights_help="checkpoint (.safetensors); default: the bundled weights")
+        parser.add_argument("--precision", default="fp32", choices=PRECISIONS, help=PRECISION_HELP)
+        parser.add_argument("--tile", type=int, help=TILE_HELP)
+        parser.add_argument("--halo", type=int, help="overlap around each tile in pixels (default: the exact halo)")
+        if cls.saliency_kinds:
+            parser.add_argument("--saliency", nargs="?", const=cls.saliency_kinds[0], choices=cls.saliency_kinds,
+                                help=f"also write a saliency map beside each output (default kind: "
+                                     f"{cls.saliency_kinds[0]})")
+        add_model_flags(parser, cls.options_class)
+        parser.set_defaults(func=cmd_predict)
+
+
+# ----- train ----------------------------------------------------------------------------------
+def _flag(key: str) -> str:
+    return "--" + key.replace("_", "-")
 
 
 def build_config(method_name: str, preset: str, config_file: str | None, overrides: list[str]) -> Any:
     """The method's typed config from a preset, an optional JSON file and ``key=value`` overrides."""
-    from pydantic import ValidationError
-
     from napari_vesselgan import methods
 
     cls = methods.method_class(method_name).config_class
@@ -53,99 +158,30 @@ def build_config(method_name: str, preset: str, config_file: str | None, overrid
         if "=" not in item:
             raise UserError(f"--set takes key=value, got {item!r}")
         key, value = item.split("=", 1)
-        values[key.strip()] = _parse_value(value.strip())
+        try:
+            values[key.strip()] = json.loads(value.strip())
+        except json.JSONDecodeError:
+            values[key.strip()] = value.strip()
     try:
         return cls.preset(preset, **values)
     except ValidationError as error:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors())
-        raise UserError(f"invalid {method_name} configuration: {problems}") from None
+        raise UserError(f"invalid {method_name} configuration: {_validation_text(error)}") from None
 
 
-def _inputs_and_outputs(source: Path, output: Path) -> list[tuple[Path, Path]]:
-    """Pairs (input file, output file); a folder input maps onto a folder output."""
-    if source.is_dir():
-        from napari_vesselgan.data.sources import IMAGE_SUFFIXES
+def training_sources(args: argparse.Namespace, sources: tuple[Any, ...]) -> tuple[Any, ...]:
+    """``"synthetic"`` for each source with --synthetic, else the folder or file of each source's flag."""
+    from napari_vesselgan.methods.base import SYNTHETIC
 
-        files = sorted(p for p in source.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
-        if not files:
-            raise UserError(f"{source}: no images in this folder")
-        return [(f, output / (f.stem + ".tif")) for f in files]
-    if not source.exists():
-        raise UserError(f"{source}: no such file or folder")
-    return [(source, output)]
-
-
-def cmd_predict(args: argparse.Namespace) -> int:
-    from napari_vesselgan import methods
-    from napari_vesselgan.io import read_image, write_image
-
-    method = methods.load(args.method, weights=args.weights, device=args.device)
-    if args.method == "mask2nir" and Path(args.input).is_dir():
-        return _mask2nir_dataset(args, method)
-    if args.method == "fundus2video":
-        return _fundus2video_predict(args, method)
-    if args.frames is not None:
-        raise UserError("--frames is for fundus2video")
-    if args.per_mask != 1 or args.augment:
-        raise UserError("--per-mask and --augment are for mask2nir with a folder of masks")
-    pairs = _inputs_and_outputs(Path(args.input), Path(args.output))
-    for source, target in pairs:
-        image = read_image(source)
-        started = time.perf_counter()
-        options = {"scale": args.scale} if args.scale != 1 else {}
-        if options and args.method != "superres":
-            raise UserError("--scale is for superres (a low-resolution input)")
-        result = method.predict(image, tile=args.tile, precision=args.precision, **options)
-        write_image(target, result)
-        height, width = image.shape[-3:-1] if method.in_channels > 1 else image.shape[-2:]
-        print(f"{source} -> {target} ({width}x{height}, {time.perf_counter() - started:.2f} s)")
-        if args.saliency:
-            saliency_path = target.with_name(target.stem + "_saliency.tif")
-            write_image(saliency_path, method.saliency(image))
-            print(f"saliency -> {saliency_path}")
-    return 0
-
-
-def _fundus2video_predict(args: argparse.Namespace, method) -> int:
-    """Each fundus photo -> its FFA video, written frame by frame (a TIFF stack, or MP4 / AVI by the
-    output's extension), so memory holds one 3-frame window whatever the number of frames."""
-    from napari_vesselgan.io import read_image
-    from napari_vesselgan.io.writers import write_frames
-
-    if args.saliency or args.scale != 1:
-        raise UserError("--saliency and --scale do not apply to fundus2video")
-    frames = args.frames if args.frames is not None else 12
-    for source, target in _inputs_and_outputs(Path(args.input), Path(args.output)):
-        image = read_image(source)
-        started = time.perf_counter()
-        write_frames(target, method.iter_frames(image, frames=frames, tile=args.tile, precision=args.precision),
-                     fps=args.fps)
-        print(f"{source} -> {target} ({frames} frames of {image.shape[1]}x{image.shape[0]}, "
-              f"{time.perf_counter() - started:.2f} s)")
-    return 0
-
-
-def _mask2nir_dataset(args: argparse.Namespace, method) -> int:
-    """A folder of masks -> OUTPUT/images, OUTPUT/masks (image / mask pairs for segmentation training)."""
-    from napari_vesselgan.data.mask_augment import MaskAugmentation
-    from napari_vesselgan.segmentation_dataset import read_masks, synthesize_pairs
-
-    if args.saliency or args.scale != 1:
-        raise UserError("--saliency and --scale do not apply to a folder of masks")
-    if args.per_mask > 1 and not args.augment:
-        raise UserError("--per-mask above 1 needs --augment (each extra image comes from an augmented mask)")
-    masks = read_masks(args.input)
-    started = time.perf_counter()
-    augmentation = MaskAugmentation(elastic_alpha=args.elastic_alpha) if args.augment else None
-    pairs = synthesize_pairs(
-        masks, args.output, lambda mask: method.predict(mask, tile=args.tile, precision=args.precision),
-        per_mask=args.per_mask, augmentation=augmentation, seed=args.seed, image_dtype=args.image_dtype,
-        provenance={"method": method.describe(tile=args.tile, precision=args.precision),
-                    "command": " ".join(["vesselgan", *sys.argv[1:]])},
-        progress=lambda done, total: print(f"{done}/{total}", flush=True) if done % 10 == 0 or done == total else None)
-    print(f"{len(pairs)} image / mask pairs from {len(masks)} masks -> {args.output}/images, {args.output}/masks "
-          f"({time.perf_counter() - started:.1f} s)")
-    return 0
+    flags = [_flag(source.key) for source in sources]
+    given = [getattr(args, source.key) for source in sources]
+    either = flags[0] if len(flags) == 1 else "both " + " and ".join(flags)
+    if args.synthetic == any(value is not None for value in given):
+        raise UserError(f"give either --synthetic or {either}")
+    if args.synthetic:
+        return (SYNTHETIC,) * len(sources)
+    if any(value is None for value in given):
+        raise UserError(f"{either} are needed")
+    return tuple(given)
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -153,62 +189,99 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     from napari_vesselgan import methods
     from napari_vesselgan.engine.checkpoint import export_checkpoint
-    from napari_vesselgan.engine.trainer import FunctionCallback
+    from napari_vesselgan.jobs.messages import TrainingStep
+    from napari_vesselgan.jobs.train import TrainingRequest, run_training
 
+    cls = methods.method_class(args.method)
     config = build_config(args.method, args.preset, args.config, args.set or [])
-    if args.method in PAIRED_BY_DEGRADATION:
-        if args.synthetic == (args.data is not None):
-            raise UserError(f"give either --synthetic or --data (high-resolution images) for {args.method}")
-        data = "synthetic" if args.synthetic else args.data
-    else:
-        if args.synthetic == (args.domain_a is not None or args.domain_b is not None):
-            raise UserError("give either --synthetic or both --domain-a and --domain-b")
-        if not args.synthetic and (args.domain_a is None or args.domain_b is None):
-            raise UserError("both --domain-a and --domain-b are needed")
-        data = "synthetic" if args.synthetic else (args.domain_a, args.domain_b)
-    method = methods.method_class(args.method).untrained(config, device=args.device)
+    request = TrainingRequest(args.method, config, training_sources(args, cls.training_sources),
+                              run_dir=Path(args.run_dir) if args.run_dir else None, device=args.device)
 
-    def report(state) -> None:
-        every = max(1, state.total_steps // 100)
-        if state.step % every == 0 or state.step == state.total_steps:
-            losses = " ".join(f"{k}={v:.3f}" for k, v in state.losses.items())
-            print(f"step {state.step}/{state.total_steps} {losses}", flush=True)
+    def report(message: Any) -> None:
+        if isinstance(message, TrainingStep):
+            every = max(1, message.total // 100)
+            if message.step % every == 0 or message.step == message.total:
+                losses = " ".join(f"{k}={v:.3f}" for k, v in message.losses.items())
+                print(f"step {message.step}/{message.total} {losses}", flush=True)
 
-    run_dir = Path(args.run_dir) if args.run_dir else Path("runs") / f"{args.method}-{time.strftime('%Y%m%d-%H%M%S')}"
-    started = time.perf_counter()
-    weights = method.train(data, config, callbacks=[FunctionCallback(report)], run_dir=run_dir)
-    seconds = time.perf_counter() - started
-    print(f"weights: {weights} ({seconds / 60:.1f} min)")
+    result = run_training(request, report)
+    print(f"weights: {result.weights} ({result.seconds / 60:.1f} min)")
     if args.export:
         exported = export_checkpoint(
-            weights, args.export, dtype=torch.float16 if args.fp16 else None,
+            result.weights, args.export, dtype=torch.float16 if args.fp16 else None,
             provenance={"training_command": " ".join(["vesselgan", *sys.argv[1:]]),
-                        "training_minutes": round(seconds / 60, 1)},
+                        "training_minutes": round(result.seconds / 60, 1)},
         )
         print(f"exported: {exported}")
     return 0
 
 
-def _denoise_predictor(method, tile: int | None = None):
-    return lambda image: method.predict(image, tile=tile)
+def _train_parsers(sub: Any) -> None:
+    from napari_vesselgan import methods
+
+    train = sub.add_parser("train", help="train a method (resumes when --run-dir holds a checkpoint)")
+    by_method = train.add_subparsers(dest="method", metavar="METHOD", required=True)
+    for name in methods.available():
+        cls = methods.method_class(name)
+        parser = _add_method_parser(by_method, name, cls, "train")
+        parser.add_argument("--synthetic", action="store_true", help="train on the synthetic generator's data")
+        for source in cls.training_sources:
+            parser.add_argument(_flag(source.key), dest=source.key, help=source.help)
+        presets = ["default", *getattr(cls.config_class, "PRESETS", {})]
+        parser.add_argument("--preset", default="default", choices=presets, help="network size and defaults")
+        parser.add_argument("--config", help="JSON file with config fields")
+        parser.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a config field")
+        parser.add_argument("--run-dir", help="folder for checkpoints and losses (default runs/<method>-<time>)")
+        parser.add_argument("--export", help="also copy the trained weights to this path")
+        parser.add_argument("--fp16", action="store_true", help="store the exported weights in fp16")
+        _common_flags(parser, weights_help=argparse.SUPPRESS)
+        parser.set_defaults(func=cmd_train)
+
+
+# ----- evaluate -------------------------------------------------------------------------------
+def evaluation_module(method: Any) -> Any:
+    """The ``napari_vesselgan.evaluation`` module a method declares."""
+    import importlib
+
+    return importlib.import_module(f"napari_vesselgan.evaluation.{method.evaluation}")
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    """``evaluate METHOD ...`` (a method on held-out pairs) or ``evaluate REFERENCE TEST...``
-    (image files against a reference), by what the first positional names."""
+    """A method on its held-out evaluation (the model cards' figures), printed and written as JSON."""
     from napari_vesselgan import methods
 
-    first = Path(args.method)
-    if args.method in methods.available() and not first.exists():
-        if args.tests:
-            raise UserError(f"evaluate {args.method} takes no image files; did you mean a file named {args.method!r}?")
-        return cmd_evaluate_method(args)
-    if first.is_file():
-        return cmd_evaluate_files(args)
-    raise UserError(f"{args.method}: neither a method ({', '.join(methods.available())}) nor an image file")
+    module = evaluation_module(methods.method_class(args.method))
+    options = module.Options(**model_values(args, module.Options))
+    method = methods.load(args.method, weights=args.weights, device=args.device)
+    result = module.evaluate(method, options)
+    for line in module.summary_lines(result):
+        print(line)
+    _write_json(args.output, result)
+    return 0
 
 
-def cmd_evaluate_files(args: argparse.Namespace) -> int:
+def _evaluate_parsers(sub: Any) -> None:
+    from napari_vesselgan import methods
+
+    evaluate = sub.add_parser(
+        "evaluate", help="measure a method on its held-out evaluation (or compare image files: see 'compare')",
+        description="evaluate METHOD [options]: a method on its held-out evaluation, the figures of its model "
+                    "card. evaluate REFERENCE TEST... is 'compare REFERENCE TEST...'.")
+    by_method = evaluate.add_subparsers(dest="method", metavar="METHOD", required=True)
+    for name in methods.available():
+        cls = methods.method_class(name)
+        if cls.evaluation is None:
+            continue
+        module = evaluation_module(cls)
+        parser = _add_method_parser(by_method, name, cls, "evaluate")
+        _common_flags(parser, weights_help="checkpoint (.safetensors); default: the bundled weights")
+        add_model_flags(parser, module.Options)
+        parser.add_argument("-o", "--output", help="write the results as JSON")
+        parser.set_defaults(func=cmd_evaluate)
+
+
+# ----- compare --------------------------------------------------------------------------------
+def cmd_compare(args: argparse.Namespace) -> int:
     """PSNR / SSIM / RMSE of each TEST against REFERENCE (per frame for series), explainable
     metrics of all (also of a TEST that cannot be compared, e.g. of another size, which is
     said), and optionally the HTML report and CSV."""
@@ -218,18 +291,16 @@ def cmd_evaluate_files(args: argparse.Namespace) -> int:
 
     if not args.tests:
         raise UserError("give at least one TEST image after the REFERENCE")
-    if args.output:
-        raise UserError("-o/--output is for the METHOD form; use --report and --csv with image files")
-    reference = read_image(args.method)
+    reference = read_image(args.reference)
     tests: dict[str, Any] = {}
     for test in args.tests:
         name = Path(test).name
-        if name in tests or name == Path(args.method).name:
+        if name in tests or name == Path(args.reference).name:
             name = str(test)
         tests[name] = read_image(test)
-    reference_name = Path(args.method).name
+    reference_name = Path(args.reference).name
     if reference_name in tests:
-        reference_name = str(args.method)
+        reference_name = str(args.reference)
     extra = _lpips_metric(args) if args.lpips else {}
     if args.report:
         _, rows = write_html_report(args.report, reference, tests, reference_name=reference_name,
@@ -260,92 +331,34 @@ def cmd_evaluate_files(args: argparse.Namespace) -> int:
     return 0
 
 
-def _lpips_metric(args: argparse.Namespace) -> dict:
-    """``{"lpips": fn}`` with the LPIPS network the options name; a missing file is a UserError."""
-    from napari_vesselgan.metrics.perceptual import lpips
-    from napari_vesselgan.nn.lpips import lpips_network
-    from napari_vesselgan.nn.pretrained import PretrainedWeightsMissing
 
-    try:
-        network = lpips_network(args.lpips, backbone_weights=args.lpips_backbone, lin_weights=args.lpips_lin)
-    except PretrainedWeightsMissing as error:
-        raise UserError(f"LPIPS: {error}") from None
+def _lpips_metric(args: argparse.Namespace) -> dict:
+    """``{"lpips": fn}`` with the LPIPS network the options name."""
+    from napari_vesselgan.metrics.perceptual import lpips_metric
+
     if "random" in (args.lpips_backbone, args.lpips_lin):
         print("note: LPIPS with random weights: its numbers only test the pipeline")
-    return {"lpips": lambda a, b: lpips(a, b, network)}
+    return lpips_metric(args.lpips, backbone_weights=args.lpips_backbone, lin_weights=args.lpips_lin)
 
 
-def cmd_evaluate_method(args: argparse.Namespace) -> int:
-    from napari_vesselgan import methods
-    from napari_vesselgan.evaluation import evaluate_pairs, evaluate_real
-
-    if args.method == "superres":
-        return _evaluate_superres(args)
-    if args.method == "mask2nir":
-        return _evaluate_mask2nir(args)
-    if args.method == "fundus2ffa":
-        return _evaluate_fundus2ffa(args)
-    if args.method == "fundus2video":
-        return _evaluate_fundus2video(args)
-    if args.method != "denoise":
-        raise UserError(f"evaluate supports: denoise, superres, mask2nir, fundus2ffa, fundus2video (got {args.method!r})")
-    method = methods.load(args.method, weights=args.weights, device=args.device)
-    predict = _denoise_predictor(method)
-    result: dict[str, Any] = {"method": args.method, "weights": str(method.weights),
-                              "pairs": evaluate_pairs(predict, n_pairs=args.pairs, size=args.size)}
-    if args.real:
-        paths = sorted(Path(args.real).glob(args.real_glob))
-        result["real"] = evaluate_real(predict, paths)
-    summary = result["pairs"]["summary"]
-    print(f"{'candidate':<18} {'PSNR (dB)':>14} {'SSIM':>14}")
-    for name, row in summary.items():
-        print(f"{name:<18} {row['psnr_mean']:8.2f} ± {row['psnr_std']:4.2f} {row['ssim_mean']:8.4f} ± {row['ssim_std']:.4f}")
-    for row in result.get("real", []):
-        print(row["image"], " ".join(f"{k}: {row['before'][k]:.4g} -> {row['after'][k]:.4g}" for k in row["before"]))
-    _write_json(args.output, result)
-    return 0
+def _compare_parser(sub: Any) -> None:
+    compare = sub.add_parser(
+        "compare", help="compare image files with a reference (also 'evaluate REFERENCE TEST...')",
+        description="compare REFERENCE TEST... [--report out.html] [--csv out.csv]: PSNR, SSIM, RMSE of each "
+                    "TEST against REFERENCE (per frame for time series) and the five explainable metrics of all.")
+    compare.add_argument("reference", metavar="REFERENCE")
+    compare.add_argument("tests", nargs="*", metavar="TEST", help="image files to compare with REFERENCE")
+    compare.add_argument("--report", help="write a self-contained HTML report here")
+    compare.add_argument("--csv", help="write every number (per frame) as CSV here")
+    compare.add_argument("--title", default="Image comparison", help="the report's title")
+    compare.add_argument("--lpips", choices=["alex", "squeeze", "vgg"],
+                         help="add LPIPS with this network (needs its ImageNet and LPIPS weights)")
+    compare.add_argument("--lpips-backbone", help="the backbone's torchvision weights file (default: hub cache)")
+    compare.add_argument("--lpips-lin", help="LPIPS v0.1 linear-layer weights file (default: hub cache)")
+    compare.set_defaults(func=cmd_compare)
 
 
-def _evaluate_superres(args: argparse.Namespace) -> int:
-    from napari_vesselgan import methods
-    from napari_vesselgan.superres_evaluation import evaluate_superres
-
-    method = methods.load("superres", weights=args.weights, device=args.device)
-    paths = sorted(Path(args.real).glob(args.real_glob)) if args.real else []
-    result = {"method": "superres", "weights": str(method.weights),
-              **evaluate_superres(method.predict, n_pairs=args.pairs, size=args.size, real_paths=paths)}
-    print(f"{'set':<10} {'candidate':<26} {'PSNR (dB)':>9} {'SSIM':>7} {'RMSE':>7}")
-    for set_name in ("synthetic", "real"):
-        for name, row in result.get(set_name, {}).get("summary", {}).items():
-            print(f"{set_name:<10} {name:<26} {row['psnr_mean']:9.2f} {row['ssim_mean']:7.4f} {row['rmse_mean']:7.4f}")
-    _write_json(args.output, result)
-    return 0
-
-
-def _evaluate_mask2nir(args: argparse.Namespace) -> int:
-    """Held-out synthetic masks: generated vs rendered NIR-II (PSNR / SSIM), for the weights and
-    each ``--compare`` checkpoint (e.g. the plain CycleGAN trained at the same budget)."""
-    from napari_vesselgan import methods
-    from napari_vesselgan.mask2nir_evaluation import evaluate_mask2nir
-
-    loaded = [methods.load("mask2nir", weights=w, device=args.device) for w in [args.weights, *(args.compare or [])]]
-    candidates, weights = {}, {}
-    for method in loaded:
-        losses = method.provenance.get("feature_losses", "unknown feature losses")
-        name = "mask2nir, plain CycleGAN" if losses.startswith("off") else f"mask2nir, attention-guided ({losses})"
-        name = name if name not in candidates else f"{name} [{method.weights.name}]"
-        candidates[name] = method.predict
-        weights[name] = {"weights": str(method.weights), "provenance": method.provenance}
-    result = {"method": "mask2nir", "candidates": weights,
-              **evaluate_mask2nir(candidates, n_pairs=args.pairs, size=args.size)}
-    print(f"{'candidate':<52} {'PSNR raw':>9} {'SSIM raw':>9} {'PSNR fit':>9} {'SSIM fit':>9}  (vs rendered)")
-    for name, row in result["summary"].items():
-        print(f"{name:<52} {row['psnr_raw_rendered_mean']:9.2f} {row['ssim_raw_rendered_mean']:9.4f} "
-              f"{row['psnr_fitted_rendered_mean']:9.2f} {row['ssim_fitted_rendered_mean']:9.4f}")
-    _write_json(args.output, result)
-    return 0
-
-
+# ----- distributions and the demo --------------------------------------------------------------
 def cmd_fid(args: argparse.Namespace) -> int:
     """FID and KID between two image sets (folders or stack files)."""
     from napari_vesselgan.metrics.distribution import distribution_metrics
@@ -394,38 +407,6 @@ def cmd_fvd(args: argparse.Namespace) -> int:
     return 0
 
 
-def _evaluate_fundus2ffa(args: argparse.Namespace) -> int:
-    """PSNR / SSIM / saliency MSE of fundus2ffa on held-out synthetic pairs."""
-    from napari_vesselgan import methods
-    from napari_vesselgan.methods.fundus2ffa import evaluate_heldout
-
-    method = methods.load(args.method, weights=args.weights, device=args.device)
-    result = {"method": args.method, "weights": str(method.weights), "provenance": method.provenance,
-              "heldout": evaluate_heldout(method, n_pairs=args.pairs, size=args.size)}
-    summary = result["heldout"]["summary"]
-    print(" ".join(f"{key}: {row['mean']:.4f} ± {row['std']:.4f}" for key, row in summary.items()))
-    _write_json(args.output, result)
-    return 0
-
-
-def _evaluate_fundus2video(args: argparse.Namespace) -> int:
-    """Per-frame PSNR / SSIM (and PSNR inside the knowledge mask) of fundus2video on held-out synthetic videos."""
-    from napari_vesselgan import methods
-    from napari_vesselgan.methods.fundus2video import evaluate_heldout
-
-    method = methods.load(args.method, weights=args.weights, device=args.device)
-    frames = args.frames if args.frames is not None else 12
-    result = {"method": args.method, "weights": str(method.weights), "provenance": method.provenance,
-              "heldout": evaluate_heldout(method, n_videos=args.pairs, size=args.size, frames=frames,
-                                          fvd_weights=args.fvd_weights)}
-    summary = result["heldout"]["summary"]
-    print(" ".join(f"{key}: {row['mean']:.4f} ± {row['std']:.4f}" for key, row in summary.items()
-                   if isinstance(row, dict) and "mean" in row))
-    if "fvd" in summary:
-        print(f"FVD ({summary['fvd']['features']}, {summary['fvd']['n_a']} videos per set): {summary['fvd']['fvd']:.2f}")
-    _write_json(args.output, result)
-    return 0
-
 
 def cmd_demo(args: argparse.Namespace) -> int:
     from napari_vesselgan.demo import run_demo
@@ -435,78 +416,18 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+
 def make_parser() -> argparse.ArgumentParser:
+    """The whole command line; the method commands come from the registry."""
+    from napari_vesselgan.methods.request import DEVICES
+
     parser = argparse.ArgumentParser(prog="vesselgan", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
-    devices = ["auto", "cpu", "cuda", "mps"]
-
-    predict = sub.add_parser("predict", help="run a method on an image or a folder of images")
-    predict.add_argument("method")
-    predict.add_argument("input", help="image file, or a folder of images")
-    predict.add_argument("-o", "--output", required=True, help="output file (a folder when the input is a folder)")
-    predict.add_argument("--weights", help="checkpoint (.safetensors); default: the bundled weights")
-    predict.add_argument("--device", default="auto", choices=devices)
-    predict.add_argument("--tile", type=int, help="tile size in pixels (default: whole image when it fits)")
-    predict.add_argument("--precision", default="fp32", choices=["fp32", "bf16", "fp16", "auto"])
-    predict.add_argument("--saliency", action="store_true", help="also write a gradient saliency map")
-    predict.add_argument("--scale", type=int, default=1,
-                         help="superres: the input is low resolution; up-sample it by this factor (4) "
-                              "(default 1: the input is already re-upscaled to the target size)")
-    predict.add_argument("--per-mask", type=int, default=1,
-                         help="mask2nir with a folder of masks: image / mask pairs per mask (needs --augment above 1)")
-    predict.add_argument("--augment", action="store_true",
-                         help="mask2nir: augment the masks (flips, rotations, elastic deformation) for the extra pairs")
-    predict.add_argument("--elastic-alpha", type=float, default=8.0, help="mask2nir --augment: largest elastic shift in px")
-    predict.add_argument("--seed", type=int, default=0, help="mask2nir --augment: random seed")
-    predict.add_argument("--image-dtype", default="uint16", choices=["uint16", "uint8", "float32"],
-                         help="mask2nir with a folder of masks: how the images are stored")
-    predict.add_argument("--frames", type=int, help="fundus2video: frames of the video (default 12)")
-    predict.add_argument("--fps", type=float, default=4, help="fundus2video with an .mp4/.avi output: frames per second")
-    predict.set_defaults(func=cmd_predict)
-
-    train = sub.add_parser("train", help="train a method (resumes when --run-dir holds a checkpoint)")
-    train.add_argument("method")
-    train.add_argument("--synthetic", action="store_true", help="train on the synthetic generator's data")
-    train.add_argument("--domain-a", help="folder or image of domain A (denoise: low-light; fundus2ffa, fundus2video: fundus photos)")
-    train.add_argument("--domain-b", help="folder or image of domain B (denoise: clean; fundus2ffa: the registered FFA images, same order; "
-                            "fundus2video: FFA videos (TIFF stacks, MP4, AVI), same order)")
-    train.add_argument("--data", help="superres: folder or image of high-resolution training images")
-    train.add_argument("--preset", default="default", help="default, paper or test")
-    train.add_argument("--config", help="JSON file with config fields")
-    train.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a config field")
-    train.add_argument("--run-dir", help="folder for checkpoints and losses (default runs/<method>-<time>)")
-    train.add_argument("--export", help="also copy the trained weights to this path")
-    train.add_argument("--fp16", action="store_true", help="store the exported weights in fp16")
-    train.add_argument("--device", default="auto", choices=devices)
-    train.set_defaults(func=cmd_train)
-
-    evaluate = sub.add_parser(
-        "evaluate", help="measure a method on held-out pairs, or compare image files with a reference",
-        description="evaluate METHOD [options]: a method on held-out synthetic pairs (and --real images). "
-                    "evaluate REFERENCE TEST... [--report out.html] [--csv out.csv]: PSNR, SSIM, RMSE of each "
-                    "TEST against REFERENCE (per frame for time series) and the five explainable metrics of all.")
-    evaluate.add_argument("method", metavar="METHOD|REFERENCE")
-    evaluate.add_argument("tests", nargs="*", metavar="TEST", help="image files to compare with REFERENCE")
-    evaluate.add_argument("--report", help="REFERENCE form: write a self-contained HTML report here")
-    evaluate.add_argument("--csv", help="REFERENCE form: write every number (per frame) as CSV here")
-    evaluate.add_argument("--title", default="Image comparison", help="REFERENCE form: the report's title")
-    evaluate.add_argument("--lpips", choices=["alex", "squeeze", "vgg"],
-                          help="REFERENCE form: add LPIPS with this network (needs its ImageNet and LPIPS weights)")
-    evaluate.add_argument("--lpips-backbone", help="the backbone's torchvision weights file (default: hub cache)")
-    evaluate.add_argument("--lpips-lin", help="LPIPS v0.1 linear-layer weights file (default: hub cache)")
-    evaluate.add_argument("--weights")
-    evaluate.add_argument("--device", default="auto", choices=devices)
-    evaluate.add_argument("--pairs", type=int, default=8, help="held-out synthetic pairs (fundus2video: videos)")
-    evaluate.add_argument("--frames", type=int, help="fundus2video: frames per held-out video (default 12)")
-    evaluate.add_argument("--fvd-weights", help="fundus2video: also FVD, with this I3D weights file (rgb_imagenet.pt)")
-    evaluate.add_argument("--size", type=int, default=256)
-    evaluate.add_argument("--real", help="folder of real images for the explainable metrics")
-    evaluate.add_argument("--real-glob", default="*.png")
-    evaluate.add_argument("--compare", action="append", metavar="WEIGHTS",
-                          help="mask2nir: also evaluate these weights (e.g. a plain CycleGAN) on the same masks")
-    evaluate.add_argument("-o", "--output", help="write the results as JSON")
-    evaluate.set_defaults(func=cmd_evaluate)
-
+    devices = DEVICES
+    _predict_parsers(sub)
+    _train_parsers(sub)
+    _evaluate_parsers(sub)
+    _compare_parser(sub)
     fid = sub.add_parser("fid", help="FID and KID between two image sets (folders or stack files)")
     fid.add_argument("set_a", metavar="SET_A", help="folder of images, or a stack file (its frames)")
     fid.add_argument("set_b", metavar="SET_B")
@@ -538,19 +459,42 @@ def make_parser() -> argparse.ArgumentParser:
     demo.add_argument("-o", "--output", default="demo-output")
     demo.add_argument("--device", default="auto", choices=devices)
     demo.set_defaults(func=cmd_demo)
+
     return parser
 
 
+def _validation_text(error: ValidationError) -> str:
+    """pydantic's errors in one line: ``field: message; ...`` (a rule across fields: its message)."""
+    parts = []
+    for item in error.errors():
+        message = item["msg"].removeprefix("Value error, ")
+        where = ".".join(map(str, item["loc"]))
+        parts.append(f"{where}: {message}" if where else message)
+    return "; ".join(parts)
+
+
+def _route_file_comparison(argv: list[str]) -> list[str]:
+    """``evaluate REFERENCE TEST...`` (an image file, not a method) is ``compare REFERENCE TEST...``."""
+    from napari_vesselgan import methods
+
+    if len(argv) > 1 and argv[0] == "evaluate" and not argv[1].startswith("-") and argv[1] not in methods.available():
+        return ["compare", *argv[1:]]
+    return argv
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = make_parser().parse_args(argv)
-    from napari_vesselgan.engine.checkpoint import CheckpointError
-    from napari_vesselgan.io import ImageReadError
+    """Run the command line; user errors become one line on stderr and exit status 2."""
     from napari_vesselgan.nn.pretrained import PretrainedWeightsMissing
 
+    argv = _route_file_comparison(list(sys.argv[1:] if argv is None else argv))
+    args = make_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (UserError, ImageReadError, CheckpointError, PretrainedWeightsMissing, ValueError, TypeError,
-            FileNotFoundError) as error:
+    except ValidationError as error:
+        print(f"vesselgan: error: {_validation_text(error)}", file=sys.stderr)
+        return 2
+    except (InvalidInput, PretrainedWeightsMissing, FileNotFoundError, PermissionError, IsADirectoryError,
+            NotADirectoryError) as error:
         message = str(error).splitlines()[0] if str(error) else type(error).__name__
         print(f"vesselgan: error: {message}", file=sys.stderr)
         return 2

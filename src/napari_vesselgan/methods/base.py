@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
@@ -252,17 +252,15 @@ class Method:
         return line
 
     def predict_folder(self, source: Path, target: Path, request: PredictionRequest,
-                       progress: ProgressFn | None = None) -> list[str]:
-        """Each image of folder ``source`` -> ``target/<stem>.tif``; one line per file."""
+                       progress: ProgressFn | None = None) -> Iterator[str]:
+        """Each image of folder ``source`` -> ``target/<stem>.tif``; one line per file, as it is written."""
         from napari_vesselgan.data.sources import image_files
 
         files = image_files(source)
-        lines = []
         for index, path in enumerate(files):
-            lines.append(self.predict_file(path, target / (path.stem + ".tif"), request))
+            yield self.predict_file(path, target / (path.stem + ".tif"), request)
             if progress is not None:
                 progress(index + 1, len(files))
-        return lines
 
     def _predict_plane(self, plane: Any, rng: IntensityRange, *, tile: int | None, progress: ProgressFn | None,
                        precision: str, halo: int | None) -> np.ndarray:

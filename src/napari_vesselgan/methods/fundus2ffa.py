@@ -150,7 +150,7 @@ class Fundus2FFAMethod(Method):
     summary: ClassVar[str] = "colour fundus photo -> late-phase FFA image (conditional GAN with a saliency loss)"
     input_kind: ClassVar[LayerKind] = "rgb"
     options_class: ClassVar[type[PredictOptions]] = Fundus2FFAOptions
-    saliency_kinds: ClassVar[tuple[str, ...]] = ("ffa", "gradient")
+    saliency_kinds: ClassVar[tuple[str, ...]] = ("gradient", "ffa")
     training_sources: ClassVar[tuple[TrainingSource, ...]] = (
         TrainingSource("domain_a", "Fundus photos (colour)", "folder or image of colour fundus photos",
                        layer_kinds=("rgb",)),

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
@@ -187,7 +188,7 @@ class Mask2NirMethod(Method):
         return super()._predict_plane(plane, MASK_RANGE, **options)
 
     def predict_folder(self, source: Path, target: Path, request: PredictionRequest,
-                       progress: ProgressFn | None = None) -> list[str]:
+                       progress: ProgressFn | None = None) -> Iterator[str]:
         """A folder of masks -> ``target/images``, ``target/masks``: image / mask pairs for training a
         segmentation model (``data.segmentation_dataset``), several per mask with augmentation."""
         from napari_vesselgan.data.mask_augment import MaskAugmentation
@@ -202,8 +203,8 @@ class Mask2NirMethod(Method):
             per_mask=options.per_mask, augmentation=augmentation, seed=options.seed, image_dtype=options.image_dtype,
             provenance={"method": self.describe(**request.describe()), "request": request.describe()},
             progress=progress)
-        return [f"{len(pairs)} image / mask pairs from {len(masks)} masks -> {target}/images, {target}/masks "
-                f"({time.perf_counter() - started:.1f} s)"]
+        yield (f"{len(pairs)} image / mask pairs from {len(masks)} masks -> {target}/images, {target}/masks "
+               f"({time.perf_counter() - started:.1f} s)")
 
     # ----- training ---------------------------------------------------------------------------
     def train(self, dataset_or_dirs: Any = "synthetic", config: Mask2NirConfig | None = None, *,
