@@ -132,25 +132,21 @@ def test_a_registered_method_gets_predict_and_train_from_the_command_line(gain_m
     np.testing.assert_allclose(thrice, 3 * once, rtol=1e-5)
     # its one training source is its own flag; the others' are not offered
     capsys.readouterr()
-    with pytest.raises(SystemExit):
-        main(["train", "gain", "--domain-a", str(tmp_path)])
+    assert main(["train", "gain", "--domain-a", str(tmp_path)]) == 2
     assert "unrecognized arguments: --domain-a" in capsys.readouterr().err
 
 
 def test_predict_help_lists_only_the_methods_own_options(capsys):
-    with pytest.raises(SystemExit):
-        main(["predict", "superres", "--help"])
+    assert main(["predict", "superres", "--help"]) == 0
     text = capsys.readouterr().out
     assert "--scale" in text and "--frames" not in text and "--per-mask" not in text
-    with pytest.raises(SystemExit):
-        main(["predict", "fundus2video", "--help"])
+    assert main(["predict", "fundus2video", "--help"]) == 0
     text = capsys.readouterr().out
     assert "--frames" in text and "--fps" in text and "--scale" not in text and "--saliency" not in text
 
 
 def test_method_options_outside_their_method_are_refused(capsys):
-    with pytest.raises(SystemExit):
-        main(["predict", "denoise", "in.tif", "-o", "out.tif", "--frames", "5"])
+    assert main(["predict", "denoise", "in.tif", "-o", "out.tif", "--frames", "5"]) == 2
     assert "unrecognized arguments: --frames 5" in capsys.readouterr().err
 
 

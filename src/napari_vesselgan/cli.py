@@ -487,7 +487,10 @@ def main(argv: list[str] | None = None) -> int:
     from napari_vesselgan.nn.pretrained import PretrainedWeightsMissing
 
     argv = _route_file_comparison(list(sys.argv[1:] if argv is None else argv))
-    args = make_parser().parse_args(argv)
+    try:  # argparse exits on --help (0) and on unknown or malformed arguments (2): return its status instead
+        args = make_parser().parse_args(argv)
+    except SystemExit as exit_:
+        return int(exit_.code or 0)
     try:
         return args.func(args)
     except ValidationError as error:
