@@ -262,17 +262,16 @@ def cmd_evaluate_files(args: argparse.Namespace) -> int:
 
 def _lpips_metric(args: argparse.Namespace) -> dict:
     """``{"lpips": fn}`` with the LPIPS network the options name; a missing file is a UserError."""
-    from napari_vesselgan.metrics.perceptual import lpips
-    from napari_vesselgan.nn.lpips import lpips_network
+    from napari_vesselgan.metrics.perceptual import lpips_metric
     from napari_vesselgan.nn.pretrained import PretrainedWeightsMissing
 
     try:
-        network = lpips_network(args.lpips, backbone_weights=args.lpips_backbone, lin_weights=args.lpips_lin)
+        metric = lpips_metric(args.lpips, backbone_weights=args.lpips_backbone, lin_weights=args.lpips_lin)
     except PretrainedWeightsMissing as error:
         raise UserError(f"LPIPS: {error}") from None
     if "random" in (args.lpips_backbone, args.lpips_lin):
         print("note: LPIPS with random weights: its numbers only test the pipeline")
-    return {"lpips": lambda a, b: lpips(a, b, network)}
+    return metric
 
 
 def cmd_evaluate_method(args: argparse.Namespace) -> int:

@@ -71,14 +71,12 @@ def _stand_in(layer: Image) -> np.ndarray:
 
 
 def lpips_extra(net: str | None, weights: tuple[Any, Any]) -> dict:
-    """``{"lpips": fn(reference_frame, test_frame)}`` for ``net`` (None: no LPIPS); in a worker."""
+    """The LPIPS column for ``net`` (None: no LPIPS), built by the library's one builder; in a worker."""
     if not net:
         return {}
-    from napari_vesselgan.metrics.perceptual import lpips
-    from napari_vesselgan.nn.lpips import lpips_network
+    from napari_vesselgan.metrics.perceptual import lpips_metric
 
-    network = lpips_network(net, *weights)
-    return {"lpips": lambda a, b: lpips(a, b, network)}
+    return lpips_metric(net, *weights)
 
 
 class CompareWidget(JobWidget):
