@@ -151,7 +151,7 @@ class CompareWidget(JobWidget):
         self.table.verticalHeader().hide()
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
         self.table.setMinimumHeight(120)
-        self.metrics_plot = PlotCanvas(height=170)
+        self.metrics_plot = PlotCanvas(height=170, content=self._draw_metrics)
 
         self.diff_button = QPushButton("Difference maps")
         self.diff_button.setToolTip("Add |test - reference| of every ticked layer as a new layer")
@@ -189,7 +189,7 @@ class CompareWidget(JobWidget):
         self.histogram_button.clicked.connect(self.show_histograms)
         self.log_check = QCheckBox("Logarithmic counts")
         self.log_check.toggled.connect(lambda _: self._draw_histograms())
-        self.histogram_plot = PlotCanvas(height=220)
+        self.histogram_plot = PlotCanvas(height=220, content=self._draw_histograms)
         layout = QVBoxLayout(tab)
         row = QHBoxLayout()
         row.addWidget(self.histogram_button)
