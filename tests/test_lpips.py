@@ -6,7 +6,7 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from napari_vesselgan.metrics.perceptual import lpips
+from napari_vesselgan.metrics.perceptual import lpips, lpips_metric
 from napari_vesselgan.nn.lpips import CHANNELS, LIN_URLS, alexnet_features, lpips_network, squeezenet_features
 from napari_vesselgan.nn.pretrained import PretrainedWeightsMissing
 
@@ -64,3 +64,19 @@ def test_missing_lpips_weights_name_the_files(tmp_path, monkeypatch):
     assert LIN_URLS["squeeze"] in str(caught.value)
     with pytest.raises(ValueError, match="unknown LPIPS"):
         lpips_network("resnet")
+
+
+def test_lpips_metric_is_the_distance_of_one_shared_network(tmp_path, monkeypatch):
+    torch.set_num_threads(1)
+    rng = np.random.default_rng(1)
+    image = rng.integers(0, 255, (48, 48), dtype=np.uint8)
+    noisy = np.clip(image + rng.normal(0, 20, image.shape), 0, 255).astype(np.uint8)
+    extra = lpips_metric("squeeze", backbone_weights="random", lin_weights="random")
+    assert list(extra) == ["lpips"]
+    expected = lpips(image, noisy, lpips_network("squeeze", "random", "random"))
+    assert extra["lpips"](image, noisy) == pytest.approx(expected, rel=1e-6)
+    assert extra["lpips"](image, image) == 0.0
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    monkeypatch.setattr(torch.hub, "load_state_dict_from_url", lambda *a, **k: (_ for _ in ()).throw(OSError("off")))
+    with pytest.raises(PretrainedWeightsMissing, match="squeeze.pth"):
+        lpips_metric("squeeze", backbone_weights="random")

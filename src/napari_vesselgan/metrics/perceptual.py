@@ -8,13 +8,16 @@ colour images are ``(Y, X, 3)`` (alpha dropped). Lower is more similar; 0 for id
 
 from __future__ import annotations
 
+import os
+from collections.abc import Callable
+
 import numpy as np
 
 from .fidelity import _checked, _data_range, _dtype_span, _is_rgb
 
 from napari_vesselgan import InvalidInput
 
-__all__ = ["lpips"]
+__all__ = ["lpips", "lpips_metric"]
 
 
 def _to_tensor(arr: np.ndarray, low: float, span: float, colour: bool):
@@ -42,3 +45,23 @@ def lpips(reference, image, network, *, data_range: float | None = None) -> floa
     with torch.inference_mode():
         value = network(_to_tensor(ref, low, span, colour).to(device), _to_tensor(img, low, span, colour).to(device))
     return float(value.reshape(-1)[0])
+
+
+def lpips_metric(net: str, backbone_weights: str | os.PathLike | None = None,
+                 lin_weights: str | os.PathLike | None = None,
+                 ) -> dict[str, Callable[[np.ndarray, np.ndarray], float]]:
+    """``{"lpips": fn(reference, image)}``: the extra metric the comparison tables and reports take.
+
+    One place builds it for the command line and the compare dock. The network is built once
+    (weights as :func:`~napari_vesselgan.nn.lpips.lpips_network`: None for torch's hub cache, a
+    file, or ``"random"`` for tests) and shared by every call; a missing file raises
+    ``PretrainedWeightsMissing`` naming it.
+    """
+    from napari_vesselgan.nn.lpips import lpips_network
+
+    network = lpips_network(net, backbone_weights=backbone_weights, lin_weights=lin_weights)
+
+    def metric(reference: np.ndarray, image: np.ndarray) -> float:
+        return lpips(reference, image, network)
+
+    return {"lpips": metric}

@@ -71,14 +71,12 @@ def _stand_in(layer: Image) -> np.ndarray:
 
 
 def lpips_extra(net: str | None, weights: tuple[Any, Any]) -> dict:
-    """``{"lpips": fn(reference_frame, test_frame)}`` for ``net`` (None: no LPIPS); in a worker."""
+    """The LPIPS column for ``net`` (None: no LPIPS), built by the library's one builder; in a worker."""
     if not net:
         return {}
-    from napari_vesselgan.metrics.perceptual import lpips
-    from napari_vesselgan.nn.lpips import lpips_network
+    from napari_vesselgan.metrics.perceptual import lpips_metric
 
-    network = lpips_network(net, *weights)
-    return {"lpips": lambda a, b: lpips(a, b, network)}
+    return lpips_metric(net, *weights)
 
 
 class CompareWidget(JobWidget):
@@ -153,7 +151,7 @@ class CompareWidget(JobWidget):
         self.table.verticalHeader().hide()
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
         self.table.setMinimumHeight(120)
-        self.metrics_plot = PlotCanvas(height=170)
+        self.metrics_plot = PlotCanvas(height=170, content=self._draw_metrics)
 
         self.diff_button = QPushButton("Difference maps")
         self.diff_button.setToolTip("Add |test - reference| of every ticked layer as a new layer")
@@ -191,7 +189,7 @@ class CompareWidget(JobWidget):
         self.histogram_button.clicked.connect(self.show_histograms)
         self.log_check = QCheckBox("Logarithmic counts")
         self.log_check.toggled.connect(lambda _: self._draw_histograms())
-        self.histogram_plot = PlotCanvas(height=220)
+        self.histogram_plot = PlotCanvas(height=220, content=self._draw_histograms)
         layout = QVBoxLayout(tab)
         row = QHBoxLayout()
         row.addWidget(self.histogram_button)

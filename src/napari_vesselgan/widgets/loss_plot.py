@@ -6,10 +6,10 @@ import math
 import time
 from collections.abc import Iterable, Mapping
 
-from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg
-from matplotlib.figure import Figure
 from qtpy.QtCore import QTimer
-from qtpy.QtWidgets import QSizePolicy, QVBoxLayout, QWidget
+from qtpy.QtWidgets import QWidget
+
+from napari_vesselgan.widgets._plot import PlotCanvas
 
 #: Curves shown by default: generator total and the two discriminators.
 # CycleGANs report D_A and D_B, the paired GANs (fundus2ffa, fundus2video, superres) one D
@@ -18,67 +18,38 @@ DEFAULT_CURVES: dict[str, str] = {"G": "generator (G)", "D_A": "discriminator A"
 _COLOURS = {"G": "#ff7f0e", "D_A": "#1f77b4", "D_B": "#2ca02c", "D": "#1f77b4"}
 
 
-def _theme_colours() -> tuple[str, str, str]:
-    """(background, foreground, grid) of napari's current theme, or a dark default."""
-    try:
-        from napari.settings import get_settings
-        from napari.utils.theme import get_theme
+class LossPlot(PlotCanvas):
+    """Loss curves against the training step. ``add_points`` is cheap; drawing is throttled.
 
-        theme = get_theme(get_settings().appearance.theme)
-        return theme.background.as_hex(), theme.text.as_hex(), theme.primary.as_hex()
-    except Exception:  # noqa: BLE001 - cosmetic only
-        return "#262930", "#f0f1f2", "#5a626c"
-
-
-class LossPlot(QWidget):
-    """Loss curves against the training step. ``add_points`` is cheap; drawing is throttled."""
+    Figure, canvas and theme are :class:`PlotCanvas`'s; this class only keeps the points and
+    draws the curves (also after a theme change, through :meth:`draw_content`).
+    """
 
     min_interval = 0.2  # seconds between redraws
     max_points_drawn = 4000  # per curve; all points are kept in ``points``
 
     def __init__(self, curves: Mapping[str, str] | None = None, parent: QWidget | None = None):
-        super().__init__(parent)
+        super().__init__(parent, height=170)
         self.curves = dict(curves or DEFAULT_CURVES)
         self.points: dict[str, tuple[list[int], list[float]]] = {key: ([], []) for key in self.curves}
-        self.draw_count = 0
         self._last_draw = 0.0
         self._dirty = False
 
-        background, foreground, grid = _theme_colours()
-        self.figure = Figure(figsize=(3.2, 2.2), dpi=100, facecolor=background, layout="constrained")
-        self.canvas = FigureCanvasQTAgg(self.figure)
-        self.canvas.setMinimumHeight(170)
-        self.canvas.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
-        self.axes = self.figure.add_subplot(1, 1, 1)
-        self.axes.set_facecolor(background)
-        for spine in self.axes.spines.values():
-            spine.set_color(grid)
-        self.axes.tick_params(colors=foreground, labelsize=7)
-        self.axes.set_xlabel("step", color=foreground, fontsize=8)
-        self.axes.set_ylabel("generator loss", color=foreground, fontsize=8)
-        self.axes.grid(True, color=grid, alpha=0.4, linewidth=0.5)
+        (self.axes,) = self.new_axes(1)
         # discriminator losses are ~100x smaller than the generator's: their own axis on the right
         self.d_axes = self.axes.twinx()
-        self.d_axes.tick_params(colors=foreground, labelsize=7)
-        self.d_axes.set_ylabel("discriminator loss", color=foreground, fontsize=8)
-        for spine in self.d_axes.spines.values():
-            spine.set_color(grid)
+        self.style_axes(self.d_axes)
+        self.label(self.axes, xlabel="step", ylabel="generator loss")
+        self.label(self.d_axes, ylabel="discriminator loss")
         self.lines = {
             key: self._axes_for(key).plot([], [], label=label, color=_COLOURS.get(key), linewidth=1.2)[0]
             for key, label in self.curves.items()
         }
-        legend = self.axes.legend(handles=list(self.lines.values()), fontsize=7, loc="upper right",
-                                  facecolor=background, edgecolor=grid)
-        for text in legend.get_texts():
-            text.set_color(foreground)
+        self.legend(self.axes, handles=self.lines.values(), loc="upper right")
 
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
         self._timer.timeout.connect(self.redraw)
-
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.canvas)
 
     def _axes_for(self, key: str):
         return self.d_axes if key.startswith("D") else self.axes
@@ -117,7 +88,10 @@ class LossPlot(QWidget):
         for axes in (self.axes, self.d_axes):
             axes.relim()
             axes.autoscale_view()
-        self.canvas.draw_idle()
-        self.draw_count += 1
+        self.draw()
         self._last_draw = time.monotonic()
         self._dirty = False
+
+    def draw_content(self) -> None:
+        """After a theme change (axes already restyled): draw the curves again."""
+        self.redraw()

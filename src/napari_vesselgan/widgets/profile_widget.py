@@ -113,7 +113,7 @@ class LineProfileWidget(QWidget):
         self.new_line_button = QPushButton("New line layer")
         self.new_line_button.setToolTip("Add a shapes layer in line-drawing mode")
         self.new_line_button.clicked.connect(self.add_line_layer)
-        self.plot = PlotCanvas(height=200)
+        self.plot = PlotCanvas(height=200, content=self._draw)
         self.export_button = QPushButton("Export CSV...")
         self.export_button.setEnabled(False)
         self.export_button.clicked.connect(self.choose_csv)
