@@ -13,7 +13,7 @@ Cases (each timed as the median of ``--repeats`` runs):
 * ``inception batch B`` — images/s of the FID Inception's pool features at 299 x 299 on
   ``--device`` (random weights: the cost does not depend on them); baseline batch 1.
 
-Writes ``benchmarks/results/bench_distribution-<device>.json`` (rows as in DESIGN.md) and
+Writes ``benchmarks/results/bench_distribution-<device>.json`` (rows as in docs/design.md) and
 prints a table.
 """
 

@@ -9,7 +9,7 @@ Cases per size (square synthetic late-phase FFA images from ``data.fundus``):
 * ``rank float32`` the default path on the float image: 1024-level quantised median; its
   error against the baseline is reported as a fraction of the image's range
 
-Rows as DESIGN.md "Benchmarks": seconds per call (median of ``--repeats``), ratio against the
+Rows as docs/design.md "Benchmarks": seconds per call (median of ``--repeats``), ratio against the
 baseline of the same size, and ``max_abs_error`` (fraction of range). Writes
 ``benchmarks/results/bench_ffa_saliency-cpu.json`` and prints a table.
 """

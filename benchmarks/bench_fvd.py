@@ -17,7 +17,7 @@ does not depend on them):
 * ``fvd N videos D-d`` — :func:`fvd_from_features` of two sets of ``--set-size`` (default 50,
   the paper's test set) 400-d and 1024-d embeddings: seconds (no baseline).
 
-Writes ``benchmarks/results/bench_fvd-<device>.json`` (rows as in DESIGN.md) and prints a table.
+Writes ``benchmarks/results/bench_fvd-<device>.json`` (rows as in docs/design.md) and prints a table.
 """
 
 from __future__ import annotations

@@ -17,7 +17,7 @@ bundled weights' (ngf 16, 9 blocks); ``--untrained`` builds the same architectur
 (the timing does not depend on the weights). Records the machine's load average: timings
 on a busy machine are only comparable within the same run (the ratio column).
 
-Writes ``benchmarks/results/bench_live_mask2nir-<device>.json`` (see DESIGN.md "Benchmarks").
+Writes ``benchmarks/results/bench_live_mask2nir-<device>.json`` (see docs/design.md "Benchmarks").
 """
 
 from __future__ import annotations

@@ -18,7 +18,7 @@ largest absolute difference from whole fp32 as a fraction of the image's intensi
 The warm-up run predicts a float32 copy of the image so that this error is not hidden
 (or inflated) by rounding to uint16; the timed runs predict the uint16 image itself.
 
-Writes ``benchmarks/results/bench_predict-<device>.json`` (see DESIGN.md "Benchmarks") and
+Writes ``benchmarks/results/bench_predict-<device>.json`` (see docs/design.md "Benchmarks") and
 prints a table. Run ``python benchmarks/bench_predict.py --help`` for the options.
 """
 

@@ -115,7 +115,7 @@ def main() -> Path:
     lines = [
         "# Model card: `fundus2ffa` default weights",
         "",
-        "`fundus2ffa.safetensors` is the generator of the conditional GAN of METHODS.md card 5 (colour fundus",
+        "`fundus2ffa.safetensors` is the generator of the conditional GAN of docs/methods.md card 5 (colour fundus",
         "photo -> late-phase FFA image), used by `methods.load(\"fundus2ffa\")`, `vesselgan predict fundus2ffa`",
         "and the *Fundus to FFA* widget when no other weights are given.",
         "",

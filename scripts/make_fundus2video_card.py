@@ -92,7 +92,7 @@ def main() -> Path:
     lines = [
         "# Model card: `fundus2video` default weights",
         "",
-        "`fundus2video.safetensors` is the generator of Fundus2Video (METHODS.md card 3: colour fundus photo ->",
+        "`fundus2video.safetensors` is the generator of Fundus2Video (docs/methods.md card 3: colour fundus photo ->",
         "FFA video, autoregressive, knowledge-mask guided), used by `methods.load(\"fundus2video\")`,",
         "`vesselgan predict fundus2video` and the *Fundus to FFA video* widget when no other weights are given.",
         "",

@@ -120,7 +120,7 @@ def main() -> None:
         "# Model card: `mask2nir` default weights",
         "",
         "`mask2nir.safetensors` is the mask -> NIR-II generator (G_AB) of an attention-guided CycleGAN",
-        "(METHODS.md card 1), the weights `methods.load(\"mask2nir\")`, the napari dock and",
+        "(docs/methods.md card 1), the weights `methods.load(\"mask2nir\")`, the napari dock and",
         "`vesselgan predict mask2nir` use when no others are given.",
         "",
         "## What it is",

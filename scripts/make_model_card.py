@@ -86,7 +86,7 @@ def main() -> None:
         "# Model card: `denoise` default weights",
         "",
         "`denoise.safetensors` is the low-light -> clean generator (G_AB) of an unpaired CycleGAN",
-        "(METHODS.md card 4), the weights `methods.load(\"denoise\")` and `vesselgan predict denoise` use",
+        "(docs/methods.md card 4), the weights `methods.load(\"denoise\")` and `vesselgan predict denoise` use",
         "when no others are given.",
         "",
         "## What it is",

@@ -104,7 +104,7 @@ def main(weights_dir: Path = WEIGHTS) -> None:
     lines = [
         "# Model card: `superres` default weights",
         "",
-        "`superres.safetensors` is the generator of the TG-loss super-resolution GAN (METHODS.md card 2), the",
+        "`superres.safetensors` is the generator of the TG-loss super-resolution GAN (docs/methods.md card 2), the",
         "weights `methods.load(\"superres\")`, `vesselgan predict superres` and the Enhance resolution widget use",
         "when no others are given. Input: a fluorescence image re-upscaled 4x by bicubic interpolation (or the",
         "low-resolution image with `scale=4`); output: the same size, sharper.",

@@ -1,5 +1,5 @@
 """Line profiles: the intensity along a drawn line, the way the super-resolution paper judges
-its results (fluorescence across vessels, METHODS.md card 2).
+its results (fluorescence across vessels, docs/methods.md card 2).
 
 :func:`sample_points` spaces samples one unit apart along a polyline (the last sample lands on
 the last vertex); :func:`line_profile` reads an image at such points with linear

@@ -1,4 +1,4 @@
-"""Content, global style and AdaAttN local style losses on feature maps (mask2nir, METHODS.md card 1).
+"""Content, global style and AdaAttN local style losses on feature maps (mask2nir, docs/methods.md card 1).
 
 Given feature maps of a content image ``c`` (the mask), a style image ``s`` (a real NIR-II
 image) and the generated image ``cs = G(c)``, at several levels of a feature network

@@ -1,4 +1,4 @@
-"""Knowledge-boosted attention loss (Fundus2Video, Eq. 1), as METHODS.md card 3 reads it.
+"""Knowledge-boosted attention loss (Fundus2Video, Eq. 1), as docs/methods.md card 3 reads it.
 
 The attention map a is the channel mean of the generator's last feature map before its
 output convolution, squashed to [0, 1] by a sigmoid; A = ReLU(a * M) is the attention inside

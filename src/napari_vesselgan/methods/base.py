@@ -211,7 +211,7 @@ class Method:
 
     def predict(self, image: Any, *, tile: int | None = None, progress: ProgressFn | None = None,
                 precision: str = "fp32", halo: int | None = None) -> np.ndarray:
-        """Run the generator on a 2-D image or each plane of a stack (numpy or dask); see DESIGN.md."""
+        """Run the generator on a 2-D image or each plane of a stack (numpy or dask); see docs/design.md."""
         check_image(image, channels=self.in_channels)
         rng = intensity_range(image)
         planes = list(np.ndindex(*image.shape[: image.ndim - (2 if self.in_channels == 1 else 3)]))

@@ -1,4 +1,4 @@
-"""`denoise`: low-light NIR-II denoising with an unpaired CycleGAN (METHODS.md card 4).
+"""`denoise`: low-light NIR-II denoising with an unpaired CycleGAN (docs/methods.md card 4).
 
 Domain A is low-light / noisy NIR-II, domain B clean NIR-II; the two need not be paired.
 Networks: ResNet generators with 6 residual blocks (reflection pad, 7x7 conv, two

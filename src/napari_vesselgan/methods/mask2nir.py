@@ -1,4 +1,4 @@
-"""`mask2nir`: binary vessel masks -> NIR-II images, attention-guided CycleGAN (METHODS.md card 1).
+"""`mask2nir`: binary vessel masks -> NIR-II images, attention-guided CycleGAN (docs/methods.md card 1).
 
 Domain A is binary vessel masks, domain B NIR-II fluorescence images; the two are unpaired.
 Networks: two ResNet generators (9 residual blocks) and two 70x70 PatchGANs, least-squares

@@ -1,5 +1,5 @@
 """`superres`: 4x resolution enhancement of fluorescence images, a GAN with the total gradient
-loss (METHODS.md card 2; Biomed. Opt. Express 2019).
+loss (docs/methods.md card 2; Biomed. Opt. Express 2019).
 
 Degradation (Eq. 2): Y = U(D X), bicubic down by 4 then bicubic up to the original size; the
 network maps Y to X-hat of the same size (``data.degradation``). Generator: strided-conv

@@ -12,7 +12,7 @@
   returns the raw values and ``kid_x100`` fields.
 
 Features come from :func:`napari_vesselgan.nn.inception.fid_inception` (the standard FID
-weights, DESIGN.md's weight rules: hub cache, a file, or ``"random"`` explicitly for tests).
+weights, docs/design.md's weight rules: hub cache, a file, or ``"random"`` explicitly for tests).
 Images enter in [0, 1]: integer images by their dtype's range, float images as they are when
 they lie in [0, 1], otherwise by their own min..max (which :func:`to_unit_image` documents).
 Sets are folders of images, stacks ``(N, Y, X)`` / ``(N, Y, X, 3)`` or lists of images of any

@@ -1,4 +1,4 @@
-"""No-reference "explainable" metrics of one image (METHODS.md card 4, the denoise paper).
+"""No-reference "explainable" metrics of one image (docs/methods.md card 4, the denoise paper).
 
 SNR, entropy, edge density, contrast and mean intensity, reported before and after a method
 runs. Definitions (the paper's formulas are loose; these are the project's decisions):

@@ -1,4 +1,4 @@
-"""Automatically generated before/after report (METHODS.md card 4: "an automatically generated
+"""Automatically generated before/after report (docs/methods.md card 4: "an automatically generated
 report" for every processed image).
 
 :func:`write_report` writes, into one folder:

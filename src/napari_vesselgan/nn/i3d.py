@@ -17,7 +17,7 @@ pickled objects, and never TorchScript (StyleGAN-V's ``i3d_torchscript.pt`` is r
 purpose: loading TorchScript runs code from the file). VideoGPT / TATS /
 common_metrics_on_video_quality's ``i3d_pretrained_400.pt`` has the same layout and loads as
 a local file, but those ports build their batch norms with eps 1e-5: pass ``bn_eps=1e-5``
-to :func:`i3d_network` to reproduce them. Weights follow DESIGN.md's rules: the hub cache
+to :func:`i3d_network` to reproduce them. Weights follow docs/design.md's rules: the hub cache
 (``TORCH_HOME``, downloaded there when a network is up), a local ``.pt``/``.pth``/
 ``.safetensors`` file, or ``"random"`` explicitly (seeded; for tests — its FVDs mean
 nothing). A missing file raises ``PretrainedWeightsMissing`` naming the URL and the cache path.

@@ -1,7 +1,7 @@
 """Inception-v3 pool features (2048-d) for FID and KID, in the layout of the standard FID weights.
 
 Why the FID network and not torchvision's ``inception_v3``: published FID and KID figures
-(the papers in METHODS.md included) are computed with the TensorFlow Inception graph of
+(the papers in docs/methods.md included) are computed with the TensorFlow Inception graph of
 2015-12-05, which pytorch-fid ported as ``pt_inception-2015-12-05-6726825d.pth``. Its weights
 differ from torchvision's ImageNet Inception, and so does its structure in three places: the
 average pools inside the A, C and first E blocks exclude the zero padding from the average

@@ -14,7 +14,7 @@ ScalingLayer constants), each tap's features are divided by their channel-wise L
 squared difference is weighted by the tap's linear layer and averaged over space, and the taps
 are summed.
 
-Weights follow DESIGN.md's rules (hub cache or download, a local file, or ``"random"``
+Weights follow docs/design.md's rules (hub cache or download, a local file, or ``"random"``
 explicitly; never a silent fallback): the backbone from torchvision's published file, the
 linear layers from the LPIPS repository's file (BSD-2-Clause; also inside the ``lpips`` wheel
 on PyPI as ``lpips/weights/v0.1/<net>.pth``). No such backbone can be fetched on the

@@ -1,5 +1,5 @@
 """The super-resolution generator of the TG paper: learned down-sampling, dense residual blocks,
-sub-pixel up-sampling, spectral normalisation (METHODS.md card 2).
+sub-pixel up-sampling, spectral normalisation (docs/methods.md card 2).
 
 The input is the re-upscaled low-resolution image Y (full size); the output X-hat has the same
 size. Two stride-2 convolutions bring the features to 1/4 of the size (cheap, and they learn
