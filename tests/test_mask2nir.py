@@ -21,7 +21,7 @@ from napari_vesselgan.losses.adaattn import (
     global_style_loss,
     mean_variance_norm,
 )
-from napari_vesselgan.mask2nir_evaluation import evaluate_mask2nir, held_out_case
+from napari_vesselgan.evaluation.mask2nir import evaluate_mask2nir, held_out_case
 from napari_vesselgan.methods.mask2nir import Mask2NirConfig, Mask2NirMethod
 from napari_vesselgan.nn.pretrained import PretrainedWeightsMissing
 from napari_vesselgan.segmentation_dataset import synthesize_pairs

@@ -189,10 +189,6 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
-def _denoise_predictor(method, tile: int | None = None):
-    return lambda image: method.predict(image, tile=tile)
-
-
 def cmd_evaluate(args: argparse.Namespace) -> int:
     """``evaluate METHOD ...`` (a method on held-out pairs) or ``evaluate REFERENCE TEST...``
     (image files against a reference), by what the first positional names."""
@@ -276,72 +272,29 @@ def _lpips_metric(args: argparse.Namespace) -> dict:
 
 
 def cmd_evaluate_method(args: argparse.Namespace) -> int:
-    from napari_vesselgan import methods
-    from napari_vesselgan.evaluation import evaluate_pairs, evaluate_real
+    """A method on held-out data through ``evaluation.<method>``: its ``Options`` take the flags
+    named like their fields, ``evaluate`` measures, ``summary_lines`` is what is printed."""
+    import importlib
 
-    if args.method == "superres":
-        return _evaluate_superres(args)
-    if args.method == "mask2nir":
-        return _evaluate_mask2nir(args)
-    if args.method == "fundus2ffa":
-        return _evaluate_fundus2ffa(args)
-    if args.method == "fundus2video":
-        return _evaluate_fundus2video(args)
-    if args.method != "denoise":
-        raise UserError(f"evaluate supports: denoise, superres, mask2nir, fundus2ffa, fundus2video (got {args.method!r})")
+    from pydantic import ValidationError
+
+    from napari_vesselgan import methods
+    from napari_vesselgan.evaluation import METHODS
+
+    if args.method not in METHODS:
+        raise UserError(f"evaluate supports: {', '.join(METHODS)} (got {args.method!r})")
+    evaluation = importlib.import_module(f"napari_vesselgan.evaluation.{args.method}")
+    given = {name: getattr(args, name) for name in evaluation.Options.model_fields
+             if getattr(args, name, None) is not None}  # a flag not given: the option's default
+    try:
+        options = evaluation.Options(**given)
+    except ValidationError as error:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors())
+        raise UserError(f"invalid {args.method} evaluation options: {problems}") from None
     method = methods.load(args.method, weights=args.weights, device=args.device)
-    predict = _denoise_predictor(method)
-    result: dict[str, Any] = {"method": args.method, "weights": str(method.weights),
-                              "pairs": evaluate_pairs(predict, n_pairs=args.pairs, size=args.size)}
-    if args.real:
-        paths = sorted(Path(args.real).glob(args.real_glob))
-        result["real"] = evaluate_real(predict, paths)
-    summary = result["pairs"]["summary"]
-    print(f"{'candidate':<18} {'PSNR (dB)':>14} {'SSIM':>14}")
-    for name, row in summary.items():
-        print(f"{name:<18} {row['psnr_mean']:8.2f} ± {row['psnr_std']:4.2f} {row['ssim_mean']:8.4f} ± {row['ssim_std']:.4f}")
-    for row in result.get("real", []):
-        print(row["image"], " ".join(f"{k}: {row['before'][k]:.4g} -> {row['after'][k]:.4g}" for k in row["before"]))
-    _write_json(args.output, result)
-    return 0
-
-
-def _evaluate_superres(args: argparse.Namespace) -> int:
-    from napari_vesselgan import methods
-    from napari_vesselgan.superres_evaluation import evaluate_superres
-
-    method = methods.load("superres", weights=args.weights, device=args.device)
-    paths = sorted(Path(args.real).glob(args.real_glob)) if args.real else []
-    result = {"method": "superres", "weights": str(method.weights),
-              **evaluate_superres(method.predict, n_pairs=args.pairs, size=args.size, real_paths=paths)}
-    print(f"{'set':<10} {'candidate':<26} {'PSNR (dB)':>9} {'SSIM':>7} {'RMSE':>7}")
-    for set_name in ("synthetic", "real"):
-        for name, row in result.get(set_name, {}).get("summary", {}).items():
-            print(f"{set_name:<10} {name:<26} {row['psnr_mean']:9.2f} {row['ssim_mean']:7.4f} {row['rmse_mean']:7.4f}")
-    _write_json(args.output, result)
-    return 0
-
-
-def _evaluate_mask2nir(args: argparse.Namespace) -> int:
-    """Held-out synthetic masks: generated vs rendered NIR-II (PSNR / SSIM), for the weights and
-    each ``--compare`` checkpoint (e.g. the plain CycleGAN trained at the same budget)."""
-    from napari_vesselgan import methods
-    from napari_vesselgan.mask2nir_evaluation import evaluate_mask2nir
-
-    loaded = [methods.load("mask2nir", weights=w, device=args.device) for w in [args.weights, *(args.compare or [])]]
-    candidates, weights = {}, {}
-    for method in loaded:
-        losses = method.provenance.get("feature_losses", "unknown feature losses")
-        name = "mask2nir, plain CycleGAN" if losses.startswith("off") else f"mask2nir, attention-guided ({losses})"
-        name = name if name not in candidates else f"{name} [{method.weights.name}]"
-        candidates[name] = method.predict
-        weights[name] = {"weights": str(method.weights), "provenance": method.provenance}
-    result = {"method": "mask2nir", "candidates": weights,
-              **evaluate_mask2nir(candidates, n_pairs=args.pairs, size=args.size)}
-    print(f"{'candidate':<52} {'PSNR raw':>9} {'SSIM raw':>9} {'PSNR fit':>9} {'SSIM fit':>9}  (vs rendered)")
-    for name, row in result["summary"].items():
-        print(f"{name:<52} {row['psnr_raw_rendered_mean']:9.2f} {row['ssim_raw_rendered_mean']:9.4f} "
-              f"{row['psnr_fitted_rendered_mean']:9.2f} {row['ssim_fitted_rendered_mean']:9.4f}")
+    result = evaluation.evaluate(method, options)
+    for line in evaluation.summary_lines(result):
+        print(line)
     _write_json(args.output, result)
     return 0
 
@@ -390,39 +343,6 @@ def cmd_fvd(args: argparse.Namespace) -> int:
     print(f"FVD ({result['features']}, {result['feature_dim']}-d): {result['fvd']:.3f}")
     if args.weights == "random":
         print("note: random I3D weights: these numbers only test the pipeline")
-    _write_json(args.output, result)
-    return 0
-
-
-def _evaluate_fundus2ffa(args: argparse.Namespace) -> int:
-    """PSNR / SSIM / saliency MSE of fundus2ffa on held-out synthetic pairs."""
-    from napari_vesselgan import methods
-    from napari_vesselgan.methods.fundus2ffa import evaluate_heldout
-
-    method = methods.load(args.method, weights=args.weights, device=args.device)
-    result = {"method": args.method, "weights": str(method.weights), "provenance": method.provenance,
-              "heldout": evaluate_heldout(method, n_pairs=args.pairs, size=args.size)}
-    summary = result["heldout"]["summary"]
-    print(" ".join(f"{key}: {row['mean']:.4f} ± {row['std']:.4f}" for key, row in summary.items()))
-    _write_json(args.output, result)
-    return 0
-
-
-def _evaluate_fundus2video(args: argparse.Namespace) -> int:
-    """Per-frame PSNR / SSIM (and PSNR inside the knowledge mask) of fundus2video on held-out synthetic videos."""
-    from napari_vesselgan import methods
-    from napari_vesselgan.methods.fundus2video import evaluate_heldout
-
-    method = methods.load(args.method, weights=args.weights, device=args.device)
-    frames = args.frames if args.frames is not None else 12
-    result = {"method": args.method, "weights": str(method.weights), "provenance": method.provenance,
-              "heldout": evaluate_heldout(method, n_videos=args.pairs, size=args.size, frames=frames,
-                                          fvd_weights=args.fvd_weights)}
-    summary = result["heldout"]["summary"]
-    print(" ".join(f"{key}: {row['mean']:.4f} ± {row['std']:.4f}" for key, row in summary.items()
-                   if isinstance(row, dict) and "mean" in row))
-    if "fvd" in summary:
-        print(f"FVD ({summary['fvd']['features']}, {summary['fvd']['n_a']} videos per set): {summary['fvd']['fvd']:.2f}")
     _write_json(args.output, result)
     return 0
 
