@@ -128,7 +128,7 @@ def _fundus2video_predict(args: argparse.Namespace, method) -> int:
 def _mask2nir_dataset(args: argparse.Namespace, method) -> int:
     """A folder of masks -> OUTPUT/images, OUTPUT/masks (image / mask pairs for segmentation training)."""
     from napari_vesselgan.data.mask_augment import MaskAugmentation
-    from napari_vesselgan.segmentation_dataset import read_masks, synthesize_pairs
+    from napari_vesselgan.data.segmentation_dataset import read_masks, synthesize_pairs
 
     if args.saliency or args.scale != 1:
         raise UserError("--saliency and --scale do not apply to a folder of masks")
