@@ -17,8 +17,8 @@ from pydantic import BaseModel, ConfigDict, Field
 if TYPE_CHECKING:
     from napari_vesselgan.methods.base import Method
 
-#: denoise, superres and mask2nir (whose trees add 4000): far from the seeds synthetic training
-#: draws (see data.unpaired_domains; training stays below it).
+#: denoise, superres and mask2nir (whose trees add 4000): synthetic training draws its seeds
+#: below this (data.nir.TRAINING_SEED_LIMIT, data.unpaired_domains).
 HELD_OUT_SEED_BASE = 1_000_000
 #: fundus2ffa's held-out fundus / FFA pairs (training pairs use config.seed + 0 .. n - 1).
 FUNDUS2FFA_HELD_OUT_SEED_BASE = 5_000_000
