@@ -18,7 +18,7 @@ from pathlib import Path
 
 from napari_vesselgan.io.atomic import atomic_path
 from napari_vesselgan.methods.superres import SuperResConfig, SuperResMethod
-from napari_vesselgan.superres_evaluation import evaluate_superres
+from napari_vesselgan.evaluation.superres import evaluate_superres
 
 ROOT = Path(__file__).resolve().parents[1]
 REAL = ROOT.parent / "shared" / "real" / "nir2-mouse"

@@ -9,7 +9,7 @@ from pydantic import ValidationError
 from napari_vesselgan import methods
 from napari_vesselgan.data import lowlight_pair
 from napari_vesselgan.engine.trainer import Callback, read_history
-from napari_vesselgan.evaluation import fidelity
+from napari_vesselgan.evaluation.denoise import fidelity
 from napari_vesselgan.methods.denoise import DenoiseConfig, DenoiseMethod
 
 

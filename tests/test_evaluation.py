@@ -9,7 +9,8 @@ import pytest
 
 from napari_vesselgan.cli import main
 from napari_vesselgan.data import lowlight_pair
-from napari_vesselgan.evaluation import affine_fit, fidelity, nl_means
+from napari_vesselgan.evaluation.common import affine_fit
+from napari_vesselgan.evaluation.denoise import fidelity, nl_means
 
 
 def test_fidelity_ignores_exposure_but_not_noise():

@@ -13,8 +13,9 @@ from napari_vesselgan import methods
 from napari_vesselgan.analysis import ffa_saliency
 from napari_vesselgan.analysis.ffa_saliency import gaussian_sigma, median_background
 from napari_vesselgan.data.fundus import LEAKAGE_KINDS, fundus_anatomy, fundus_pair, render_ffa
+from napari_vesselgan.evaluation.fundus2ffa import evaluate_heldout
 from napari_vesselgan.losses.saliency import SaliencyLoss, saliency_map
-from napari_vesselgan.methods.fundus2ffa import Fundus2FFAConfig, Fundus2FFAMethod, evaluate_heldout, field_of_view
+from napari_vesselgan.methods.fundus2ffa import Fundus2FFAConfig, Fundus2FFAMethod, field_of_view
 from napari_vesselgan.nn import ConditionalPatchDiscriminator, ResnetGenerator, UnetGenerator
 
 

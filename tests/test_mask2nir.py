@@ -13,6 +13,7 @@ from napari_vesselgan import methods
 from napari_vesselgan.cli import main
 from napari_vesselgan.data import vessel_tree
 from napari_vesselgan.data.mask_augment import MaskAugmentation, augment_mask
+from napari_vesselgan.data.segmentation_dataset import synthesize_pairs
 from napari_vesselgan.engine.trainer import read_history
 from napari_vesselgan.losses.adaattn import (
     FeatureLosses,
@@ -21,10 +22,9 @@ from napari_vesselgan.losses.adaattn import (
     global_style_loss,
     mean_variance_norm,
 )
-from napari_vesselgan.mask2nir_evaluation import evaluate_mask2nir, held_out_case
+from napari_vesselgan.evaluation.mask2nir import evaluate_mask2nir, held_out_case
 from napari_vesselgan.methods.mask2nir import Mask2NirConfig, Mask2NirMethod
 from napari_vesselgan.nn.pretrained import PretrainedWeightsMissing
-from napari_vesselgan.segmentation_dataset import synthesize_pairs
 
 
 @pytest.fixture(scope="module")

@@ -18,7 +18,7 @@ from napari_vesselgan.methods import superres as superres_module
 from napari_vesselgan.methods.superres import SuperResConfig, SuperResMethod
 from napari_vesselgan.nn.pretrained import PretrainedWeightsMissing
 from napari_vesselgan.nn.rrdb import RRDB, SuperResGenerator, freeze_spectral_norm
-from napari_vesselgan.superres_evaluation import degradation_psf, evaluate_superres
+from napari_vesselgan.evaluation.superres import degradation_psf, evaluate_superres
 
 
 pytestmark = pytest.mark.usefixtures("single_torch_thread")

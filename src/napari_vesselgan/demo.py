@@ -12,7 +12,7 @@ from pathlib import Path
 
 from napari_vesselgan import methods
 from napari_vesselgan.data.samples import sample_lowlight_nir, sample_nir
-from napari_vesselgan.evaluation import fidelity, nl_means
+from napari_vesselgan.evaluation.denoise import fidelity, nl_means
 from napari_vesselgan.io import write_tiff
 from napari_vesselgan.metrics import write_report
 
@@ -43,7 +43,7 @@ def run_demo(out_dir: Path, device: str = "auto") -> Path:
         f"Prediction: {low.shape[1]}x{low.shape[0]} px in {seconds:.2f} s on {method.device}.",
         "",
         "Fidelity against the clean image of the same synthetic vessel tree (affine-normalised, see "
-        "`napari_vesselgan.evaluation`):",
+        "`napari_vesselgan.evaluation.denoise`):",
         "",
         *table,
         "",

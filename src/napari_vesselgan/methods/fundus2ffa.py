@@ -41,9 +41,6 @@ from napari_vesselgan.methods.config import TrainingConfig
 from napari_vesselgan.methods.options import LayerKind, PredictOptions, TrainingSource
 from napari_vesselgan.nn import ConditionalPatchDiscriminator, ResnetGenerator, UnetGenerator, init_weights
 
-# Held-out synthetic pairs use seeds from here on (training pairs use config.seed + 0 .. n - 1).
-HELDOUT_SEED = 5_000_000
-
 
 class Fundus2FFAConfig(TrainingConfig):
     """Networks, losses and training of `fundus2ffa`."""
@@ -221,29 +218,3 @@ class Fundus2FFAMethod(Method):
         weights = fit(model, batches, run.run_dir, config.trainer_settings(resume=resume), callbacks=callbacks,
                       provenance={"training_data": data_note, "perceptual_features": perceptual_note, **run.provenance})
         return self.finish_training(run, weights, model.g)
-
-
-def heldout_pairs(n: int, size: int = 256) -> list[Any]:
-    """``n`` synthetic pairs no training run sees (seeds from :data:`HELDOUT_SEED`), leakage kinds cycling."""
-    from napari_vesselgan.data.fundus import LEAKAGE_KINDS, fundus_pair
-
-    return [fundus_pair((size, size), HELDOUT_SEED + i, leakage=LEAKAGE_KINDS[i % len(LEAKAGE_KINDS)]) for i in range(n)]
-
-
-def evaluate_heldout(method: Method, n_pairs: int = 8, size: int = 256) -> dict[str, Any]:
-    """PSNR / SSIM (data range 1) and saliency-map MSE of ``method`` on held-out synthetic pairs."""
-    from napari_vesselgan.analysis import ffa_saliency
-    from napari_vesselgan.metrics import psnr, ssim
-
-    rows = []
-    for pair in heldout_pairs(n_pairs, size):
-        fake = method.predict(pair.fundus)
-        rows.append({
-            "leakage": pair.anatomy.leakage_kind,
-            "psnr": psnr(pair.ffa, fake, data_range=1.0),
-            "ssim": ssim(pair.ffa, fake, data_range=1.0),
-            "saliency_mse": float(np.mean((ffa_saliency(fake) - ffa_saliency(pair.ffa)) ** 2)),
-        })
-    summary = {key: {"mean": float(np.mean([r[key] for r in rows])), "std": float(np.std([r[key] for r in rows]))}
-               for key in ("psnr", "ssim", "saliency_mse")}
-    return {"pairs": n_pairs, "size": size, "seeds_from": HELDOUT_SEED, "rows": rows, "summary": summary}

@@ -68,8 +68,6 @@ WINDOW = 3  # frames per generator step
 # pix2pixHD's VGG loss: L1 of VGG19 relu1_1 .. relu5_1 features, weighted 1/32 .. 1
 VGG_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
 VGG_LAYER_WEIGHTS = (1 / 32, 1 / 16, 1 / 8, 1 / 4, 1.0)
-# Held-out synthetic videos use seeds from here on (training videos use config.seed + 0 .. n - 1).
-HELDOUT_SEED = 6_000_000
 
 
 class Fundus2VideoConfig(TrainingConfig):
@@ -499,44 +497,3 @@ class Fundus2VideoMethod(Method):
                           "training_data": data_note, "perceptual_features": perceptual_note,
                           "knowledge_mask_area": round(mask_area, 4), **run.provenance})
         return self.finish_training(run, weights, model.g)
-
-
-# ----- evaluation on held-out synthetic videos ------------------------------------------------
-def evaluate_heldout(method: Fundus2VideoMethod, n_videos: int = 8, size: int = 192,
-                     frames: int = 12, fvd_weights: str | None = None) -> dict[str, Any]:
-    """Per-frame PSNR / SSIM (data range 1) over held-out synthetic videos, and PSNR inside the knowledge mask.
-
-    With ``fvd_weights`` (an I3D weights file, or ``"random"`` for a pipeline test) also the FVD
-    of the generated set against the real one (``metrics.video.fvd``; needs 2+ videos of 9+ frames).
-    """
-    from napari_vesselgan.data.fundus import LEAKAGE_KINDS, fundus_video
-    from napari_vesselgan.metrics.video import video_frame_metrics
-
-    rows, real_videos, fake_videos = [], [], []
-    for index in range(n_videos):
-        sample = fundus_video((size, size), HELDOUT_SEED + index, frames=frames,
-                              leakage=LEAKAGE_KINDS[index % len(LEAKAGE_KINDS)])
-        fake = method.predict(sample.fundus, frames=frames)
-        if fvd_weights is not None:
-            real_videos.append(sample.video)
-            fake_videos.append(fake)
-        mask = knowledge_mask(sample.video[0], sample.video[-1])
-        masked_mse = float(np.mean([np.mean((f[mask] - r[mask]) ** 2) for f, r in zip(fake, sample.video)])) \
-            if mask.any() else float("nan")
-        frame_metrics = video_frame_metrics(sample.video, fake, data_range=1.0)
-        rows.append({
-            "seed": HELDOUT_SEED + index, "leakage": sample.anatomy.leakage_kind,
-            "psnr": frame_metrics["psnr"], "ssim": frame_metrics["ssim"],
-            "psnr_knowledge_mask": float(10 * np.log10(1.0 / masked_mse)) if masked_mse > 0 else float("inf"),
-            "psnr_per_frame": frame_metrics["psnr_per_frame"],
-        })
-    keys = ("psnr", "ssim", "psnr_knowledge_mask")
-    summary = {key: {"mean": float(np.nanmean([r[key] for r in rows])), "std": float(np.nanstd([r[key] for r in rows]))}
-               for key in keys}
-    summary["psnr_per_frame"] = [float(v) for v in np.mean([r["psnr_per_frame"] for r in rows], axis=0)]
-    if fvd_weights is not None:
-        from napari_vesselgan.metrics.video import fvd
-
-        summary["fvd"] = fvd(real_videos, fake_videos, weights=fvd_weights, device=str(method.device))
-    return {"videos": n_videos, "size": size, "frames": frames, "seeds_from": HELDOUT_SEED, "rows": rows,
-            "summary": summary}

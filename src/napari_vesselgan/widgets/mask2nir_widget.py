@@ -8,7 +8,7 @@ Three jobs, thin over the library:
   change while the annotator paints or erases in the Labels layer (``_live_follow``).
 * Folder -> pairs: every mask in a folder becomes image / mask pairs for training a
   segmentation model, optionally several per mask by augmentation
-  (``segmentation_dataset.synthesize_pairs``, the same as ``vesselgan predict mask2nir FOLDER``).
+  (``data.segmentation_dataset.synthesize_pairs``, the same as ``vesselgan predict mask2nir FOLDER``).
 """
 
 from __future__ import annotations
@@ -52,7 +52,7 @@ def pairs_job(report, *, masks_dir: Path, output_dir: Path, per_mask: int, augme
               load_method, tile: int | None, precision: str, device: str):
     """A folder of masks -> image / mask pairs, in the helper thread."""
     from napari_vesselgan.data.mask_augment import MaskAugmentation
-    from napari_vesselgan.segmentation_dataset import read_masks, synthesize_pairs
+    from napari_vesselgan.data.segmentation_dataset import read_masks, synthesize_pairs
 
     report(("phase", "Reading masks..."))
     masks = read_masks(masks_dir)

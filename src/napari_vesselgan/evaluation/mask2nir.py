@@ -1,7 +1,7 @@
 """Measured evaluation of `mask2nir` on held-out synthetic masks. The model card quotes these.
 
 The synthetic data are secretly paired: each NIR-II image is rendered from a known tree whose
-mask we have. For held-out trees (seeds at or above ``HELD_OUT_SEED_BASE``, never used in
+mask we have. For held-out trees (seeds from ``HELD_OUT_SEED_BASE + 4000``, never used in
 training) we translate the mask and compare the result with the rendered image (scaled to
 [0, 1] by its own range), by PSNR and SSIM on a [0, 1] scale, as produced ("raw") and after the
 least-squares affine fit to the reference ("fitted"; brightness and contrast do not count).
@@ -13,16 +13,32 @@ Baselines: the mask itself, and the mask blurred by the renderer's point-spread 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from pydantic import Field
 from scipy import ndimage
 
 from napari_vesselgan.data import clean_nir, render_nir, vessel_tree
-from napari_vesselgan.evaluation import affine_fit, to_unit_range
+from napari_vesselgan.evaluation.common import (
+    HELD_OUT_SEED_BASE,
+    EvaluationOptions,
+    affine_fit,
+    summarise,
+    to_unit_range,
+)
 from napari_vesselgan.metrics import psnr, ssim
 
-HELD_OUT_SEED_BASE = 1_000_000  # synthetic training draws its tree seeds below this
+if TYPE_CHECKING:
+    from napari_vesselgan.methods.base import Method
+
+
+class Options(EvaluationOptions):
+    """`mask2nir`'s evaluation: the weights, and any others to compare, on the same held-out masks."""
+
+    compare: list[Path] = Field(
+        [], description="also evaluate these weights (e.g. a plain CycleGAN) on the same masks")
 
 
 def held_out_case(index: int, size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -53,10 +69,38 @@ def evaluate_mask2nir(candidates: dict[str, Callable[[np.ndarray], np.ndarray]],
     for index in range(n_pairs):
         mask, rendered, clean = held_out_case(index, size)
         cases.append({name: _scores(np.asarray(fn(mask), np.float64), rendered, clean) for name, fn in everyone.items()})
-    summary = {}
-    for name in everyone:
-        keys = cases[0][name].keys()
-        summary[name] = {f"{key}_{stat}": float(fn([case[name][key] for case in cases]))
-                         for key in keys for stat, fn in (("mean", np.mean), ("std", np.std))}
+    summary = {name: summarise([case[name] for case in cases], list(cases[0][name])) for name in everyone}
     return {"n_pairs": n_pairs, "size": size, "seed_base": HELD_OUT_SEED_BASE + 4000, "cases": cases,
             "summary": summary}
+
+
+def candidate_name(method: Method, taken: dict[str, Any]) -> str:
+    """The name a mask2nir checkpoint goes by in a result: plain CycleGAN or attention-guided (by
+    its recorded feature losses), with the weights' file name added where two would clash."""
+    losses = method.provenance.get("feature_losses", "unknown feature losses")
+    name = "mask2nir, plain CycleGAN" if losses.startswith("off") else f"mask2nir, attention-guided ({losses})"
+    return name if name not in taken else f"{name} [{method.weights.name}]"
+
+
+def evaluate(method: Method, options: Options) -> dict[str, Any]:
+    """The whole result (``weights/mask2nir-evaluation.json``'s layout): ``method`` and each of
+    ``options.compare`` (loaded here, on the same device) against the baselines."""
+    from napari_vesselgan import methods
+
+    loaded = [method, *(methods.load("mask2nir", weights=w, device=str(method.device)) for w in options.compare)]
+    candidates, weights = {}, {}
+    for each in loaded:
+        name = candidate_name(each, candidates)
+        candidates[name] = each.predict
+        weights[name] = {"weights": str(each.weights), "provenance": each.provenance}
+    return {"method": "mask2nir", "candidates": weights,
+            **evaluate_mask2nir(candidates, n_pairs=options.pairs, size=options.size)}
+
+
+def summary_lines(result: dict[str, Any]) -> list[str]:
+    """Mean PSNR / SSIM of each candidate against the rendered image, raw and affine-fitted."""
+    lines = [f"{'candidate':<52} {'PSNR raw':>9} {'SSIM raw':>9} {'PSNR fit':>9} {'SSIM fit':>9}  (vs rendered)"]
+    for name, row in result["summary"].items():
+        lines.append(f"{name:<52} {row['psnr_raw_rendered_mean']:9.2f} {row['ssim_raw_rendered_mean']:9.4f} "
+                     f"{row['psnr_fitted_rendered_mean']:9.2f} {row['ssim_fitted_rendered_mean']:9.4f}")
+    return lines

@@ -11,17 +11,24 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from skimage.restoration import richardson_lucy
 
 from napari_vesselgan.data.degradation import crop_to_multiple, degrade
 from napari_vesselgan.data.nir import VALIDATION_SEED_BASE, lowres_pair
-from napari_vesselgan.evaluation import HELD_OUT_SEED_BASE, summarise
+from napari_vesselgan.evaluation.common import HELD_OUT_SEED_BASE, RealImagesOptions, result_head, summarise
 from napari_vesselgan.metrics import psnr, rmse, ssim
 
+if TYPE_CHECKING:
+    from napari_vesselgan.methods.base import Method
+
 RL_ITERATIONS = (1, 2, 3, 5, 10, 20)
+
+
+class Options(RealImagesOptions):
+    """`superres`'s evaluation: held-out pairs, and optionally real images degraded 4x."""
 
 
 def fidelity(candidate: np.ndarray, reference: np.ndarray) -> dict[str, float]:
@@ -105,3 +112,20 @@ def evaluate_superres(
                             "summary": {name: summarise(values, ("psnr", "ssim", "rmse")) for name, values in rows.items()},
                             "per_image": rows}
     return result
+
+
+def evaluate(method: Method, options: Options) -> dict[str, Any]:
+    """The whole result (``weights/superres-evaluation.json``'s layout): synthetic, and ``real``
+    when ``options.real`` holds images matching ``options.real_glob``."""
+    return {**result_head(method), **evaluate_superres(method.predict, n_pairs=options.pairs, size=options.size,
+                                                       real_paths=options.real_paths())}
+
+
+def summary_lines(result: dict[str, Any]) -> list[str]:
+    """Mean PSNR / SSIM / RMSE of each candidate on each set."""
+    lines = [f"{'set':<10} {'candidate':<26} {'PSNR (dB)':>9} {'SSIM':>7} {'RMSE':>7}"]
+    for set_name in ("synthetic", "real"):
+        for name, row in result.get(set_name, {}).get("summary", {}).items():
+            lines.append(f"{set_name:<10} {name:<26} {row['psnr_mean']:9.2f} {row['ssim_mean']:7.4f} "
+                         f"{row['rmse_mean']:7.4f}")
+    return lines

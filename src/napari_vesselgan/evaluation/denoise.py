@@ -11,30 +11,28 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from skimage.restoration import denoise_nl_means, estimate_sigma
 
 from napari_vesselgan.data import lowlight_pair
+from napari_vesselgan.evaluation.common import (
+    HELD_OUT_SEED_BASE,
+    RealImagesOptions,
+    affine_fit,
+    result_head,
+    summarise,
+    to_unit_range,
+)
 from napari_vesselgan.metrics import explainable_metrics, psnr, ssim
 
-HELD_OUT_SEED_BASE = 1_000_000  # far from the seeds synthetic training draws (see data.unpaired_domains)
+if TYPE_CHECKING:
+    from napari_vesselgan.methods.base import Method
 
 
-def to_unit_range(image: np.ndarray) -> np.ndarray:
-    """float64 scaled to [0, 1] by the image's own min and max."""
-    image = np.asarray(image, np.float64)
-    low, high = image.min(), image.max()
-    return (image - low) / (high - low) if high > low else np.zeros_like(image)
-
-
-def affine_fit(candidate: np.ndarray, reference: np.ndarray) -> np.ndarray:
-    """``a * candidate + b`` with a, b minimising the squared error to ``reference``."""
-    x = np.asarray(candidate, np.float64).ravel()
-    design = np.stack([x, np.ones_like(x)], 1)
-    (a, b), *_ = np.linalg.lstsq(design, np.asarray(reference, np.float64).ravel(), rcond=None)
-    return a * np.asarray(candidate, np.float64) + b
+class Options(RealImagesOptions):
+    """`denoise`'s evaluation: held-out pairs, and optionally real images (explainable metrics)."""
 
 
 def nl_means(image: np.ndarray) -> np.ndarray:
@@ -49,12 +47,6 @@ def fidelity(candidate: np.ndarray, clean: np.ndarray) -> dict[str, float]:
     reference = to_unit_range(clean)
     fitted = affine_fit(candidate, reference)
     return {"psnr": psnr(reference, fitted, data_range=1.0), "ssim": ssim(reference, fitted, data_range=1.0)}
-
-
-def summarise(rows: Sequence[dict[str, float]], keys: Sequence[str] = ("psnr", "ssim")) -> dict[str, float]:
-    """``<key>_mean`` and ``<key>_std`` over ``rows`` for each of ``keys``."""
-    return {f"{key}_{stat}": float(fn([row[key] for row in rows]))
-            for key in keys for stat, fn in (("mean", np.mean), ("std", np.std))}
 
 
 def evaluate_pairs(
@@ -89,3 +81,24 @@ def evaluate_real(predict: Callable[[np.ndarray], np.ndarray], paths: Sequence[P
         results.append({"image": Path(path).name, "shape": list(image.shape), "dtype": str(image.dtype),
                         "before": explainable_metrics(image), "after": explainable_metrics(output)})
     return results
+
+
+def evaluate(method: Method, options: Options) -> dict[str, Any]:
+    """The whole result (``weights/denoise-evaluation.json``'s layout): held-out pairs, and
+    ``real`` when ``options.real`` names a folder."""
+    result = {**result_head(method), "pairs": evaluate_pairs(method.predict, n_pairs=options.pairs, size=options.size)}
+    if options.real is not None:
+        result["real"] = evaluate_real(method.predict, options.real_paths())
+    return result
+
+
+def summary_lines(result: dict[str, Any]) -> list[str]:
+    """Mean ± std PSNR / SSIM of each candidate, then each real image's metrics before -> after."""
+    lines = [f"{'candidate':<18} {'PSNR (dB)':>14} {'SSIM':>14}"]
+    for name, row in result["pairs"]["summary"].items():
+        lines.append(f"{name:<18} {row['psnr_mean']:8.2f} ± {row['psnr_std']:4.2f} "
+                     f"{row['ssim_mean']:8.4f} ± {row['ssim_std']:.4f}")
+    for row in result.get("real", []):
+        changes = " ".join(f"{k}: {row['before'][k]:.4g} -> {row['after'][k]:.4g}" for k in row["before"])
+        lines.append(f"{row['image']} {changes}")
+    return lines
