@@ -48,7 +48,7 @@ def test_evaluate_files_errors_are_one_line(tmp_path, files, capsys):
     assert main(["evaluate", str(ref_path)]) == 2
     assert "at least one TEST" in capsys.readouterr().err
     assert main(["evaluate", str(tmp_path / "missing.tif"), str(a_path)]) == 2
-    assert "neither a method" in capsys.readouterr().err
+    assert "no such file" in capsys.readouterr().err
     assert main(["evaluate", "denoise", str(a_path)]) == 2  # the method form takes no files
 
 

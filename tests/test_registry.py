@@ -159,7 +159,7 @@ def test_request_validates_the_methods_options():
         PredictionRequest(method="denoise", precision="fp8")
     with pytest.raises(ValueError, match="saliency"):
         PredictionRequest(method="fundus2video", saliency="gradient")
-    with pytest.raises(ValueError, match="per_mask above 1 needs augment"):
+    with pytest.raises(ValueError, match="per_mask .--per-mask. above 1 needs augment"):
         PredictionRequest(method="mask2nir", options={"per_mask": 3})
     assert set(DEVICES) == {"auto", "cpu", "cuda", "mps"} and PRECISIONS[0] == "fp32"
 

@@ -98,10 +98,13 @@ def cmd_predict(args: argparse.Namespace) -> int:
     from napari_vesselgan.methods.request import PredictionRequest
 
     cls = methods.method_class(args.method)
-    request = PredictionRequest(method=args.method, weights=args.weights, device=args.device,
-                                precision=args.precision, tile=args.tile, halo=args.halo,
-                                saliency=getattr(args, "saliency", None),
-                                options=model_values(args, cls.options_class))
+    try:
+        request = PredictionRequest(method=args.method, weights=args.weights, device=args.device,
+                                    precision=args.precision, tile=args.tile, halo=args.halo,
+                                    saliency=getattr(args, "saliency", None),
+                                    options=model_values(args, cls.options_class))
+    except ValidationError as error:
+        raise UserError(f"invalid {args.method} options: {_validation_text(error)}") from None
     source, target = Path(args.input), Path(args.output)
     if not source.exists():
         raise UserError(f"{source}: no such file or folder")
@@ -251,7 +254,10 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from napari_vesselgan import methods
 
     module = evaluation_module(methods.method_class(args.method))
-    options = module.Options(**model_values(args, module.Options))
+    try:
+        options = module.Options(**model_values(args, module.Options))
+    except ValidationError as error:
+        raise UserError(f"invalid {args.method} evaluation options: {_validation_text(error)}") from None
     method = methods.load(args.method, weights=args.weights, device=args.device)
     result = module.evaluate(method, options)
     for line in module.summary_lines(result):

@@ -28,6 +28,8 @@ from typing import Literal
 import numpy as np
 from scipy import ndimage
 
+from napari_vesselgan import InvalidInput
+
 __all__ = ["ffa_saliency", "gaussian_sigma", "median_background", "MEDIAN_LEVELS"]
 
 MEDIAN_LEVELS = 1024
@@ -41,7 +43,7 @@ def gaussian_sigma(size: int) -> float:
 def _check_size(name: str, size: int) -> int:
     size = int(size)
     if size < 1 or size % 2 == 0:
-        raise ValueError(f"{name} must be a positive odd number, got {size}")
+        raise InvalidInput(f"{name} must be a positive odd number, got {size}")
     return size
 
 
@@ -65,9 +67,9 @@ def median_background(image: np.ndarray, size: int = 51, *, median: Literal["ran
     if median == "scipy":
         return ndimage.median_filter(image.astype(np.float64), size=size, mode="reflect")
     if median != "rank":
-        raise ValueError(f"median must be 'rank' or 'scipy', got {median!r}")
+        raise InvalidInput(f"median must be 'rank' or 'scipy', got {median!r}")
     if not 2 <= levels <= 65536:
-        raise ValueError(f"levels must be between 2 and 65536, got {levels}")
+        raise InvalidInput(f"levels must be between 2 and 65536, got {levels}")
     from skimage.filters.rank import median as rank_median
 
     codes, values, _ = _codes(image, levels)
@@ -94,13 +96,13 @@ def ffa_saliency(image: np.ndarray, median_size: int = 51, gaussian_size: int = 
     if image.dtype == bool:
         image = image.astype(np.uint8)
     if not (np.issubdtype(image.dtype, np.integer) or np.issubdtype(image.dtype, np.floating)):
-        raise ValueError(f"images of dtype {image.dtype} are not supported")
+        raise InvalidInput(f"images of dtype {image.dtype} are not supported")
     if image.ndim < 2 or 0 in image.shape:
-        raise ValueError(f"expected a non-empty grey image (Y, X) or stack (..., Y, X), got shape {image.shape}")
+        raise InvalidInput(f"expected a non-empty grey image (Y, X) or stack (..., Y, X), got shape {image.shape}")
     if image.ndim == 3 and image.shape[-1] in (3, 4) and image.shape[0] > 4:
-        raise ValueError(f"ffa_saliency takes grey images; got RGB(A) of shape {image.shape}: pick a channel first")
+        raise InvalidInput(f"ffa_saliency takes grey images; got RGB(A) of shape {image.shape}: pick a channel first")
     if np.issubdtype(image.dtype, np.floating) and not np.isfinite(image).all():
-        raise ValueError("the image contains NaN or infinite values")
+        raise InvalidInput("the image contains NaN or infinite values")
     gaussian_size = _check_size("gaussian_size", gaussian_size)
     out_dtype = np.float64 if image.dtype == np.float64 else np.float32
     planes = image.reshape(-1, *image.shape[-2:])

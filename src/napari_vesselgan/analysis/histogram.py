@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from napari_vesselgan import InvalidInput
+
 __all__ = ["intensity_histogram"]
 
 
@@ -18,13 +20,13 @@ def intensity_histogram(image, bins: int = 256, *, rgb: bool = False,
     """
     arr = np.asarray(image)
     if arr.size == 0:
-        raise ValueError(f"the image is empty (shape {arr.shape})")
+        raise InvalidInput(f"the image is empty (shape {arr.shape})")
     if arr.dtype.kind not in "biuf":
-        raise ValueError(f"cannot histogram a {arr.dtype} image")
+        raise InvalidInput(f"cannot histogram a {arr.dtype} image")
     values = arr.astype(np.float64)
     finite = values[np.isfinite(values)]
     if finite.size == 0:
-        raise ValueError("the image has no finite values")
+        raise InvalidInput("the image has no finite values")
     if value_range is None:
         low, high = float(finite.min()), float(finite.max())
         if low == high:

@@ -15,28 +15,30 @@ from __future__ import annotations
 
 import numpy as np
 
+from napari_vesselgan import InvalidInput
+
 __all__ = ["knowledge_mask", "to_255"]
 
 
 def _frame(array, name: str) -> np.ndarray:
     a = np.asarray(array)
     if a.dtype == bool or not (np.issubdtype(a.dtype, np.integer) or np.issubdtype(a.dtype, np.floating)):
-        raise ValueError(f"the {name} frame must be an integer or float image, got dtype {a.dtype}")
+        raise InvalidInput(f"the {name} frame must be an integer or float image, got dtype {a.dtype}")
     if a.ndim == 3 and a.shape[-1] in (3, 4):
         a = a[..., 1]
     if a.ndim != 2:
-        raise ValueError(f"the {name} frame must be a 2-D image (Y, X) or colour (Y, X, 3), got shape {a.shape}")
+        raise InvalidInput(f"the {name} frame must be a 2-D image (Y, X) or colour (Y, X, 3), got shape {a.shape}")
     if 0 in a.shape:
-        raise ValueError(f"the {name} frame is empty (shape {a.shape})")
+        raise InvalidInput(f"the {name} frame is empty (shape {a.shape})")
     if np.issubdtype(a.dtype, np.floating) and not np.isfinite(a).all():
-        raise ValueError(f"the {name} frame contains NaN or infinite values")
+        raise InvalidInput(f"the {name} frame contains NaN or infinite values")
     return a
 
 
 def to_255(first: np.ndarray, last: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Both frames as float32 on the 0-255 scale, by one mapping (see the module docstring)."""
     if first.dtype != last.dtype:
-        raise ValueError(f"the first and last frames have different dtypes ({first.dtype}, {last.dtype})")
+        raise InvalidInput(f"the first and last frames have different dtypes ({first.dtype}, {last.dtype})")
     if first.dtype == np.uint8:
         return first.astype(np.float32), last.astype(np.float32)
     if np.issubdtype(first.dtype, np.integer):
@@ -57,6 +59,6 @@ def knowledge_mask(first, last, threshold: float = 45) -> np.ndarray:
     """bool (Y, X): True where |first - last| > ``threshold`` on the 0-255 scale."""
     a, b = _frame(first, "first"), _frame(last, "last")
     if a.shape != b.shape:
-        raise ValueError(f"the first and last frames differ in shape: {a.shape} and {b.shape}")
+        raise InvalidInput(f"the first and last frames differ in shape: {a.shape} and {b.shape}")
     a, b = to_255(a, b)
     return np.abs(a - b) > float(threshold)

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from napari_vesselgan import InvalidInput
+
 __all__ = ["sample_points", "line_profile"]
 
 
@@ -25,11 +27,11 @@ def sample_points(vertices, spacing: float = 1.0) -> tuple[np.ndarray, np.ndarra
     """
     v = np.asarray(vertices, dtype=np.float64)
     if v.ndim != 2 or v.shape[0] < 2:
-        raise ValueError(f"a line needs at least two vertices, got an array of shape {v.shape}")
+        raise InvalidInput(f"a line needs at least two vertices, got an array of shape {v.shape}")
     if not np.isfinite(v).all():
-        raise ValueError("the line's vertices contain NaN or infinite values")
+        raise InvalidInput("the line's vertices contain NaN or infinite values")
     if spacing <= 0:
-        raise ValueError(f"spacing must be positive, got {spacing}")
+        raise InvalidInput(f"spacing must be positive, got {spacing}")
     steps = np.linalg.norm(np.diff(v, axis=0), axis=1)
     cumulative = np.concatenate([[0.0], np.cumsum(steps)])
     length = float(cumulative[-1])
@@ -51,10 +53,10 @@ def line_profile(image, points, *, rgb: bool = False) -> np.ndarray:
 
     arr = np.asarray(image)
     if arr.ndim != (3 if rgb else 2):
-        raise ValueError(f"line_profile needs a 2-D {'colour ' if rgb else ''}image, got shape {arr.shape}")
+        raise InvalidInput(f"line_profile needs a 2-D {'colour ' if rgb else ''}image, got shape {arr.shape}")
     pts = np.asarray(points, dtype=np.float64)
     if pts.ndim != 2 or pts.shape[1] != 2:
-        raise ValueError(f"points must be (K, 2) row/column pairs, got shape {pts.shape}")
+        raise InvalidInput(f"points must be (K, 2) row/column pairs, got shape {pts.shape}")
     rows, cols = arr.shape[0], arr.shape[1]
     inside = (pts[:, 0] >= -0.5) & (pts[:, 0] <= rows - 0.5) & (pts[:, 1] >= -0.5) & (pts[:, 1] <= cols - 0.5)
     coords = pts.T

@@ -23,15 +23,17 @@ from typing import Literal
 import numpy as np
 from skimage import filters, morphology
 
+from napari_vesselgan import InvalidInput
+
 VesselnessFilter = Literal["sato", "frangi"]
 
 
 def _unit(image: np.ndarray) -> np.ndarray:
     values = np.asarray(image, np.float64)
     if values.size == 0:
-        raise ValueError("the image is empty")
+        raise InvalidInput("the image is empty")
     if not np.isfinite(values).all():
-        raise ValueError("the image contains NaN or infinite values; replace them first")
+        raise InvalidInput("the image contains NaN or infinite values; replace them first")
     low, high = float(values.min()), float(values.max())
     return (values - low) / (high - low) if high > low else np.zeros_like(values)
 
@@ -41,14 +43,14 @@ def vesselness(image: np.ndarray, *, sigmas: Sequence[float] = (0.5, 1.0, 2.0),
     """Multi-scale Hessian vesselness of a grey 2-D image or each plane of a stack, float32 >= 0."""
     array = np.asarray(image)
     if array.ndim < 2:
-        raise ValueError(f"expected a 2-D image or a stack of them, got shape {array.shape}")
+        raise InvalidInput(f"expected a 2-D image or a stack of them, got shape {array.shape}")
     if array.ndim == 3 and array.shape[-1] in (3, 4) and array.shape[0] > 4:
-        raise ValueError("vessel-mask extraction takes a grey image; pick one channel first "
+        raise InvalidInput("vessel-mask extraction takes a grey image; pick one channel first "
                          "(the green channel for colour fundus photos)")
     if not sigmas or min(sigmas) <= 0:
-        raise ValueError("sigmas must be positive")
+        raise InvalidInput("sigmas must be positive")
     if method not in ("sato", "frangi"):
-        raise ValueError(f"unknown vesselness filter {method!r}; use 'sato' or 'frangi'")
+        raise InvalidInput(f"unknown vesselness filter {method!r}; use 'sato' or 'frangi'")
     unit = _unit(array)
     planes = unit.reshape(-1, *unit.shape[-2:])
     out = np.empty(planes.shape, np.float32)
@@ -78,7 +80,7 @@ def extract_vessel_mask(image: np.ndarray, *, sigmas: Sequence[float] = (0.5, 1.
         level = float(filters.threshold_otsu(response))
     else:
         if not 0 < float(threshold) < 1:
-            raise ValueError(f"threshold must be 'otsu' or a fraction in (0, 1), got {threshold!r}")
+            raise InvalidInput(f"threshold must be 'otsu' or a fraction in (0, 1), got {threshold!r}")
         level = float(threshold) * top
     mask = response > level
     planes = mask.reshape(-1, *mask.shape[-2:])
@@ -105,6 +107,6 @@ def dice(a: np.ndarray, b: np.ndarray) -> float:
     """Dice coefficient 2|A and B| / (|A| + |B|) of two binary masks (1.0 when both are empty)."""
     a, b = np.asarray(a) != 0, np.asarray(b) != 0
     if a.shape != b.shape:
-        raise ValueError(f"masks differ in shape: {a.shape} and {b.shape}")
+        raise InvalidInput(f"masks differ in shape: {a.shape} and {b.shape}")
     total = int(a.sum()) + int(b.sum())
     return 1.0 if total == 0 else 2.0 * int((a & b).sum()) / total

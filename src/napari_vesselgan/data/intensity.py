@@ -11,6 +11,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from napari_vesselgan import InvalidInput
+
 
 @dataclass(frozen=True)
 class IntensityRange:
@@ -49,7 +51,7 @@ def cast_like(values: np.ndarray, dtype: np.dtype) -> np.ndarray:
 def intensity_range(image) -> IntensityRange:
     """Finite min and max of ``image`` (numpy or dask); raises on NaN/inf or an empty image."""
     if 0 in image.shape:
-        raise ValueError(f"the image is empty (shape {tuple(image.shape)})")
+        raise InvalidInput(f"the image is empty (shape {tuple(image.shape)})")
     low, high = image.min(), image.max()
     if hasattr(low, "compute"):
         import dask
@@ -57,7 +59,7 @@ def intensity_range(image) -> IntensityRange:
         low, high = dask.compute(low, high)
     low, high = float(low), float(high)
     if not (np.isfinite(low) and np.isfinite(high)):
-        raise ValueError("the image contains NaN or infinite values; replace them before processing")
+        raise InvalidInput("the image contains NaN or infinite values; replace them before processing")
     return IntensityRange(low, high, np.dtype(image.dtype))
 
 

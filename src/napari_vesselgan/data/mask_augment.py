@@ -13,6 +13,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
+from napari_vesselgan import InvalidInput
+
 
 @dataclass(frozen=True)
 class MaskAugmentation:
@@ -34,7 +36,7 @@ def augment_mask(mask: np.ndarray, rng: np.random.Generator,
     """A randomly flipped, rotated and elastically deformed copy of a 2-D mask, uint8 {0, 1}, same shape."""
     binary = np.asarray(mask) != 0
     if binary.ndim != 2:
-        raise ValueError(f"expected a 2-D mask, got shape {binary.shape}")
+        raise InvalidInput(f"expected a 2-D mask, got shape {binary.shape}")
     if augmentation.flips:
         if rng.random() < 0.5:
             binary = binary[::-1]

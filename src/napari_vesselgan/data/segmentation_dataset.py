@@ -21,6 +21,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from napari_vesselgan import InvalidInput
 from napari_vesselgan.data.mask_augment import MaskAugmentation, augment_mask
 from napari_vesselgan.io.atomic import atomic_path
 from napari_vesselgan.io.writers import write_image
@@ -39,7 +40,7 @@ def _as_image(result: np.ndarray, image_dtype: str) -> np.ndarray:
         return np.rint(np.clip(result, 0, 1) * 65535).astype(np.uint16)
     if image_dtype == "uint8":
         return np.rint(np.clip(result, 0, 1) * 255).astype(np.uint8)
-    raise ValueError(f"unknown image dtype {image_dtype!r}; use uint16, uint8 or float32")
+    raise InvalidInput(f"unknown image dtype {image_dtype!r}; use uint16, uint8 or float32")
 
 
 def synthesize_pairs(
@@ -62,15 +63,15 @@ def synthesize_pairs(
     ``augmentation=None`` repeats nothing: then ``per_mask`` must be 1.
     """
     if per_mask < 1:
-        raise ValueError(f"per_mask must be at least 1, got {per_mask}")
+        raise InvalidInput(f"per_mask must be at least 1, got {per_mask}")
     if augmentation is None and (per_mask > 1 or augment_first):
-        raise ValueError("several images per mask need augmentation (flips, rotations, elastic deformation)")
+        raise InvalidInput("several images per mask need augmentation (flips, rotations, elastic deformation)")
     if not masks:
-        raise ValueError("no masks were given")
+        raise InvalidInput("no masks were given")
     _as_image(np.zeros(1), image_dtype)  # check the dtype before any work
     for name, mask in masks:
         if np.asarray(mask).ndim != 2:
-            raise ValueError(f"mask {name!r} has shape {np.shape(mask)}; 2-D masks are needed")
+            raise InvalidInput(f"mask {name!r} has shape {np.shape(mask)}; 2-D masks are needed")
     output = Path(output)
     (output / "images").mkdir(parents=True, exist_ok=True)
     (output / "masks").mkdir(parents=True, exist_ok=True)
@@ -110,8 +111,8 @@ def read_masks(folder: str | Path) -> list[tuple[str, np.ndarray]]:
 
     folder = Path(folder)
     if not folder.is_dir():
-        raise ValueError(f"{folder}: no such folder")
+        raise InvalidInput(f"{folder}: no such folder")
     files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
     if not files:
-        raise ValueError(f"{folder}: no mask images ({', '.join(IMAGE_SUFFIXES)}) in this folder")
+        raise InvalidInput(f"{folder}: no mask images ({', '.join(IMAGE_SUFFIXES)}) in this folder")
     return [(p.name, read_image(p)) for p in files]

@@ -154,7 +154,7 @@ def _read_tiff(path: Path) -> np.ndarray:
     try:
         with tifffile.TiffFile(path) as tif:
             if not tif.series:
-                raise ValueError("no image data in the file")
+                raise InvalidInput("no image data in the file")
             series = tif.series[0]
             photometric = getattr(series.keyframe, "photometric", None)
             axes = str(series.axes)

@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from napari_vesselgan import InvalidInput
 from .atomic import atomic_path
 from .readers import RASTER_SUFFIXES, SUPPORTED_SUFFIXES, TIFF_SUFFIXES, VIDEO_SUFFIXES, is_rgb, suffix_of
 
@@ -37,9 +38,9 @@ def _checked(array: Any, *, min_ndim: int = 2, max_ndim: int = 4) -> np.ndarray:
     """``array`` as numpy (dask and lists computed), checked for a writable shape."""
     a = np.asarray(array)
     if not min_ndim <= a.ndim <= max_ndim:
-        raise ValueError(f"expected an array with {min_ndim} to {max_ndim} dimensions, got shape {a.shape}")
+        raise InvalidInput(f"expected an array with {min_ndim} to {max_ndim} dimensions, got shape {a.shape}")
     if 0 in a.shape:
-        raise ValueError(f"cannot write an empty array (shape {a.shape})")
+        raise InvalidInput(f"cannot write an empty array (shape {a.shape})")
     return a
 
 
@@ -102,7 +103,7 @@ def _video_uint8(frames: np.ndarray) -> np.ndarray:
         return frames.astype(np.uint8) * 255
     f = frames.astype(np.float64)
     if not np.all(np.isfinite(f)):
-        raise ValueError("video frames contain NaN or infinite values")
+        raise InvalidInput("video frames contain NaN or infinite values")
     lo, hi = float(f.min()), float(f.max())
     if np.issubdtype(frames.dtype, np.floating) and lo >= 0.0 and hi <= 1.0:
         scaled = f * 255.0
@@ -130,12 +131,12 @@ def write_video(path: str | os.PathLike, frames: Any, *, fps: float = 5, quality
     """
     target = Path(path)
     if suffix_of(target) not in VIDEO_SUFFIXES:
-        raise ValueError(f"{target}: a video needs one of the extensions {', '.join(VIDEO_SUFFIXES)}")
+        raise InvalidInput(f"{target}: a video needs one of the extensions {', '.join(VIDEO_SUFFIXES)}")
     a = _checked(frames, min_ndim=3, max_ndim=4)
     if a.ndim == 4 and a.shape[-1] != 3:
-        raise ValueError(f"colour video frames must be (T, Y, X, 3), got shape {a.shape}")
+        raise InvalidInput(f"colour video frames must be (T, Y, X, 3), got shape {a.shape}")
     if fps <= 0:
-        raise ValueError(f"fps must be positive, got {fps}")
+        raise InvalidInput(f"fps must be positive, got {fps}")
     video = _pad_even(_video_uint8(a))
     with atomic_path(target) as tmp:
         _encode(tmp, video, fps=fps, quality=quality)
@@ -176,15 +177,15 @@ def write_frames(path: str | os.PathLike, frames: Iterable[np.ndarray], *, fps: 
     target = Path(path)
     suffix = suffix_of(target)
     if suffix not in VIDEO_SUFFIXES + TIFF_SUFFIXES:
-        raise ValueError(f"{target}: frames go to a TIFF stack or a video ({', '.join(TIFF_SUFFIXES + VIDEO_SUFFIXES)})")
+        raise InvalidInput(f"{target}: frames go to a TIFF stack or a video ({', '.join(TIFF_SUFFIXES + VIDEO_SUFFIXES)})")
     if fps <= 0:
-        raise ValueError(f"fps must be positive, got {fps}")
+        raise InvalidInput(f"fps must be positive, got {fps}")
 
     def checked() -> Iterator[np.ndarray]:
         for index, frame in enumerate(frames):
             frame = np.asarray(frame)
             if frame.ndim != 2:
-                raise ValueError(f"frame {index} has shape {frame.shape}; expected a 2-D grey frame")
+                raise InvalidInput(f"frame {index} has shape {frame.shape}; expected a 2-D grey frame")
             yield frame
 
     with atomic_path(target) as tmp:
@@ -199,7 +200,7 @@ def write_frames(path: str | os.PathLike, frames: Iterable[np.ndarray], *, fps: 
                     tif.write(frame, contiguous=True)
                     count += 1
         if count == 0:
-            raise ValueError("no frames to write")
+            raise InvalidInput("no frames to write")
     return target
 
 
@@ -213,17 +214,17 @@ def _raster_dtype(a: np.ndarray, suffix: str) -> np.ndarray:
     if np.issubdtype(a.dtype, np.floating):
         if np.all(np.isfinite(a)) and a.min() >= 0.0 and a.max() <= 1.0:
             return np.rint(a * 255.0).astype(np.uint8)
-        raise ValueError(f"{suffix} cannot hold float data outside [0, 1]; save it as .tif instead")
+        raise InvalidInput(f"{suffix} cannot hold float data outside [0, 1]; save it as .tif instead")
     if np.issubdtype(a.dtype, np.integer):
         lo, hi = int(a.min()), int(a.max())
         for dtype in allowed:
             if lo >= 0 and hi <= np.iinfo(dtype).max:
                 return a.astype(dtype)
-        raise ValueError(
+        raise InvalidInput(
             f"{suffix} holds {'8- or 16-bit' if suffix == '.png' else '8-bit'} unsigned data; "
             f"values span {lo}..{hi} ({a.dtype}); save it as .tif instead"
         )
-    raise ValueError(f"cannot write {a.dtype} data as {suffix}")
+    raise InvalidInput(f"cannot write {a.dtype} data as {suffix}")
 
 
 def write_image(path: str | os.PathLike, array: Any) -> Path:
@@ -233,7 +234,7 @@ def write_image(path: str | os.PathLike, array: Any) -> Path:
     target = Path(path)
     suffix = suffix_of(target)
     if suffix not in SUPPORTED_SUFFIXES:
-        raise ValueError(
+        raise InvalidInput(
             f"{target}: unsupported extension {suffix or '(none)'!r}; use one of {', '.join(SUPPORTED_SUFFIXES)}"
         )
     if suffix in TIFF_SUFFIXES:
@@ -243,7 +244,7 @@ def write_image(path: str | os.PathLike, array: Any) -> Path:
     assert suffix in RASTER_SUFFIXES
     a = _checked(array, max_ndim=3)
     if a.ndim == 3 and not is_rgb(a):
-        raise ValueError(f"{suffix} holds one 2-D grey or (Y, X, 3) colour image, got shape {a.shape}; use .tif for stacks")
+        raise InvalidInput(f"{suffix} holds one 2-D grey or (Y, X, 3) colour image, got shape {a.shape}; use .tif for stacks")
     a = _raster_dtype(a, suffix)
     with atomic_path(target) as tmp:
         if suffix == ".png":

@@ -90,7 +90,8 @@ class Mask2NirOptions(PredictOptions):
     @model_validator(mode="after")
     def _extra_pairs_need_augmentation(self) -> "Mask2NirOptions":
         if self.per_mask > 1 and not self.augment:
-            raise ValueError("per_mask above 1 needs augment (each extra image comes from an augmented mask)")
+            raise ValueError("per_mask (--per-mask) above 1 needs augment (--augment): each extra image comes from an "
+                             "augmented mask")
         return self
 
 
