@@ -19,6 +19,7 @@ import json
 import sys
 import types
 import typing
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Literal, Union
 
@@ -86,8 +87,15 @@ def _common_flags(parser: argparse.ArgumentParser, *, weights_help: str) -> None
     parser.add_argument("--device", default="auto", choices=DEVICES, help=DEVICE_HELP)
 
 
-def _add_method_parser(sub: Any, name: str, method: Any, command: str, **kwargs: Any) -> argparse.ArgumentParser:
-    return sub.add_parser(name, help=method.summary, description=f"{command} {name}: {method.summary}", **kwargs)
+def _method_parsers(sub: Any, command: str, help: str, description: str | None = None) -> Iterator[tuple[Any, Any]]:
+    """``command`` with one sub-command per registered method: (method class, its parser) for each."""
+    from napari_vesselgan import methods
+
+    group = sub.add_parser(command, help=help, description=description)
+    by_method = group.add_subparsers(dest="method", metavar="METHOD", required=True)
+    for name in methods.available():
+        cls = methods.method_class(name)
+        yield cls, by_method.add_parser(name, help=cls.summary, description=f"{command} {name}: {cls.summary}")
 
 
 # ----- predict --------------------------------------------------------------------------------
@@ -122,14 +130,9 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
 
 def _predict_parsers(sub: Any) -> None:
-    from napari_vesselgan import methods
     from napari_vesselgan.methods.request import PRECISION_HELP, PRECISIONS, TILE_HELP
 
-    predict = sub.add_parser("predict", help="run a method on an image or a folder of images")
-    by_method = predict.add_subparsers(dest="method", metavar="METHOD", required=True)
-    for name in methods.available():
-        cls = methods.method_class(name)
-        parser = _add_method_parser(by_method, name, cls, "predict")
+    for cls, parser in _method_parsers(sub, "predict", "run a method on an image or a folder of images"):
         parser.add_argument("input", help="image file, or a folder of images")
         parser.add_argument("-o", "--output", required=True, help="output file (a folder when the input is a folder)")
         _common_flags(parser, weights_help="checkpoint (.safetensors); default: the bundled weights")
@@ -220,13 +223,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def _train_parsers(sub: Any) -> None:
-    from napari_vesselgan import methods
-
-    train = sub.add_parser("train", help="train a method (resumes when --run-dir holds a checkpoint)")
-    by_method = train.add_subparsers(dest="method", metavar="METHOD", required=True)
-    for name in methods.available():
-        cls = methods.method_class(name)
-        parser = _add_method_parser(by_method, name, cls, "train")
+    for cls, parser in _method_parsers(sub, "train", "train a method (resumes when --run-dir holds a checkpoint)"):
         parser.add_argument("--synthetic", action="store_true", help="train on the synthetic generator's data")
         for source in cls.training_sources:
             parser.add_argument(_flag(source.key), dest=source.key, help=source.help)
@@ -266,20 +263,21 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _evaluate_parsers(sub: Any) -> None:
-    from napari_vesselgan import methods
+def _no_evaluation(args: argparse.Namespace) -> int:
+    raise UserError(f"{args.method} declares no evaluation")
 
-    evaluate = sub.add_parser(
-        "evaluate", help="measure a method on its held-out evaluation (or compare image files: see 'compare')",
-        description="evaluate METHOD [options]: a method on its held-out evaluation, the figures of its model "
-                    "card. evaluate REFERENCE TEST... is 'compare REFERENCE TEST...'.")
-    by_method = evaluate.add_subparsers(dest="method", metavar="METHOD", required=True)
-    for name in methods.available():
-        cls = methods.method_class(name)
+
+def _evaluate_parsers(sub: Any) -> None:
+    described = _method_parsers(
+        sub, "evaluate", "measure a method on its held-out evaluation (or compare image files: see 'compare')",
+        "evaluate METHOD [options]: a method on its held-out evaluation, the figures of its model card. "
+        "evaluate REFERENCE TEST... is 'compare REFERENCE TEST...'.")
+    for cls, parser in described:
         if cls.evaluation is None:
+            parser.description = f"{parser.description} (no evaluation is declared for it)"
+            parser.set_defaults(func=_no_evaluation)
             continue
         module = evaluation_module(cls)
-        parser = _add_method_parser(by_method, name, cls, "evaluate")
         _common_flags(parser, weights_help="checkpoint (.safetensors); default: the bundled weights")
         add_model_flags(parser, module.Options)
         parser.add_argument("-o", "--output", help="write the results as JSON")
