@@ -62,6 +62,41 @@ def test_low_resolution_time_series_is_enlarged_and_placed(click_and_wait, make_
     assert layer.data.shape == (3, 16, 20)
 
 
+def test_the_run_hands_run_prediction_the_request_of_the_controls(click_and_wait, make_napari_viewer, monkeypatch,
+                                                                  tmp_path):
+    from napari_vesselgan.jobs.predict import PredictionResult
+    from napari_vesselgan.widgets import _method_widget
+
+    seen = []
+
+    def fake_run_prediction(request, data, report, *, load):
+        seen.append((request, data, load))
+        output = np.zeros((data.shape[0] * 4, data.shape[1] * 4), np.float32)
+        metadata = {"method": request.method, "weights": str(request.weights), "parameters": request.describe(),
+                    "napari_vesselgan": "test"}
+        return PredictionResult(request, output, "image", 4.0, metadata)
+
+    monkeypatch.setattr(_method_widget, "run_prediction", fake_run_prediction)
+    viewer = make_napari_viewer()
+    layer = viewer.add_image(np.zeros((16, 20), np.uint16), name="small", scale=(2.0, 2.0))
+    widget = SuperResWidget(viewer)
+    weights = tmp_path / "w.safetensors"
+    widget.set_weights_file(weights)
+    widget.device_combo.setCurrentIndex(widget.device_combo.findData("cpu"))
+    widget.precision_combo.setCurrentIndex(widget.precision_combo.findData("bf16"))
+    widget.tile_spin.setValue(64)
+    widget.set_input_kind(4)
+    assert click_and_wait(widget, widget.run_button) == "done"
+    (request, data, load), = seen
+    assert (request.method, request.weights, request.device, request.precision, request.tile) == \
+        ("superres", weights, "cpu", "bf16", 64)
+    assert request.options.scale == 4 and request.saliency is None and not request.explainable_metrics
+    assert data is layer.data and load == widget._load_method
+    result = viewer.layers["small enhanced"]
+    assert result.metadata["source_layer"] == "small" and result.data.shape == (64, 80)
+    np.testing.assert_allclose(result.scale, (0.5, 0.5))
+
+
 def test_cancel_adds_nothing(make_napari_viewer, qtbot, tiny_weights):
     viewer = make_napari_viewer()
     widget = SuperResWidget(viewer)

@@ -101,6 +101,59 @@ def test_run_with_progress_wraps_runtime_errors_and_cancels():
     assert len(calls) == 4  # stopped at the first progress call after the cancel
 
 
+def test_typed_messages_move_the_bar_and_the_status_and_the_context_comes_back(click_and_wait,
+                                                                               make_napari_viewer, qtbot):
+    import threading
+
+    from qtpy.QtWidgets import QFormLayout
+
+    from napari_vesselgan.jobs.messages import Phase, Progress
+    from napari_vesselgan.widgets._job_widget import JobWidget
+
+    release = threading.Event()
+
+    def job(report, cancel):
+        report(Phase("Halfway there..."))
+        report(Progress(3, 7))
+        release.wait(RUN_TIMEOUT / 1000)
+        return 42
+
+    class Dock(JobWidget):
+        def __init__(self, viewer):
+            super().__init__(viewer)
+            self._lay_out(QFormLayout(), "Run", lambda: self._start_job(job, "Starting...", context="the context"))
+
+        def _on_return(self, result, context):
+            self.returned = (result, context)
+            self.last_outcome = "done"
+
+    widget = Dock(make_napari_viewer())
+    with qtbot.waitSignal(widget.run_finished, timeout=RUN_TIMEOUT) as blocker:
+        qtbot.mouseClick(widget.run_button, Qt.MouseButton.LeftButton)
+        qtbot.waitUntil(lambda: (widget.progress.value(), widget.progress.maximum()) == (3, 7), timeout=RUN_TIMEOUT)
+        assert widget.status_label.text() == "Halfway there..."
+        release.set()
+    assert blocker.args == ["done"] and widget.returned == (42, "the context") and not widget.busy
+
+
+def test_device_and_precision_choices_are_the_command_lines(make_napari_viewer):
+    import torch
+
+    from napari_vesselgan.methods.request import DEVICES, PRECISIONS
+
+    viewer = make_napari_viewer()
+    dock, train = DenoiseWidget(viewer), TrainWidget(viewer)
+    for combo in (dock.device_combo, train.device_combo):
+        assert tuple(combo.itemData(i) for i in range(combo.count())) == DEVICES
+        cuda = combo.model().item(DEVICES.index("cuda"))
+        assert cuda.isEnabled() == torch.cuda.is_available()
+        assert cuda.isEnabled() or "CUDA" in cuda.toolTip()
+        mps = combo.model().item(DEVICES.index("mps"))
+        assert mps.isEnabled() == torch.backends.mps.is_available()
+    combo = dock.precision_combo
+    assert tuple(combo.itemData(i) for i in range(combo.count())) == PRECISIONS
+
+
 # ----- denoise widget -----------------------------------------------------------------------------
 def test_layer_choice_follows_the_viewer(make_napari_viewer):
     viewer = make_napari_viewer()
@@ -326,6 +379,26 @@ def test_train_refuses_existing_checkpoint_without_resume(make_napari_viewer, tm
     widget.source_a.set_kind("layers")  # no layers selected: a message, not a crash
     widget.train_button.click()
     assert not widget.busy and len(errors) == 2 and "domain A" in errors[1]
+
+
+def test_train_request_follows_the_controls_and_the_config_checks_patches(make_napari_viewer, tmp_path, errors):
+    from napari_vesselgan.methods.request import DEVICES
+
+    viewer = make_napari_viewer()
+    viewer.add_image(np.zeros((64, 64), np.uint16), name="clean")
+    widget = TrainWidget(viewer)
+    widget.method_combo.setCurrentIndex(widget.method_combo.findData("denoise"))
+    widget.set_preset("test")
+    widget.source_b.select_layers(["clean"])
+    widget.set_run_dir(tmp_path / "run")
+    widget.device_combo.setCurrentIndex(DEVICES.index("cpu"))
+    request = widget.build_request()
+    assert (request.method, request.device, request.run_dir, request.resume) == ("denoise", "cpu", tmp_path / "run",
+                                                                                True)
+    assert request.sources[0] == "synthetic" and len(request.sources[1]) == 1 and request.config.patch_size == 64
+    widget.patch_spin.setValue(62)
+    widget.train_button.click()
+    assert not widget.busy and len(errors) == 1 and "must be a multiple of" in errors[0]
 
 
 # ----- plugin manifest ----------------------------------------------------------------------------
