@@ -4,10 +4,10 @@ the method's own options, building one typed ``PredictionRequest`` from them, ru
 ``jobs.predict.run_prediction`` in a worker (loading the method once per choice) and putting
 the ``PredictionResult`` into the viewer as layers.
 
-A subclass sets ``method_name`` and the texts (``result_suffix``, ``starting_status``, ...),
-calls :meth:`MethodWidget._build_method_form` to get a form with those controls (the method's
-own options built by magicgui from its declared ``options_class``), adds its own, and calls
-:meth:`MethodWidget._start_watching` at the end of its ``__init__``. The run's context (a
+A subclass sets ``method_name`` and the texts (``result_suffix``, ``starting_status``, ...)
+and lays itself out in ``_build``: :meth:`MethodWidget._build_method_form` gives a form with
+those controls (the method's own options built by magicgui from its declared
+``options_class``), the subclass adds its own. The run's context (a
 :class:`Run`: the source layer's name and placement, the start time) travels with the job and
 comes back to ``_on_return`` with the result.
 """
@@ -173,6 +173,8 @@ class MethodWidget(JobWidget):
     saliency_label: ClassVar[str] = "saliency"
     #: Whether a run also computes the explainable metrics of input and result.
     explainable_metrics: ClassVar[bool] = False
+    #: Fixed display settings of the result layer (None: the input's contrast limits).
+    result_display: ClassVar[dict[str, Any] | None] = None
     cancelled_status = "Cancelled; nothing was added."
 
     def __init__(self, napari_viewer: napari.viewer.Viewer, parent: QWidget | None = None):
@@ -182,9 +184,15 @@ class MethodWidget(JobWidget):
         self.option_widgets: dict[str, Widget] = {}
         self.saliency_check: QCheckBox | None = None
         self._method_cache: tuple[tuple, Any] | None = None
+        self._build()
+        self._start_watching()
+
+    def _build(self) -> None:
+        """Lay out the dock (with :meth:`_build_method_form` and :meth:`JobWidget._lay_out`)."""
+        raise NotImplementedError
 
     def _start_watching(self) -> None:
-        """Follow the viewer's layers and training runs (call once the controls exist)."""
+        """Follow the viewer's layers and training runs (once the controls exist)."""
         self._watcher = LayerWatcher(self.viewer, self._refresh_layers)
         self.state.trained_weights_changed.connect(self._on_trained_weights)
         self._refresh_layers()
@@ -435,9 +443,11 @@ class MethodWidget(JobWidget):
         self.status_label.setText(f"Done in {run.seconds:.1f} s: '{name}' added{self._done_detail(result)}.")
 
     def _put_result(self, name: str, result: PredictionResult, metadata: dict[str, Any], run: Run) -> Image:
-        """The result layer: over the input, with the input's contrast limits (a dock may change this)."""
-        return put_layer(self.viewer, name, result.output, metadata=metadata, contrast_limits=run.contrast_limits,
-                         **run.placement())
+        """The result layer over the input (its last two axes ``zoom`` times finer), shown as
+        ``result_display`` says or with the input's contrast limits."""
+        display = self.result_display or {"contrast_limits": run.contrast_limits}
+        zoom = [1.0] * (len(run.scale) - 2) + [result.zoom] * 2
+        return put_layer(self.viewer, name, result.output, metadata=metadata, **display, **run.placement(zoom))
 
     def _put_saliency(self, name: str, saliency: np.ndarray, metadata: dict[str, Any], run: Run) -> Image:
         """The saliency overlay "<name> saliency" (a dock may change this)."""

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import napari.utils.notifications as notifications
 import numpy as np
@@ -26,7 +26,6 @@ from qtpy.QtWidgets import (
     QPushButton,
     QTableWidget,
     QTableWidgetItem,
-    QWidget,
 )
 
 from napari_vesselgan.jobs.predict import PredictionResult
@@ -35,9 +34,6 @@ from napari_vesselgan.metrics.report import format_value
 from napari_vesselgan.widgets._layers import put_layer
 from napari_vesselgan.widgets._method_widget import MethodWidget, Run
 from napari_vesselgan.widgets._workers import describe_error, run_with_progress, start_job
-
-if TYPE_CHECKING:
-    import napari
 
 METHOD = "denoise"
 TABLE_COLUMNS = ("Before", "After", "Change")
@@ -65,12 +61,9 @@ class DenoiseWidget(MethodWidget):
     explainable_metrics = True
     job_name = "Denoising"
 
-    def __init__(self, napari_viewer: napari.viewer.Viewer, parent: QWidget | None = None):
-        super().__init__(napari_viewer, parent)
-        self.last_result: PredictionResult | None = None
-        self._report_worker = None
-        self._build()
-        self._start_watching()
+    last_result: PredictionResult | None
+    #: The worker writing a report (None when none is).
+    _report_worker = None
 
     # ----- layout -----------------------------------------------------------------------------
     def _build(self) -> None:

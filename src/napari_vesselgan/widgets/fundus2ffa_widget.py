@@ -10,17 +10,9 @@ parameters. Optionally the FFA saliency map of the result is added as an overlay
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
 
-from napari.layers import Image
-from qtpy.QtWidgets import QWidget
 
-from napari_vesselgan.jobs.predict import PredictionResult
-from napari_vesselgan.widgets._layers import put_layer
-from napari_vesselgan.widgets._method_widget import MethodWidget, Run
-
-if TYPE_CHECKING:
-    import napari
+from napari_vesselgan.widgets._method_widget import MethodWidget
 
 METHOD = "fundus2ffa"
 
@@ -37,19 +29,10 @@ class Fundus2FFAWidget(MethodWidget):
     saliency_kind = "ffa"
     saliency_text = "Add the FFA saliency map of the result"
     saliency_label = "FFA saliency"
+    result_display = {"colormap": "gray", "contrast_limits": (0.0, 1.0)}
     job_name = "Fundus to FFA"
-
-    def __init__(self, napari_viewer: napari.viewer.Viewer, parent: QWidget | None = None):
-        super().__init__(napari_viewer, parent)
-        self._build()
-        self._start_watching()
 
     def _build(self) -> None:
         form = self._build_method_form()
         form.labelForField(self.layer_combo).setText("Fundus photo")
         self._lay_out(form, "Translate", self.run)
-
-    def _put_result(self, name: str, result: PredictionResult, metadata: dict[str, Any], run: Run) -> Image:
-        """A grey FFA image in 0..1 over the photo."""
-        return put_layer(self.viewer, name, result.output, colormap="gray", contrast_limits=(0.0, 1.0),
-                         metadata=metadata, **run.placement())

@@ -13,7 +13,7 @@ video. "Write MP4..." writes the last result with ``io.write_video``.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from napari.layers import Image
 from qtpy.QtWidgets import QFileDialog, QHBoxLayout, QLineEdit, QPushButton, QSpinBox, QWidget
@@ -21,9 +21,6 @@ from qtpy.QtWidgets import QFileDialog, QHBoxLayout, QLineEdit, QPushButton, QSp
 from napari_vesselgan.jobs.predict import PredictionResult
 from napari_vesselgan.widgets._layers import put_layer
 from napari_vesselgan.widgets._method_widget import MethodWidget, Run
-
-if TYPE_CHECKING:
-    import napari
 
 METHOD = "fundus2video"
 MIN_FRAMES = 3  # one per phase
@@ -40,11 +37,6 @@ class Fundus2VideoWidget(MethodWidget):
     starting_status = "Generating the FFA video of {name}..."
     result_suffix = "FFA video"
     job_name = "Fundus to FFA video"
-
-    def __init__(self, napari_viewer: napari.viewer.Viewer, parent: QWidget | None = None):
-        super().__init__(napari_viewer, parent)
-        self._build()
-        self._start_watching()
 
     def _build(self) -> None:
         form = self._build_method_form()

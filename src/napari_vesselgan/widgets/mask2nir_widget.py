@@ -20,7 +20,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 from napari.layers import Image, Labels
@@ -37,14 +37,9 @@ from qtpy.QtWidgets import (
 )
 
 from napari_vesselgan.jobs.messages import Phase, Report, counting
-from napari_vesselgan.jobs.predict import PredictionResult
 from napari_vesselgan.methods.request import PredictionRequest
-from napari_vesselgan.widgets._layers import put_layer
-from napari_vesselgan.widgets._method_widget import MethodWidget, Run
+from napari_vesselgan.widgets._method_widget import MethodWidget
 from napari_vesselgan.widgets._workers import describe_error
-
-if TYPE_CHECKING:
-    import napari
 
 
 @dataclass(frozen=True)
@@ -67,11 +62,9 @@ class Mask2NirWidget(MethodWidget):
     job_name = "Mask to NIR-II"
     cancelled_status = "Cancelled; nothing was added (pairs already written stay, with pairs.json)."
 
-    def __init__(self, napari_viewer: napari.viewer.Viewer, parent: QWidget | None = None):
-        super().__init__(napari_viewer, parent)
-        self.follower = None
-        self._build()
-        self._start_watching()
+    result_display = {"contrast_limits": (0.0, 1.0)}
+    #: The live renderer while "Follow edits live" is on.
+    follower = None
 
     # ----- layout -----------------------------------------------------------------------------
     def _build(self) -> None:
@@ -144,12 +137,7 @@ class Mask2NirWidget(MethodWidget):
     def layer_data(self, layer: Any) -> np.ndarray:
         return np.asarray(layer.data)
 
-    # ----- translate --------------------------------------------------------------------------
-    def _put_result(self, name: str, result: PredictionResult, metadata: dict[str, Any], run: Run) -> Image:
-        """A synthetic NIR-II image in 0..1 over the mask."""
-        return put_layer(self.viewer, name, result.output, metadata=metadata, contrast_limits=(0.0, 1.0),
-                         **run.placement())
-
+    # ----- results ----------------------------------------------------------------------------
     def _on_return(self, result: Any, run: Any) -> None:
         if not isinstance(run, PairsRun):
             super()._on_return(result, run)

@@ -10,17 +10,10 @@ method, weights, parameters and the source layer.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
 
-from napari.layers import Image
-from qtpy.QtWidgets import QLabel, QWidget
+from qtpy.QtWidgets import QLabel
 
-from napari_vesselgan.jobs.predict import PredictionResult
-from napari_vesselgan.widgets._layers import put_layer
-from napari_vesselgan.widgets._method_widget import MethodWidget, Run
-
-if TYPE_CHECKING:
-    import napari
+from napari_vesselgan.widgets._method_widget import MethodWidget
 
 SAME_SIZE, LOW_RESOLUTION = 1, 4
 
@@ -39,11 +32,6 @@ class SuperResWidget(MethodWidget):
     result_suffix = "enhanced"
     job_name = "Resolution enhancement"
 
-    def __init__(self, napari_viewer: napari.viewer.Viewer, parent: QWidget | None = None):
-        super().__init__(napari_viewer, parent)
-        self._build()
-        self._start_watching()
-
     def _build(self) -> None:
         form = self._build_method_form()
         form.labelForField(self.option_widgets["scale"].native).setText("Scale (input is)")
@@ -59,9 +47,3 @@ class SuperResWidget(MethodWidget):
         if scale not in (SAME_SIZE, LOW_RESOLUTION):
             raise ValueError(f"unknown input kind {scale!r}: use 1 or 4")
         self.set_option("scale", scale)
-
-    def _put_result(self, name: str, result: PredictionResult, metadata: dict[str, Any], run: Run) -> Image:
-        """Over the input, the last two axes ``zoom`` times finer."""
-        zoom = [1.0] * (result.output.ndim - 2) + [result.zoom] * 2
-        return put_layer(self.viewer, name, result.output, metadata=metadata, contrast_limits=run.contrast_limits,
-                         **run.placement(zoom))
