@@ -1,10 +1,11 @@
 """The worker pattern both widgets use: blocking library calls, progress through yields, cancel.
 
-The library's long calls (``Method.predict``, ``Method.train``) block and report progress
-through a callback. napari's generator workers report progress through ``yield``. The bridge:
+The library's long calls (``jobs.predict.run_prediction``, ``jobs.train.run_training``) block
+and report progress as typed messages (``jobs.messages``) to a callback. napari's generator
+workers report progress through ``yield``. The bridge:
 
-* :func:`run_with_progress` runs ``job(report)`` in a helper thread. ``report(item)`` puts
-  the item into a queue; the generator drains the queue and yields the items in batches, at
+* :func:`run_with_progress` runs ``job(report)`` in a helper thread. ``report(message)`` puts
+  the message into a queue; the generator drains the queue and yields them in batches, at
   most about five times a second, so the GUI thread is never flooded (one batch may hold
   many training steps: the loss plot gets every point, the progress bar the last one).
 * Cancel is a :class:`threading.Event`. With ``raise_on_cancel`` (prediction), ``report``
