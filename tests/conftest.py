@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -39,41 +41,49 @@ def single_torch_thread():
     torch.set_num_threads(before)
 
 
-@pytest.fixture(scope="session")
-def tiny_denoise_weights(tmp_path_factory) -> Path:
-    """A denoise checkpoint trained for a few steps with the 'test' preset (ngf 8, 64 px)."""
-    from napari_vesselgan.methods.denoise import DenoiseConfig, DenoiseMethod
-
-    config = DenoiseConfig.preset("test")
-    method = DenoiseMethod.untrained(config, device="cpu")
-    return method.train("synthetic", config, run_dir=tmp_path_factory.mktemp("tiny-denoise"))
+#: How long a widget test waits for a run to end (ms).
+RUN_TIMEOUT = 60_000
 
 
 @pytest.fixture(scope="session")
-def tiny_superres_weights(tmp_path_factory) -> Path:
-    """A superres checkpoint trained for a few steps with the 'test' preset (width 8, 1 block)."""
-    from napari_vesselgan.methods.superres import SuperResConfig, SuperResMethod
+def tiny_weights(tmp_path_factory) -> Callable[[str], Path]:
+    """``tiny_weights(name)``: a checkpoint of method ``name`` trained for a few steps with its
+    'test' preset (on synthetic data, on the CPU, with one torch thread), trained once per
+    session and kept by name."""
+    import torch
 
-    config = SuperResConfig.preset("test")
-    method = SuperResMethod.untrained(config, device="cpu")
-    return method.train("synthetic", config, run_dir=tmp_path_factory.mktemp("tiny-superres"))
+    from napari_vesselgan import methods
+
+    trained: dict[str, Path] = {}
+
+    def get(name: str) -> Path:
+        if name not in trained:
+            cls = methods.method_class(name)
+            config = cls.config_class.preset("test")
+            before = torch.get_num_threads()
+            torch.set_num_threads(1)
+            try:
+                trained[name] = cls.untrained(config, device="cpu").train(
+                    "synthetic", config, run_dir=tmp_path_factory.mktemp(f"tiny-{name}"))
+            finally:
+                torch.set_num_threads(before)
+        return trained[name]
+
+    return get
 
 
-@pytest.fixture(scope="session")
-def tiny_fundus2video_weights(tmp_path_factory) -> Path:
-    """A fundus2video checkpoint trained for a few steps with the 'test' preset (ngf 8, 4-frame videos)."""
-    from napari_vesselgan.methods.fundus2video import Fundus2VideoConfig, Fundus2VideoMethod
+@pytest.fixture
+def click_and_wait(qtbot) -> Callable[..., str]:
+    """``click_and_wait(widget, start)``: click the button ``start`` (or call it), wait for the
+    widget's ``run_finished`` and return how the run ended ("done", "cancelled", "error")."""
+    from qtpy.QtCore import Qt
 
-    config = Fundus2VideoConfig.preset("test")
-    method = Fundus2VideoMethod.untrained(config, device="cpu")
-    return method.train("synthetic", config, run_dir=tmp_path_factory.mktemp("tiny-fundus2video"))
+    def click(widget: Any, start: Any, timeout: int = RUN_TIMEOUT) -> str:
+        with qtbot.waitSignal(widget.run_finished, timeout=timeout) as blocker:
+            if hasattr(start, "click"):
+                qtbot.mouseClick(start, Qt.MouseButton.LeftButton)
+            else:
+                start()
+        return blocker.args[0]
 
-
-@pytest.fixture(scope="session")
-def tiny_mask2nir_weights(tmp_path_factory) -> Path:
-    """A mask2nir checkpoint trained for a few steps with the 'test' preset (ngf 8, 2 blocks, random VGG)."""
-    from napari_vesselgan.methods.mask2nir import Mask2NirConfig, Mask2NirMethod
-
-    config = Mask2NirConfig.preset("test")
-    method = Mask2NirMethod.untrained(config, device="cpu")
-    return method.train("synthetic", config, run_dir=tmp_path_factory.mktemp("tiny-mask2nir"))
+    return click

@@ -58,13 +58,13 @@ def test_bench_predict_small_run(bench_predict, tmp_path, capsys):
     assert "tiled 32 exact (halo 72)" in table and "ratio vs baseline" in table
 
 
-def test_bench_fundus2video_small_run(tiny_fundus2video_weights, tmp_path):
+def test_bench_fundus2video_small_run(tiny_weights, tmp_path):
     spec = importlib.util.spec_from_file_location("bench_fundus2video", SCRIPT.parent / "bench_fundus2video.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     out = tmp_path / "bench.json"
     rows = module.main(["--size", "64", "--frames", "3", "--lengths", "6", "--weights",
-                        str(tiny_fundus2video_weights), "--out", str(out)])
+                        str(tiny_weights("fundus2video")), "--out", str(out)])
     assert json.loads(out.read_text()) == rows
     assert {r["case"] for r in rows} == {"streamed T=3", "streamed T=6", "collected T=3", "collected T=6"}
     assert all(r["value"] >= 0 and set(r) == {"case", "metric", "value", "unit", "baseline", "baseline_value", "ratio", "device", "torch"} for r in rows)

@@ -19,21 +19,21 @@ def lowlight_file(tmp_path):
     return write_tiff(tmp_path / "low.tif", lowlight_pair((72, 60), seed=4)[0])
 
 
-def test_predict_writes_same_shape_and_dtype(tmp_path, lowlight_file, tiny_denoise_weights, capsys):
+def test_predict_writes_same_shape_and_dtype(tmp_path, lowlight_file, tiny_weights, capsys):
     out = tmp_path / "out" / "den.tif"
-    assert main(["predict", "denoise", str(lowlight_file), "-o", str(out), "--weights", str(tiny_denoise_weights),
+    assert main(["predict", "denoise", str(lowlight_file), "-o", str(out), "--weights", str(tiny_weights("denoise")),
                  "--device", "cpu", "--saliency"]) == 0
     result, source = read_image(out), read_image(lowlight_file)
     assert result.shape == source.shape and result.dtype == source.dtype
     assert read_image(out.with_name("den_saliency.tif")).shape == source.shape
 
 
-def test_predict_a_folder(tmp_path, tiny_denoise_weights):
+def test_predict_a_folder(tmp_path, tiny_weights):
     folder = tmp_path / "in"
     for seed in range(2):
         write_tiff(folder / f"img{seed}.tif", lowlight_pair((48, 48), seed=seed)[0])
     assert main(["predict", "denoise", str(folder), "-o", str(tmp_path / "out"), "--weights",
-                 str(tiny_denoise_weights), "--tile", "32"]) == 0
+                 str(tiny_weights("denoise")), "--tile", "32"]) == 0
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["img0.tif", "img1.tif"]
 
 
@@ -51,10 +51,10 @@ def _bad_inputs(tmp_path):
     return [corrupt, empty, nan, four_d, rgb, tmp_path / "missing.tif"]
 
 
-def test_bad_inputs_give_one_line_and_no_output(tmp_path, tiny_denoise_weights, capsys):
+def test_bad_inputs_give_one_line_and_no_output(tmp_path, tiny_weights, capsys):
     for bad in _bad_inputs(tmp_path):
         out = tmp_path / "results" / f"{bad.stem}-out.tif"
-        code = main(["predict", "denoise", str(bad), "-o", str(out), "--weights", str(tiny_denoise_weights)])
+        code = main(["predict", "denoise", str(bad), "-o", str(out), "--weights", str(tiny_weights("denoise"))])
         err = capsys.readouterr().err
         assert code == 2, bad
         assert err.startswith("vesselgan: error:") and err.count("\n") == 1, err
@@ -63,7 +63,7 @@ def test_bad_inputs_give_one_line_and_no_output(tmp_path, tiny_denoise_weights, 
     assert leftovers == []
 
 
-def test_console_script_error_has_no_traceback(tmp_path, tiny_denoise_weights):
+def test_console_script_error_has_no_traceback(tmp_path, tiny_weights):
     evil = tmp_path / "evil.safetensors"
     evil.write_bytes(b"\x80\x04\x95" + bytes(40))
     image = write_tiff(tmp_path / "x.tif", np.ones((16, 16), np.uint8))

@@ -17,21 +17,7 @@ from napari_vesselgan.widgets.profile_widget import LineProfileWidget  # noqa: E
 
 TIMEOUT = 60_000  # ms
 
-
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread():
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
-def run(qtbot, widget, start) -> str:
-    with qtbot.waitSignal(widget.run_finished, timeout=TIMEOUT) as blocker:
-        start()
-    return blocker.args[0]
+pytestmark = pytest.mark.usefixtures("single_torch_thread")
 
 
 @pytest.fixture
@@ -58,11 +44,11 @@ def compare(make_napari_viewer, qtbot, images):
     return viewer, widget
 
 
-def test_table_numbers_equal_the_metrics_module(compare, qtbot, images, tmp_path):
+def test_table_numbers_equal_the_metrics_module(click_and_wait, compare, qtbot, images, tmp_path):
     viewer, widget = compare
     ref, noisy, dim = images
     before = ref.copy()
-    assert run(qtbot, widget, widget.compute) == "done"
+    assert click_and_wait(widget, widget.compute) == "done"
     table = widget.table_values()
     assert [(r["layer"], r["frame"]) for r in table] == [
         ("noisy", 0), ("noisy", 1), ("noisy", 2), ("noisy", "mean"), ("dim", 0), ("dim", 1), ("dim", 2), ("dim", "mean")]
@@ -85,37 +71,37 @@ def test_table_numbers_equal_the_metrics_module(compare, qtbot, images, tmp_path
     assert len(read) == 8 and read[0]["reference"] == "ref" and float(read[1]["ssim"]) == table[1]["ssim"]
 
 
-def test_mismatched_shapes_give_a_message_not_an_exception(compare, qtbot):
+def test_mismatched_shapes_give_a_message_not_an_exception(click_and_wait, compare, qtbot):
     viewer, widget = compare
     widget.set_tests(["small"])
     widget.compute()
     assert not widget.busy
     assert "small left out" in widget.message_label.text() and "shapes differ" in widget.message_label.text()
     widget.set_tests(["small", "noisy"])
-    assert run(qtbot, widget, widget.compute) == "done"
+    assert click_and_wait(widget, widget.compute) == "done"
     assert {r["layer"] for r in widget.table_values()} == {"noisy"}
     assert "small left out" in widget.message_label.text()
 
 
-def test_maps_are_added_with_colormaps(compare, qtbot, images):
+def test_maps_are_added_with_colormaps(click_and_wait, compare, qtbot, images):
     viewer, widget = compare
     ref, noisy, _ = images
     widget.set_tests(["noisy"])
-    assert run(qtbot, widget, lambda: widget.add_maps("difference")) == "done"
+    assert click_and_wait(widget, lambda: widget.add_maps("difference")) == "done"
     diff = viewer.layers["|noisy - ref|"]
     assert np.allclose(diff.data, np.abs(noisy.astype(float) - ref))
     assert diff.colormap.name == "magma" and diff.contrast_limits[0] == 0
-    assert run(qtbot, widget, lambda: widget.add_maps("ssim")) == "done"
+    assert click_and_wait(widget, lambda: widget.add_maps("ssim")) == "done"
     smap = viewer.layers["SSIM noisy vs ref"]
     assert smap.data.shape == ref.shape and smap.contrast_limits[1] == 1.0
-    assert run(qtbot, widget, lambda: widget.add_maps("ssim")) == "done"  # replaced, not duplicated
+    assert click_and_wait(widget, lambda: widget.add_maps("ssim")) == "done"  # replaced, not duplicated
     assert sum(layer.name.startswith("SSIM noisy") for layer in viewer.layers) == 1
 
 
-def test_report_and_histograms(compare, qtbot, tmp_path):
+def test_report_and_histograms(click_and_wait, compare, qtbot, tmp_path):
     viewer, widget = compare
     widget.set_tests(["noisy", "dim", "small"])
-    assert run(qtbot, widget, lambda: widget.write_report(tmp_path / "c.html")) == "done"
+    assert click_and_wait(widget, lambda: widget.write_report(tmp_path / "c.html")) == "done"
     assert "small: explainable metrics only" in widget.message_label.text()
     text = (tmp_path / "c.html").read_text()
     assert "data:image/png;base64," in text and "noisy" in text
@@ -126,25 +112,25 @@ def test_report_and_histograms(compare, qtbot, tmp_path):
     small = [r for r in read if r["layer"] == "small"]
     assert small[0]["psnr"] == "" and "shapes differ" in small[0]["note"] and small[0]["entropy"] != ""
     assert {r["layer"] for r in widget.table_values()} == {"noisy", "dim"}
-    assert run(qtbot, widget, widget.show_histograms) == "done"
+    assert click_and_wait(widget, widget.show_histograms) == "done"
     assert set(widget.histograms) == {"ref", "noisy", "dim", "small"}  # any shapes
     counts, edges, _ = widget.histograms["ref"]
     assert counts.sum() == viewer.layers["ref"].data.size
     assert widget.histogram_plot.draw_count >= 1
 
 
-def test_fid_kid_from_layers_with_random_weights(compare, qtbot):
+def test_fid_kid_from_layers_with_random_weights(click_and_wait, compare, qtbot):
     viewer, widget = compare
     widget.set_distribution_source(0, "ref")
     widget.set_distribution_source(1, "dim")
     widget.weights_edit.setText("random")
     widget.subsets_spin.setValue(3)
-    assert run(qtbot, widget, widget.compute_distribution) == "done"
+    assert click_and_wait(widget, widget.compute_distribution) == "done"
     assert widget.distribution["n_a"] == 3 and widget.distribution["fid"] >= 0
     assert "FID" in widget.fid_label.text() and "only test" in widget.fid_label.text()
 
 
-def test_fid_without_weights_says_which_file(compare, qtbot, tmp_path, monkeypatch):
+def test_fid_without_weights_says_which_file(click_and_wait, compare, qtbot, tmp_path, monkeypatch):
     import torch
 
     viewer, widget = compare
@@ -154,7 +140,7 @@ def test_fid_without_weights_says_which_file(compare, qtbot, tmp_path, monkeypat
     monkeypatch.setattr(torch.hub, "load_state_dict_from_url", lambda *a, **k: (_ for _ in ()).throw(OSError("off")))
     widget.set_distribution_source(0, "ref")
     widget.set_distribution_source(1, "dim")
-    assert run(qtbot, widget, widget.compute_distribution) == "error"
+    assert click_and_wait(widget, widget.compute_distribution) == "error"
     assert "pt_inception-2015-12-05-6726825d.pth" in errors[0]
     assert not widget.busy and widget.fid_button.isEnabled()
 
@@ -203,7 +189,7 @@ def test_line_profile_of_a_time_series_follows_the_frame(make_napari_viewer, qtb
     assert np.allclose(widget.result["profiles"]["series"], 3.0)
 
 
-def test_lpips_column_with_explicit_random_weights(compare, qtbot):
+def test_lpips_column_with_explicit_random_weights(click_and_wait, compare, qtbot):
     from napari_vesselgan.metrics.perceptual import lpips
     from napari_vesselgan.nn.lpips import lpips_network
 
@@ -213,14 +199,14 @@ def test_lpips_column_with_explicit_random_weights(compare, qtbot):
     widget.lpips_check.setChecked(True)
     widget.lpips_combo.setCurrentText("squeeze")
     widget.lpips_weights = ("random", "random")
-    assert run(qtbot, widget, widget.compute) == "done"
+    assert click_and_wait(widget, widget.compute) == "done"
     table = widget.table_values()
     assert widget.table.horizontalHeaderItem(5).text() == "LPIPS"
     network = lpips_network("squeeze", "random", "random")
     assert table[1]["lpips"] == pytest.approx(lpips(ref[1], noisy[1], network), rel=1e-5)
 
 
-def test_lpips_without_weights_is_an_error_naming_the_files(compare, qtbot, tmp_path, monkeypatch):
+def test_lpips_without_weights_is_an_error_naming_the_files(click_and_wait, compare, qtbot, tmp_path, monkeypatch):
     import torch
 
     viewer, widget = compare
@@ -229,11 +215,11 @@ def test_lpips_without_weights_is_an_error_naming_the_files(compare, qtbot, tmp_
     monkeypatch.setenv("TORCH_HOME", str(tmp_path))
     monkeypatch.setattr(torch.hub, "load_state_dict_from_url", lambda *a, **k: (_ for _ in ()).throw(OSError("off")))
     widget.lpips_check.setChecked(True)
-    assert run(qtbot, widget, widget.compute) == "error"
+    assert click_and_wait(widget, widget.compute) == "error"
     assert "alexnet-owt-7be5be79.pth" in errors[0]
 
 
-def test_rgb_time_series_and_colour_against_grey(make_napari_viewer, qtbot):
+def test_rgb_time_series_and_colour_against_grey(click_and_wait, make_napari_viewer, qtbot):
     viewer = make_napari_viewer()
     rng = np.random.default_rng(7)
     ref = rng.integers(0, 255, (2, 32, 36, 3), dtype=np.uint8)
@@ -245,10 +231,10 @@ def test_rgb_time_series_and_colour_against_grey(make_napari_viewer, qtbot):
     viewer.window.add_dock_widget(widget)
     widget.set_reference("ref")
     widget.set_tests(["test", "grey"])
-    assert run(qtbot, widget, widget.compute) == "done"
+    assert click_and_wait(widget, widget.compute) == "done"
     assert "grey left out" in widget.message_label.text() and "colour" in widget.message_label.text()
     table = widget.table_values()
     assert [(r["layer"], r["frame"]) for r in table] == [("test", 0), ("test", 1), ("test", "mean")]
     assert table[1]["ssim"] == ssim(ref[1], test[1], data_range=255)
-    assert run(qtbot, widget, lambda: widget.add_maps("difference")) == "done"
+    assert click_and_wait(widget, lambda: widget.add_maps("difference")) == "done"
     assert viewer.layers["|test - ref|"].data.shape == (2, 32, 36)  # mean over the channels

@@ -14,8 +14,8 @@ from napari_vesselgan.methods.denoise import DenoiseConfig, DenoiseMethod
 
 
 @pytest.fixture(scope="module")
-def tiny(tiny_denoise_weights):
-    return methods.load("denoise", weights=tiny_denoise_weights, device="cpu")
+def tiny(tiny_weights):
+    return methods.load("denoise", weights=tiny_weights("denoise"), device="cpu")
 
 
 def test_available_lists_denoise():

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 import numpy as np
-import pytest
 
 from napari_vesselgan.cli import main
 from napari_vesselgan.data import lowlight_pair
@@ -27,9 +26,9 @@ def test_non_local_means_beats_the_noisy_input():
     assert fidelity(nl_means(low), high)["psnr"] > fidelity(low, high)["psnr"]
 
 
-def test_evaluate_command_writes_json(tmp_path, tiny_denoise_weights, real_dir):
+def test_evaluate_command_writes_json(tmp_path, tiny_weights, real_dir):
     out = tmp_path / "eval.json"
-    assert main(["evaluate", "denoise", "--weights", str(tiny_denoise_weights), "--pairs", "1", "--size", "64",
+    assert main(["evaluate", "denoise", "--weights", str(tiny_weights("denoise")), "--pairs", "1", "--size", "64",
                  "--real", str(real_dir / "nir2-mouse"), "--real-glob", "NIR-IIa_7.png", "-o", str(out)]) == 0
     result = json.loads(out.read_text())
     assert set(result["pairs"]["summary"]) == {"noisy input", "non-local means", "model"}

@@ -19,12 +19,7 @@ from napari_vesselgan.methods.fundus2ffa import Fundus2FFAConfig, Fundus2FFAMeth
 from napari_vesselgan.nn import ConditionalPatchDiscriminator, ResnetGenerator, UnetGenerator
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("single_torch_thread")
 
 
 # --- synthetic data ------------------------------------------------------------------------
@@ -174,14 +169,6 @@ def test_generators_keep_the_size():
 
 
 # --- method ----------------------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def tiny_weights(tmp_path_factory):
-    torch.set_num_threads(1)
-    config = Fundus2FFAConfig.preset("test")
-    return Fundus2FFAMethod.untrained(config, device="cpu").train("synthetic", config,
-                                                                  run_dir=tmp_path_factory.mktemp("ffa"))
-
-
 def test_registered_and_described():
     assert "fundus2ffa" in methods.available()
     cls = methods.method_class("fundus2ffa")
@@ -197,7 +184,7 @@ def test_registered_and_described():
 
 
 def test_predict_gives_grey_ffa_black_outside_the_field_of_view(tiny_weights):
-    method = methods.load("fundus2ffa", weights=tiny_weights, device="cpu")
+    method = methods.load("fundus2ffa", weights=tiny_weights("fundus2ffa"), device="cpu")
     assert method.provenance["perceptual_features"] == "off"
     photo = np.rint(fundus_pair((100, 90), seed=1).fundus * 255).astype(np.uint8)
     kept = photo.copy()

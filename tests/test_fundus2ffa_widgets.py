@@ -8,34 +8,11 @@ import pytest
 pytest.importorskip("napari")
 pytest.importorskip("pytestqt")
 
-from qtpy.QtCore import Qt  # noqa: E402
-
 from napari_vesselgan.analysis import ffa_saliency  # noqa: E402
 from napari_vesselgan.widgets.fundus2ffa_widget import Fundus2FFAWidget  # noqa: E402
 from napari_vesselgan.widgets.saliency_widget import SaliencyWidget  # noqa: E402
 
 RUN_TIMEOUT = 60_000  # ms
-
-
-@pytest.fixture(scope="module")
-def tiny_ffa_weights(tmp_path_factory):
-    import torch
-
-    from napari_vesselgan.methods.fundus2ffa import Fundus2FFAConfig, Fundus2FFAMethod
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    config = Fundus2FFAConfig.preset("test")
-    weights = Fundus2FFAMethod.untrained(config, device="cpu").train("synthetic", config,
-                                                                     run_dir=tmp_path_factory.mktemp("ffa-widget"))
-    yield weights
-    torch.set_num_threads(before)
-
-
-def click_and_wait(qtbot, widget, button) -> str:
-    with qtbot.waitSignal(widget.run_finished, timeout=RUN_TIMEOUT) as blocker:
-        qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
-    return blocker.args[0]
 
 
 def test_synthetic_fundus_and_ffa_samples_open_and_pair(make_napari_viewer):
@@ -47,21 +24,22 @@ def test_synthetic_fundus_and_ffa_samples_open_and_pair(make_napari_viewer):
     assert fundus.metadata["pairs_with"] == "synthetic_ffa.tif"
 
 
-def test_translate_widget_adds_ffa_layer_with_provenance(make_napari_viewer, qtbot, tiny_ffa_weights, errors):
+def test_translate_widget_adds_ffa_layer_with_provenance(click_and_wait, make_napari_viewer, qtbot,
+                                                         tiny_weights, errors):
     viewer = make_napari_viewer()
     (fundus,) = viewer.open_sample("napari-vesselgan", "synthetic-fundus")
     viewer.add_image(np.zeros((32, 32)), name="grey")  # not offered: not RGB
     kept = fundus.data.copy()
     widget = Fundus2FFAWidget(viewer)
     assert [widget.layer_combo.itemText(i) for i in range(widget.layer_combo.count())] == [fundus.name]
-    widget.set_weights_file(tiny_ffa_weights)
+    widget.set_weights_file(tiny_weights("fundus2ffa"))
     widget.saliency_check.setChecked(True)
-    assert click_and_wait(qtbot, widget, widget.run_button) == "done"
+    assert click_and_wait(widget, widget.run_button) == "done"
     assert not errors and not widget.busy
     result = viewer.layers[f"{fundus.name} FFA"]
     assert result.data.shape == (512, 512) and result.data.dtype == np.float32
     assert result.metadata["method"] == "fundus2ffa" and result.metadata["source_layer"] == fundus.name
-    assert result.metadata["weights"] == str(tiny_ffa_weights)
+    assert result.metadata["weights"] == str(tiny_weights("fundus2ffa"))
     assert np.array_equal(fundus.data, kept)
     overlay = viewer.layers[f"{fundus.name} FFA saliency"]
     assert overlay.blending == "additive" and overlay.colormap.name == "inferno"
@@ -79,24 +57,24 @@ def test_translate_widget_without_weights_says_what_to_do(make_napari_viewer, er
     assert "weights file" in errors[-1] and not widget.busy
 
 
-def test_translate_widget_reports_a_bad_weights_file(make_napari_viewer, qtbot, tmp_path, errors):
+def test_translate_widget_reports_a_bad_weights_file(click_and_wait, make_napari_viewer, qtbot, tmp_path, errors):
     viewer = make_napari_viewer()
     viewer.open_sample("napari-vesselgan", "synthetic-fundus")
     bad = tmp_path / "bad.safetensors"
     bad.write_bytes(b"not a checkpoint")
     widget = Fundus2FFAWidget(viewer)
     widget.set_weights_file(bad)
-    assert click_and_wait(qtbot, widget, widget.run_button) == "error"
+    assert click_and_wait(widget, widget.run_button) == "error"
     assert errors and "Fundus to FFA failed" in errors[-1] and len(viewer.layers) == 1
 
 
-def test_saliency_widget_overlay_and_difference(make_napari_viewer, qtbot, errors):
+def test_saliency_widget_overlay_and_difference(click_and_wait, make_napari_viewer, qtbot, errors):
     viewer = make_napari_viewer()
     (real,) = viewer.open_sample("napari-vesselgan", "synthetic-ffa")
     generated = viewer.add_image(np.clip(real.data.astype(np.float32) / 255 * 0.8, 0, 1), name="generated")
     widget = SaliencyWidget(viewer)
     widget.set_layers("generated", real.name)
-    assert click_and_wait(qtbot, widget, widget.run_button) == "done"
+    assert click_and_wait(widget, widget.run_button) == "done"
     overlay = viewer.layers["generated saliency"]
     expected = ffa_saliency(generated.data)
     assert np.allclose(overlay.data, expected)
@@ -112,21 +90,21 @@ def test_saliency_widget_overlay_and_difference(make_napari_viewer, qtbot, error
     assert "generated saliency" not in names and not errors
 
 
-def test_saliency_widget_refuses_mismatched_pair(make_napari_viewer, qtbot, errors):
+def test_saliency_widget_refuses_mismatched_pair(click_and_wait, make_napari_viewer, qtbot, errors):
     viewer = make_napari_viewer()
     viewer.add_image(np.zeros((64, 64), np.float32), name="a")
     viewer.add_image(np.zeros((32, 64), np.float32), name="b")
     widget = SaliencyWidget(viewer)
     widget.set_layers("a", "b")
-    assert click_and_wait(qtbot, widget, widget.run_button) == "error"
+    assert click_and_wait(widget, widget.run_button) == "error"
     assert "differ in shape" in errors[-1] and len(viewer.layers) == 2
 
 
-def test_translate_widget_cancel_adds_nothing(make_napari_viewer, qtbot, tiny_ffa_weights, errors):
+def test_translate_widget_cancel_adds_nothing(make_napari_viewer, qtbot, tiny_weights, errors):
     viewer = make_napari_viewer()
     viewer.open_sample("napari-vesselgan", "synthetic-fundus")
     widget = Fundus2FFAWidget(viewer)
-    widget.set_weights_file(tiny_ffa_weights)
+    widget.set_weights_file(tiny_weights("fundus2ffa"))
     with qtbot.waitSignal(widget.run_finished, timeout=RUN_TIMEOUT) as blocker:
         widget.run()
         assert widget.busy and widget.cancel_button.isEnabled()

@@ -326,10 +326,10 @@ def test_training_on_user_videos_from_folders(tmp_path):
             (photos, [np.zeros((4, 64, 64), np.uint8)]), config, run_dir=tmp_path / "bad")
 
 
-def test_predict_makes_a_video_black_outside_the_field_of_view(tiny_fundus2video_weights):
+def test_predict_makes_a_video_black_outside_the_field_of_view(tiny_weights):
     from napari_vesselgan.data.fundus import fundus_video
 
-    method = methods.load("fundus2video", weights=tiny_fundus2video_weights, device="cpu")
+    method = methods.load("fundus2video", weights=tiny_weights("fundus2video"), device="cpu")
     sample = fundus_video((64, 64), 3)
     photo = np.rint(sample.fundus * 255).astype(np.uint8)
     kept = photo.copy()
@@ -345,18 +345,18 @@ def test_predict_makes_a_video_black_outside_the_field_of_view(tiny_fundus2video
     np.testing.assert_allclose(stack[1], method.predict(photo, frames=3), atol=1e-5)
 
 
-def test_tiled_prediction_matches_whole(tiny_fundus2video_weights):
+def test_tiled_prediction_matches_whole(tiny_weights):
     from napari_vesselgan.data.fundus import fundus_video
 
-    method = methods.load("fundus2video", weights=tiny_fundus2video_weights, device="cpu")
+    method = methods.load("fundus2video", weights=tiny_weights("fundus2video"), device="cpu")
     photo = fundus_video((96, 96), 4).fundus
     whole = method.predict(photo, frames=4)
     tiled = method.predict(photo, frames=4, tile=32)
     np.testing.assert_allclose(tiled, whole, atol=2e-3)
 
 
-def test_predict_refuses_what_it_cannot_take(tiny_fundus2video_weights):
-    method = methods.load("fundus2video", weights=tiny_fundus2video_weights, device="cpu")
+def test_predict_refuses_what_it_cannot_take(tiny_weights):
+    method = methods.load("fundus2video", weights=tiny_weights("fundus2video"), device="cpu")
     with pytest.raises(ValueError, match=r"\(Y, X, 3\)"):
         method.predict(np.zeros((32, 32), np.float32))
     with pytest.raises(ValueError, match="NaN"):
@@ -367,14 +367,14 @@ def test_predict_refuses_what_it_cannot_take(tiny_fundus2video_weights):
         method.saliency(np.zeros((32, 32, 3), np.float32))
 
 
-def test_cli_predicts_tiff_and_mp4_and_evaluates(tiny_fundus2video_weights, tmp_path, capsys):
+def test_cli_predicts_tiff_and_mp4_and_evaluates(tiny_weights, tmp_path, capsys):
     from napari_vesselgan.cli import main
     from napari_vesselgan.data.fundus import fundus_video
     from napari_vesselgan.io import read_image, write_image
 
     photo = tmp_path / "eye.png"
     write_image(photo, np.rint(fundus_video((64, 64), 5).fundus * 255).astype(np.uint8))
-    weights = str(tiny_fundus2video_weights)
+    weights = str(tiny_weights("fundus2video"))
     assert main(["predict", "fundus2video", str(photo), "-o", str(tmp_path / "video.tif"), "--weights", weights,
                  "--device", "cpu", "--frames", "6"]) == 0
     stack = read_image(tmp_path / "video.tif")
@@ -412,12 +412,12 @@ def test_cli_trains_fundus2video(tmp_path):
     assert methods.load("fundus2video", weights=exported, device="cpu").config.ngf == 8
 
 
-def test_prediction_runs_at_the_working_size_and_returns_the_photo_size(tiny_fundus2video_weights):
+def test_prediction_runs_at_the_working_size_and_returns_the_photo_size(tiny_weights):
     """Synthetic training records the scale it learned (working_size); larger photos are generated
     at that scale and the video is resized back."""
     from napari_vesselgan.data.fundus import fundus_video
 
-    method = methods.load("fundus2video", weights=tiny_fundus2video_weights, device="cpu")
+    method = methods.load("fundus2video", weights=tiny_weights("fundus2video"), device="cpu")
     assert method.config.working_size == method.config.synthetic_size == 64
     seen = []
     method.generator.register_forward_hook(lambda module, inputs, output: seen.append(tuple(inputs[0].shape[-2:])))

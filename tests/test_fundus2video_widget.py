@@ -28,6 +28,8 @@ class StandInVideoMethod:
 
     name = "fundus2video"
     in_channels = 3
+    verb = "Generating the video"
+    output_kind = "video"
 
     def __init__(self, delay: float = 0.0):
         self.delay = delay
@@ -37,7 +39,10 @@ class StandInVideoMethod:
     def default_weights(cls) -> Path:
         return Path("/nonexistent/fundus2video.safetensors")
 
-    def predict(self, image, *, frames=12, progress=None, precision="fp32", tile=None):
+    def predict_request(self, image, request, progress=None):
+        return self.predict(image, progress=progress, **request.predict_kwargs())
+
+    def predict(self, image, *, frames=12, progress=None, precision="fp32", tile=None, halo=None):
         assert image.ndim == 3 and image.shape[-1] == 3
         green = np.asarray(image[..., 1], np.float32) / 255.0
         video = []
@@ -60,20 +65,15 @@ def stand_in(tmp_path):
     def make(viewer, delay: float = 0.0) -> tuple[Fundus2VideoWidget, StandInVideoMethod]:
         method = StandInVideoMethod(delay)
         widget = Fundus2VideoWidget(viewer)
-        widget._load_method = lambda weights, device: method
+        widget._load_method = lambda request: method
         widget.set_weights_file(tmp_path / "stand-in.safetensors")
         return widget, method
 
     return make
 
 
-def click_and_wait(qtbot, widget, button) -> str:
-    with qtbot.waitSignal(widget.run_finished, timeout=RUN_TIMEOUT) as blocker:
-        qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
-    return blocker.args[0]
-
-
-def test_video_widget_adds_a_time_series_with_provenance(make_napari_viewer, qtbot, stand_in, tmp_path, errors):
+def test_video_widget_adds_a_time_series_with_provenance(click_and_wait, make_napari_viewer, qtbot, stand_in,
+                                                         tmp_path, errors):
     viewer = make_napari_viewer()
     (fundus,) = viewer.open_sample("napari-vesselgan", "synthetic-fundus")
     fundus.scale = (2.0, 3.0)
@@ -87,7 +87,7 @@ def test_video_widget_adds_a_time_series_with_provenance(make_napari_viewer, qtb
     widget.frames_spin.setValue(6)
     seen = []  # the progress bar's (value, maximum) as it moves
     widget.progress.valueChanged.connect(lambda value: seen.append((value, widget.progress.maximum())))
-    assert click_and_wait(qtbot, widget, widget.run_button) == "done"
+    assert click_and_wait(widget, widget.run_button) == "done"
     assert not errors and not widget.busy
     video = viewer.layers[f"{fundus.name} FFA video"]
     assert video.data.shape == (6, 512, 512) and video.data.dtype == np.float32 and not video.rgb
@@ -112,11 +112,11 @@ def test_video_widget_adds_a_time_series_with_provenance(make_napari_viewer, qtb
 
     # a re-run replaces the data of the same layer
     widget.frames_spin.setValue(3)
-    assert click_and_wait(qtbot, widget, widget.run_button) == "done"
+    assert click_and_wait(widget, widget.run_button) == "done"
     assert viewer.layers[f"{fundus.name} FFA video"] is video and video.data.shape == (3, 512, 512)
 
 
-def test_video_widget_cancel_between_frames_adds_nothing(make_napari_viewer, qtbot, stand_in, errors):
+def test_video_widget_cancel_between_frames_adds_nothing(click_and_wait, make_napari_viewer, qtbot, stand_in, errors):
     viewer = make_napari_viewer()
     viewer.open_sample("napari-vesselgan", "synthetic-fundus")
     widget, method = stand_in(viewer, delay=0.1)
@@ -126,7 +126,7 @@ def test_video_widget_cancel_between_frames_adds_nothing(make_napari_viewer, qtb
             widget.cancel()
 
     widget.progress.valueChanged.connect(cancel_after_first_frame)
-    assert click_and_wait(qtbot, widget, widget.run_button) == "cancelled"
+    assert click_and_wait(widget, widget.run_button) == "cancelled"
     assert len(viewer.layers) == 1 and not errors and not widget.busy and widget.run_button.isEnabled()
     assert 1 <= method.frames_done < 12  # stopped between frames, not after the last
     assert not widget.write_button.isEnabled()
@@ -144,12 +144,12 @@ def test_video_widget_messages(make_napari_viewer, tmp_path, errors):
     assert "weights file" in errors[-1] and not widget.busy and len(viewer.layers) == 1
 
 
-def test_video_slider_plays_the_video(make_napari_viewer, qtbot, stand_in, errors):
+def test_video_slider_plays_the_video(click_and_wait, make_napari_viewer, qtbot, stand_in, errors):
     viewer = make_napari_viewer(show=True)
     (fundus,) = viewer.open_sample("napari-vesselgan", "synthetic-fundus")
     widget, _ = stand_in(viewer)
     widget.frames_spin.setValue(5)
-    assert click_and_wait(qtbot, widget, widget.run_button) == "done" and not errors
+    assert click_and_wait(widget, widget.run_button) == "done" and not errors
     fundus.visible = False
     video = viewer.layers[f"{fundus.name} FFA video"]
     assert viewer.dims.current_step[0] == 0
@@ -165,20 +165,20 @@ def test_video_slider_plays_the_video(make_napari_viewer, qtbot, stand_in, error
     assert video.visible
 
 
-def test_video_widget_runs_the_method(make_napari_viewer, qtbot, tiny_fundus2video_weights, single_torch_thread,
-                                      tmp_path, errors):
+def test_video_widget_runs_the_method(click_and_wait, make_napari_viewer, qtbot, tiny_weights,
+                                      single_torch_thread, tmp_path, errors):
     viewer = make_napari_viewer()
     (fundus,) = viewer.open_sample("napari-vesselgan", "synthetic-fundus")
     kept = fundus.data.copy()
     widget = Fundus2VideoWidget(viewer)
-    widget.set_weights_file(tiny_fundus2video_weights)
+    widget.set_weights_file(tiny_weights("fundus2video"))
     widget.frames_spin.setValue(4)
-    assert click_and_wait(qtbot, widget, widget.run_button) == "done"
+    assert click_and_wait(widget, widget.run_button) == "done"
     assert not errors
     video = viewer.layers[f"{fundus.name} FFA video"]
     assert video.data.shape == (4, 512, 512) and video.data.dtype == np.float32
     assert 0 <= video.data.min() and video.data.max() <= 1
-    assert video.metadata["method"] == "fundus2video" and video.metadata["weights"] == str(tiny_fundus2video_weights)
+    assert video.metadata["method"] == "fundus2video" and video.metadata["weights"] == str(tiny_weights("fundus2video"))
     assert video.metadata["parameters"]["frames"] == 4 and video.metadata["source_layer"] == fundus.name
     assert viewer.dims.current_step[0] == 0 and viewer.dims.nsteps[0] == 4
     assert np.array_equal(fundus.data, kept)
@@ -205,8 +205,9 @@ def test_video_widget_runs_the_method(make_napari_viewer, qtbot, tiny_fundus2vid
     assert not errors and not widget.busy
 
 
-def test_training_widget_trains_fundus2video_on_a_photo_and_a_video_layer(make_napari_viewer, qtbot, tmp_path,
-                                                                         single_torch_thread, errors):
+def test_training_widget_trains_fundus2video_on_a_photo_and_a_video_layer(click_and_wait, make_napari_viewer,
+                                                                          qtbot, tmp_path, single_torch_thread,
+                                                                          errors):
     from napari_vesselgan import methods
     from napari_vesselgan.data.fundus import fundus_video
     from napari_vesselgan.widgets.train_widget import TrainWidget
@@ -223,7 +224,7 @@ def test_training_widget_trains_fundus2video_on_a_photo_and_a_video_layer(make_n
     widget.source_a.select_layers(["photo"])
     widget.source_b.select_layers(["angiogram video"])
     widget.set_run_dir(tmp_path / "run")
-    assert click_and_wait(qtbot, widget, widget.train_button) == "done" and not errors
+    assert click_and_wait(widget, widget.train_button) == "done" and not errors
     assert widget.loss_plot.points["D"][0] == [1, 2]  # the paired GANs' single discriminator is plotted too
     trained = methods.load("fundus2video", weights=widget.last_result.weights, device="cpu")
     assert trained.predict(sample.fundus, frames=3).shape == (3, 64, 64)

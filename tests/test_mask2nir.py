@@ -28,8 +28,8 @@ from napari_vesselgan.nn.pretrained import PretrainedWeightsMissing
 
 
 @pytest.fixture(scope="module")
-def tiny(tiny_mask2nir_weights):
-    return methods.load("mask2nir", weights=tiny_mask2nir_weights, device="cpu")
+def tiny(tiny_weights):
+    return methods.load("mask2nir", weights=tiny_weights("mask2nir"), device="cpu")
 
 
 # ----- prediction --------------------------------------------------------------------------------
@@ -229,7 +229,7 @@ def test_cancelled_pairs_leave_only_complete_pairs(tmp_path):
     assert len(list((tmp_path / "out" / "images").iterdir())) == 2
 
 
-def test_cli_folder_of_masks_to_pairs(tmp_path, tiny_mask2nir_weights, capsys):
+def test_cli_folder_of_masks_to_pairs(tmp_path, tiny_weights, capsys):
     import tifffile
 
     folder = tmp_path / "masks"
@@ -237,25 +237,25 @@ def test_cli_folder_of_masks_to_pairs(tmp_path, tiny_mask2nir_weights, capsys):
     for s in range(2):
         tifffile.imwrite(folder / f"mask{s}.tif", vessel_tree((64, 64), seed=s).mask.astype(np.uint8) * 255)
     out = tmp_path / "pairs"
-    code = main(["predict", "mask2nir", str(folder), "-o", str(out), "--weights", str(tiny_mask2nir_weights),
+    code = main(["predict", "mask2nir", str(folder), "-o", str(out), "--weights", str(tiny_weights("mask2nir")),
                  "--device", "cpu", "--per-mask", "2", "--augment"])
     assert code == 0
     assert sorted(p.name for p in (out / "images").iterdir()) == ["mask0_0.tif", "mask0_1.tif", "mask1_0.tif",
                                                                   "mask1_1.tif"]
     image = tifffile.imread(out / "images" / "mask0_0.tif")
     assert image.dtype == np.uint16 and image.shape == (64, 64)
-    expected = methods.load("mask2nir", weights=tiny_mask2nir_weights, device="cpu").predict(
+    expected = methods.load("mask2nir", weights=tiny_weights("mask2nir"), device="cpu").predict(
         tifffile.imread(folder / "mask0.tif"))
     np.testing.assert_allclose(image / 65535.0, expected, atol=1 / 65535)
     assert main(["predict", "mask2nir", str(folder), "-o", str(tmp_path / "p2"), "--weights",
-                 str(tiny_mask2nir_weights), "--per-mask", "2"]) == 2
+                 str(tiny_weights("mask2nir")), "--per-mask", "2"]) == 2
     assert "--augment" in capsys.readouterr().err
 
 
-def test_cli_evaluate_compares_checkpoints(tmp_path, tiny_mask2nir_weights, capsys):
+def test_cli_evaluate_compares_checkpoints(tmp_path, tiny_weights, capsys):
     out = tmp_path / "evaluation.json"
-    code = main(["evaluate", "mask2nir", "--weights", str(tiny_mask2nir_weights), "--compare",
-                 str(tiny_mask2nir_weights), "--pairs", "1", "--size", "64", "--device", "cpu", "-o", str(out)])
+    code = main(["evaluate", "mask2nir", "--weights", str(tiny_weights("mask2nir")), "--compare",
+                 str(tiny_weights("mask2nir")), "--pairs", "1", "--size", "64", "--device", "cpu", "-o", str(out)])
     assert code == 0
     result = json.loads(out.read_text())
     assert len(result["candidates"]) == 2 and len(result["summary"]) == 4  # two baselines, two checkpoints

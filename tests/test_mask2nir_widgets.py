@@ -23,47 +23,33 @@ from napari_vesselgan.widgets.vessel_mask_widget import VesselMaskWidget  # noqa
 
 RUN_TIMEOUT = 60_000  # ms
 
-
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("single_torch_thread")
 
 
-def click_and_wait(qtbot, widget, button) -> str:
-    with qtbot.waitSignal(widget.run_finished, timeout=RUN_TIMEOUT) as blocker:
-        qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
-    return blocker.args[0]
-
-
-def test_translate_a_labels_layer(make_napari_viewer, qtbot, tiny_mask2nir_weights):
+def test_translate_a_labels_layer(click_and_wait, make_napari_viewer, qtbot, tiny_weights):
     viewer = make_napari_viewer()
     widget = Mask2NirWidget(viewer)
     mask = vessel_tree((96, 80), 4).mask.astype(np.uint8)
     labels = viewer.add_labels(mask, name="mask", scale=(2.0, 2.0))
-    widget.set_weights_file(tiny_mask2nir_weights)
+    widget.set_weights_file(tiny_weights("mask2nir"))
     widget.set_layer("mask")
-    assert click_and_wait(qtbot, widget, widget.run_button) == "done"
+    assert click_and_wait(widget, widget.run_button) == "done"
     result = viewer.layers["mask NIR-II (synthetic)"]
-    expected = methods.load("mask2nir", weights=tiny_mask2nir_weights, device="cpu").predict(mask)
+    expected = methods.load("mask2nir", weights=tiny_weights("mask2nir"), device="cpu").predict(mask)
     np.testing.assert_array_equal(result.data, expected)
     np.testing.assert_array_equal(labels.data, mask)
     np.testing.assert_allclose(result.scale, (2.0, 2.0))
     assert result.metadata["method"] == "mask2nir" and result.metadata["source_layer"] == "mask"
-    assert Path(result.metadata["weights"]) == Path(tiny_mask2nir_weights)
+    assert Path(result.metadata["weights"]) == Path(tiny_weights("mask2nir"))
     assert not widget.busy and widget.run_button.isEnabled()
 
 
-def test_live_layer_follows_painting_tile_by_tile(make_napari_viewer, qtbot, tiny_mask2nir_weights, errors):
+def test_live_layer_follows_painting_tile_by_tile(make_napari_viewer, qtbot, tiny_weights, errors):
     viewer = make_napari_viewer()
     widget = Mask2NirWidget(viewer)
     mask = vessel_tree((256, 256), 6).mask.astype(np.uint8)
     labels = viewer.add_labels(mask, name="mask")
-    widget.set_weights_file(tiny_mask2nir_weights)
+    widget.set_weights_file(tiny_weights("mask2nir"))
     widget.set_layer("mask")
     widget.live_check.setChecked(True)
     follower = widget.follower
@@ -71,7 +57,7 @@ def test_live_layer_follows_painting_tile_by_tile(make_napari_viewer, qtbot, tin
     qtbot.waitUntil(lambda: follower.idle and follower.layer is not None, timeout=RUN_TIMEOUT)
     live = viewer.layers["mask NIR-II (live)"]
     before = np.array(live.data, copy=True)
-    expected = methods.load("mask2nir", weights=tiny_mask2nir_weights, device="cpu").predict(mask)
+    expected = methods.load("mask2nir", weights=tiny_weights("mask2nir"), device="cpu").predict(mask)
     np.testing.assert_allclose(before, expected, atol=1e-5)
     follower.renderer.rendered_tiles.clear()
 
@@ -101,19 +87,19 @@ def test_live_layer_follows_painting_tile_by_tile(make_napari_viewer, qtbot, tin
     assert not errors
 
 
-def test_live_needs_a_2d_labels_layer(make_napari_viewer, tiny_mask2nir_weights, errors):
+def test_live_needs_a_2d_labels_layer(make_napari_viewer, tiny_weights, errors):
     viewer = make_napari_viewer()
     widget = Mask2NirWidget(viewer)
     viewer.add_image(np.zeros((64, 64), np.uint8), name="image")
-    widget.set_weights_file(tiny_mask2nir_weights)
+    widget.set_weights_file(tiny_weights("mask2nir"))
     widget.set_layer("image")
     widget.live_check.setChecked(True)
     assert widget.follower is None and not widget.live_check.isChecked()
     assert errors and "Labels" in errors[-1]
 
 
-def test_folder_of_masks_to_pairs_from_the_widget(make_napari_viewer, qtbot, tiny_mask2nir_weights, tmp_path,
-                                                  errors):
+def test_folder_of_masks_to_pairs_from_the_widget(click_and_wait, make_napari_viewer, qtbot, tiny_weights,
+                                                  tmp_path, errors):
     import tifffile
 
     viewer = make_napari_viewer()
@@ -122,11 +108,11 @@ def test_folder_of_masks_to_pairs_from_the_widget(make_napari_viewer, qtbot, tin
     folder.mkdir()
     for s in range(2):
         tifffile.imwrite(folder / f"m{s}.tif", vessel_tree((64, 64), seed=s).mask.astype(np.uint8))
-    widget.set_weights_file(tiny_mask2nir_weights)
+    widget.set_weights_file(tiny_weights("mask2nir"))
     widget.masks_edit.setText(str(folder))
     widget.output_edit.setText(str(tmp_path / "out"))
     widget.per_mask_spin.setValue(3)
-    assert click_and_wait(qtbot, widget, widget.pairs_button) == "done"
+    assert click_and_wait(widget, widget.pairs_button) == "done"
     assert len(list((tmp_path / "out" / "images").iterdir())) == 6
     record = json.loads((tmp_path / "out" / "pairs.json").read_text())
     assert record["complete"] and record["method"]["method"] == "mask2nir"
@@ -135,14 +121,14 @@ def test_folder_of_masks_to_pairs_from_the_widget(make_napari_viewer, qtbot, tin
     assert errors and "augment" in errors[-1].lower() and not widget.busy
 
 
-def test_vessel_mask_widget_adds_a_labels_layer(make_napari_viewer, qtbot, errors):
+def test_vessel_mask_widget_adds_a_labels_layer(click_and_wait, make_napari_viewer, qtbot, errors):
     viewer = make_napari_viewer()
     widget = VesselMaskWidget(viewer)
     tree = vessel_tree((128, 128), 8)
     image = render_nir(tree, 8)
     viewer.add_image(image, name="nir")
     widget.set_layer("nir")
-    assert click_and_wait(qtbot, widget, widget.run_button) == "done"
+    assert click_and_wait(widget, widget.run_button) == "done"
     layer = viewer.layers["nir vessel mask"]
     assert isinstance(layer, Labels) and layer.data.dtype == np.uint8
     assert layer.metadata["parameters"]["threshold"] == "otsu"
@@ -169,8 +155,7 @@ def test_training_widget_offers_masks_and_images_for_mask2nir(make_napari_viewer
     assert widget.build_config().feature_weights == "random"
 
 
-def test_cancel_of_a_folder_run_keeps_only_complete_pairs(make_napari_viewer, qtbot, tiny_mask2nir_weights,
-                                                          tmp_path):
+def test_cancel_of_a_folder_run_keeps_only_complete_pairs(make_napari_viewer, qtbot, tiny_weights, tmp_path):
     import tifffile
 
     viewer = make_napari_viewer()
@@ -179,7 +164,7 @@ def test_cancel_of_a_folder_run_keeps_only_complete_pairs(make_napari_viewer, qt
     folder.mkdir()
     for s in range(30):
         tifffile.imwrite(folder / f"m{s:02d}.tif", vessel_tree((96, 96), seed=s).mask.astype(np.uint8))
-    widget.set_weights_file(tiny_mask2nir_weights)
+    widget.set_weights_file(tiny_weights("mask2nir"))
     widget.masks_edit.setText(str(folder))
     widget.output_edit.setText(str(tmp_path / "out"))
     widget.per_mask_spin.setValue(4)

@@ -124,17 +124,17 @@ def test_paper_preset_has_the_papers_widths():
 
 
 # ----- training ------------------------------------------------------------------------------
-def test_training_writes_both_stages_and_resumes(tiny_superres_weights):
-    run = tiny_superres_weights.parents[1]
+def test_training_writes_both_stages_and_resumes(tiny_weights):
+    run = tiny_weights("superres").parents[1]
     assert (run / "pretrain" / "superres.safetensors").is_file()
     history = json.loads((run / "finetune" / "validation.json").read_text())
     assert [h["step"] for h in history] == [0, 2, 3]
-    method = methods.load("superres", weights=tiny_superres_weights, device="cpu")
+    method = methods.load("superres", weights=tiny_weights("superres"), device="cpu")
     assert method.provenance["stage"] == "finetune"
     # running again on the same folder resumes (finished: nothing more to train)
     config = SuperResConfig.preset("test")
     again = SuperResMethod.untrained(config, device="cpu").train("synthetic", config, run_dir=run)
-    assert again == tiny_superres_weights
+    assert again == tiny_weights("superres")
     assert len(json.loads((run / "finetune" / "losses.json").read_text())) == config.finetune_steps
 
 
@@ -190,8 +190,8 @@ def test_training_on_user_images_and_bad_input(tmp_path):
 
 # ----- prediction ----------------------------------------------------------------------------
 @pytest.fixture(scope="module")
-def tiny_method(tiny_superres_weights):
-    return methods.load("superres", weights=tiny_superres_weights, device="cpu")
+def tiny_method(tiny_weights):
+    return methods.load("superres", weights=tiny_weights("superres"), device="cpu")
 
 
 def test_predict_same_size_and_low_resolution(tiny_method):
@@ -251,7 +251,7 @@ def test_evaluation_reports_all_candidates(tiny_method, real_dir):
 
 
 # ----- command line --------------------------------------------------------------------------
-def test_cli_predict_train_and_evaluate(tmp_path, tiny_superres_weights, capsys):
+def test_cli_predict_train_and_evaluate(tmp_path, tiny_weights, capsys):
     from napari_vesselgan.cli import main
     from napari_vesselgan.io import read_image, write_tiff
 
@@ -259,7 +259,7 @@ def test_cli_predict_train_and_evaluate(tmp_path, tiny_superres_weights, capsys)
     low_file = write_tiff(tmp_path / "small.tif", small)
     out = tmp_path / "big.tif"
     assert main(["predict", "superres", str(low_file), "-o", str(out), "--scale", "4",
-                 "--weights", str(tiny_superres_weights), "--device", "cpu"]) == 0
+                 "--weights", str(tiny_weights("superres")), "--device", "cpu"]) == 0
     assert read_image(out).shape == (64, 96) and read_image(out).dtype == np.uint16
     assert main(["predict", "denoise", str(low_file), "-o", str(tmp_path / "x.tif"), "--scale", "4"]) == 2
     assert "unrecognized arguments: --scale" in capsys.readouterr().err
@@ -275,7 +275,7 @@ def test_cli_predict_train_and_evaluate(tmp_path, tiny_superres_weights, capsys)
     assert "missing.pth does not exist" in capsys.readouterr().err
 
     report = tmp_path / "eval.json"
-    assert main(["evaluate", "superres", "--weights", str(tiny_superres_weights), "--pairs", "1", "--size", "64",
+    assert main(["evaluate", "superres", "--weights", str(tiny_weights("superres")), "--pairs", "1", "--size", "64",
                  "-o", str(report)]) == 0
     written = json.loads(report.read_text())
     assert set(written["synthetic"]["summary"]) >= {"bicubic", "model"}

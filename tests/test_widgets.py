@@ -27,27 +27,7 @@ from napari_vesselgan.widgets.train_widget import TrainWidget  # noqa: E402
 
 RUN_TIMEOUT = 60_000  # ms
 
-
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread(request):
-    """One intra-op thread for these tests (and the tiny weights they train first).
-
-    They check behaviour, not speed; on a 2-core machine shared with other work, torch's two
-    OpenMP threads wait on each other and small ops ran 25-300x slower than with one.
-    """
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    request.getfixturevalue("tiny_denoise_weights")  # train it now, with one thread, if not done yet
-    yield
-    torch.set_num_threads(before)
-
-
-def click_and_wait(qtbot, widget, button, timeout: int = RUN_TIMEOUT) -> str:
-    with qtbot.waitSignal(widget.run_finished, timeout=timeout) as blocker:
-        qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
-    return blocker.args[0]
+pytestmark = pytest.mark.usefixtures("single_torch_thread")
 
 
 def assert_idle(widget, run_button) -> None:
@@ -121,6 +101,59 @@ def test_run_with_progress_wraps_runtime_errors_and_cancels():
     assert len(calls) == 4  # stopped at the first progress call after the cancel
 
 
+def test_typed_messages_move_the_bar_and_the_status_and_the_context_comes_back(click_and_wait,
+                                                                               make_napari_viewer, qtbot):
+    import threading
+
+    from qtpy.QtWidgets import QFormLayout
+
+    from napari_vesselgan.jobs.messages import Phase, Progress
+    from napari_vesselgan.widgets._job_widget import JobWidget
+
+    release = threading.Event()
+
+    def job(report, cancel):
+        report(Phase("Halfway there..."))
+        report(Progress(3, 7))
+        release.wait(RUN_TIMEOUT / 1000)
+        return 42
+
+    class Dock(JobWidget):
+        def __init__(self, viewer):
+            super().__init__(viewer)
+            self._lay_out(QFormLayout(), "Run", lambda: self._start_job(job, "Starting...", context="the context"))
+
+        def _on_return(self, result, context):
+            self.returned = (result, context)
+            self.last_outcome = "done"
+
+    widget = Dock(make_napari_viewer())
+    with qtbot.waitSignal(widget.run_finished, timeout=RUN_TIMEOUT) as blocker:
+        qtbot.mouseClick(widget.run_button, Qt.MouseButton.LeftButton)
+        qtbot.waitUntil(lambda: (widget.progress.value(), widget.progress.maximum()) == (3, 7), timeout=RUN_TIMEOUT)
+        assert widget.status_label.text() == "Halfway there..."
+        release.set()
+    assert blocker.args == ["done"] and widget.returned == (42, "the context") and not widget.busy
+
+
+def test_device_and_precision_choices_are_the_command_lines(make_napari_viewer):
+    import torch
+
+    from napari_vesselgan.methods.request import DEVICES, PRECISIONS
+
+    viewer = make_napari_viewer()
+    dock, train = DenoiseWidget(viewer), TrainWidget(viewer)
+    for combo in (dock.device_combo, train.device_combo):
+        assert tuple(combo.itemData(i) for i in range(combo.count())) == DEVICES
+        cuda = combo.model().item(DEVICES.index("cuda"))
+        assert cuda.isEnabled() == torch.cuda.is_available()
+        assert cuda.isEnabled() or "CUDA" in cuda.toolTip()
+        mps = combo.model().item(DEVICES.index("mps"))
+        assert mps.isEnabled() == torch.backends.mps.is_available()
+    combo = dock.precision_combo
+    assert tuple(combo.itemData(i) for i in range(combo.count())) == PRECISIONS
+
+
 # ----- denoise widget -----------------------------------------------------------------------------
 def test_layer_choice_follows_the_viewer(make_napari_viewer):
     viewer = make_napari_viewer()
@@ -138,7 +171,8 @@ def test_layer_choice_follows_the_viewer(make_napari_viewer):
     assert widget.layer_combo.currentText() == "second"
 
 
-def test_denoise_run_adds_result_metrics_and_saliency(make_napari_viewer, qtbot, tiny_denoise_weights, tmp_path):
+def test_denoise_run_adds_result_metrics_and_saliency(click_and_wait, make_napari_viewer, qtbot, tiny_weights,
+                                                      tmp_path):
     viewer = make_napari_viewer()
     widget = DenoiseWidget(viewer)
     viewer.window.add_dock_widget(widget)
@@ -146,11 +180,11 @@ def test_denoise_run_adds_result_metrics_and_saliency(make_napari_viewer, qtbot,
     layer = viewer.add_image(low, name="lowlight", scale=(2.0, 0.5), translate=(3.0, 4.0))
     original = layer.data.copy()
     assert widget.layer_combo.currentText() == "lowlight"
-    widget.set_weights_file(tiny_denoise_weights)
+    widget.set_weights_file(tiny_weights("denoise"))
     widget.device_combo.setCurrentText("cpu")
     widget.saliency_check.setChecked(True)
 
-    assert click_and_wait(qtbot, widget, widget.run_button) == "done"
+    assert click_and_wait(widget, widget.run_button) == "done"
 
     assert_idle(widget, widget.run_button)
     np.testing.assert_array_equal(layer.data, original)  # the input is untouched
@@ -162,7 +196,7 @@ def test_denoise_run_adds_result_metrics_and_saliency(make_napari_viewer, qtbot,
     np.testing.assert_allclose(result.contrast_limits, layer.contrast_limits)
     meta = result.metadata
     assert meta["method"] == "denoise"
-    assert Path(meta["weights"]) == Path(tiny_denoise_weights)
+    assert Path(meta["weights"]) == Path(tiny_weights("denoise"))
     assert meta["parameters"]["tile"] is None and meta["parameters"]["device"] == "cpu"
     assert meta["source_layer"] == "lowlight"
     assert [row["metric"] for row in meta["metrics"]] == list(EXPLAINABLE_METRICS)
@@ -186,7 +220,7 @@ def test_denoise_run_adds_result_metrics_and_saliency(make_napari_viewer, qtbot,
     # a second run replaces our own result instead of piling up layers
     widget.saliency_check.setChecked(False)
     n_layers = len(viewer.layers)
-    assert click_and_wait(qtbot, widget, widget.run_button) == "done"
+    assert click_and_wait(widget, widget.run_button) == "done"
     assert len(viewer.layers) == n_layers
 
     # the report of the last result
@@ -196,14 +230,14 @@ def test_denoise_run_adds_result_metrics_and_saliency(make_napari_viewer, qtbot,
     assert (tmp_path / "report" / "report.md").is_file() and (tmp_path / "report" / "metrics.json").is_file()
 
 
-def test_denoise_cancel_adds_nothing_and_clears_busy_state(make_napari_viewer, qtbot, tiny_denoise_weights):
+def test_denoise_cancel_adds_nothing_and_clears_busy_state(make_napari_viewer, qtbot, tiny_weights):
     viewer = make_napari_viewer()
     widget = DenoiseWidget(viewer)
     viewer.window.add_dock_widget(widget)
     low, _ = lowlight_pair((256, 256), seed=1)
     layer = viewer.add_image(low, name="big")
     original = low.copy()
-    widget.set_weights_file(tiny_denoise_weights)
+    widget.set_weights_file(tiny_weights("denoise"))
     widget.device_combo.setCurrentText("cpu")
     widget.tile_spin.setValue(64)  # hundreds of progress steps
 
@@ -221,7 +255,7 @@ def test_denoise_cancel_adds_nothing_and_clears_busy_state(make_napari_viewer, q
 
 
 @pytest.mark.parametrize("kind", ["random-bytes", "pickle"])
-def test_denoise_bad_weights_reports_error(make_napari_viewer, qtbot, tmp_path, errors, kind):
+def test_denoise_bad_weights_reports_error(click_and_wait, make_napari_viewer, qtbot, tmp_path, errors, kind):
     viewer = make_napari_viewer()
     widget = DenoiseWidget(viewer)
     viewer.window.add_dock_widget(widget)
@@ -234,7 +268,7 @@ def test_denoise_bad_weights_reports_error(make_napari_viewer, qtbot, tmp_path, 
         path.write_bytes(pickle.dumps({"generator": np.zeros(3)}))
     widget.set_weights_file(path)
 
-    assert click_and_wait(qtbot, widget, widget.run_button) == "error"
+    assert click_and_wait(widget, widget.run_button) == "error"
 
     assert [lay.name for lay in viewer.layers] == ["low"]
     assert_idle(widget, widget.run_button)
@@ -259,7 +293,7 @@ def test_denoise_missing_default_weights_says_what_to_do(make_napari_viewer, mon
 
 
 # ----- training widget ----------------------------------------------------------------------------
-def test_train_widget_trains_on_layers_and_shares_weights(make_napari_viewer, qtbot, tmp_path):
+def test_train_widget_trains_on_layers_and_shares_weights(click_and_wait, make_napari_viewer, qtbot, tmp_path):
     viewer = make_napari_viewer()
     denoise = DenoiseWidget(viewer)  # docked before training: must learn of the new weights
     widget = TrainWidget(viewer)
@@ -277,7 +311,7 @@ def test_train_widget_trains_on_layers_and_shares_weights(make_napari_viewer, qt
     widget.set_run_dir(run_dir)
     assert not denoise.weights_combo.model().item(1).isEnabled()
 
-    assert click_and_wait(qtbot, widget, widget.train_button) == "done"
+    assert click_and_wait(widget, widget.train_button) == "done"
 
     assert_idle(widget, widget.train_button)
     assert widget.progress.value() == 3 and widget.progress.maximum() == 3
@@ -301,7 +335,7 @@ def test_train_widget_trains_on_layers_and_shares_weights(make_napari_viewer, qt
     assert DenoiseWidget(viewer).offered_weights()["trained"] == weights
 
 
-def test_train_cancel_saves_checkpoint_and_train_resumes(make_napari_viewer, qtbot, tmp_path):
+def test_train_cancel_saves_checkpoint_and_train_resumes(click_and_wait, make_napari_viewer, qtbot, tmp_path):
     from napari_vesselgan.engine.checkpoint import load_checkpoint
 
     viewer = make_napari_viewer()
@@ -327,7 +361,7 @@ def test_train_cancel_saves_checkpoint_and_train_resumes(make_napari_viewer, qtb
     assert widget.run_dir_edit.text() == str(run_dir)  # kept, so Train resumes
 
     widget.steps_spin.setValue(stopped + 2)
-    assert click_and_wait(qtbot, widget, widget.train_button) == "done"
+    assert click_and_wait(widget, widget.train_button) == "done"
     assert widget.last_result.start_step == stopped and widget.last_result.step == stopped + 2
     assert widget.loss_plot.points["G"][0] == list(range(1, stopped + 3))  # old history + new steps
 
@@ -345,6 +379,26 @@ def test_train_refuses_existing_checkpoint_without_resume(make_napari_viewer, tm
     widget.source_a.set_kind("layers")  # no layers selected: a message, not a crash
     widget.train_button.click()
     assert not widget.busy and len(errors) == 2 and "domain A" in errors[1]
+
+
+def test_train_request_follows_the_controls_and_the_config_checks_patches(make_napari_viewer, tmp_path, errors):
+    from napari_vesselgan.methods.request import DEVICES
+
+    viewer = make_napari_viewer()
+    viewer.add_image(np.zeros((64, 64), np.uint16), name="clean")
+    widget = TrainWidget(viewer)
+    widget.method_combo.setCurrentIndex(widget.method_combo.findData("denoise"))
+    widget.set_preset("test")
+    widget.source_b.select_layers(["clean"])
+    widget.set_run_dir(tmp_path / "run")
+    widget.device_combo.setCurrentIndex(DEVICES.index("cpu"))
+    request = widget.build_request()
+    assert (request.method, request.device, request.run_dir, request.resume) == ("denoise", "cpu", tmp_path / "run",
+                                                                                True)
+    assert request.sources[0] == "synthetic" and len(request.sources[1]) == 1 and request.config.patch_size == 64
+    widget.patch_spin.setValue(62)
+    widget.train_button.click()
+    assert not widget.busy and len(errors) == 1 and "must be a multiple of" in errors[0]
 
 
 # ----- plugin manifest ----------------------------------------------------------------------------

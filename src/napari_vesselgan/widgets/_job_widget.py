@@ -5,7 +5,11 @@ cycle around :func:`._workers.run_with_progress` and :func:`._workers.start_job`
 
 * :meth:`JobWidget._start_job` makes the cancel event, sets the busy state and starts the
   worker with the widget's ``_on_yield`` and ``_on_return`` (each widget's own) and the shared
-  ``_on_error`` and ``_on_finished``;
+  ``_on_error`` and ``_on_finished``; the run's ``context`` (what the result handler needs
+  from the time the run started: the source layer's name and placement, the start time) goes
+  with the job and comes back as ``_on_return(result, context)``, never kept on the widget;
+* ``_on_yield`` dispatches on the typed messages of ``jobs.messages`` (``Phase``,
+  ``Progress``; the training dock adds its own);
 * :meth:`JobWidget.cancel` sets the event (the job stops at its next progress report or step);
 * ``_on_error`` records "cancelled" or "error" and tells the user, ``_on_finished`` clears the
   busy state and emits :attr:`JobWidget.run_finished` with the outcome;
@@ -28,8 +32,9 @@ import napari.utils.notifications as notifications
 from qtpy.QtCore import Signal
 from qtpy.QtWidgets import QFormLayout, QHBoxLayout, QLabel, QProgressBar, QPushButton, QVBoxLayout, QWidget
 
+from napari_vesselgan.jobs.messages import Message, Phase, Progress, Report
 from napari_vesselgan.widgets._state import LayerWatcher, state_for
-from napari_vesselgan.widgets._workers import Cancelled, Report, describe_error, run_with_progress, start_job
+from napari_vesselgan.widgets._workers import Cancelled, describe_error, run_with_progress, start_job
 
 if TYPE_CHECKING:
     import napari
@@ -122,9 +127,10 @@ class JobWidget(QWidget):
         """Tell the user (a napari notification); tests may replace this."""
         notifications.show_error(message)
 
-    def _start_job(self, job: Callable[[Report, threading.Event], Any], status: str, *,
+    def _start_job(self, job: Callable[[Report, threading.Event], Any], status: str, *, context: Any = None,
                    raise_on_cancel: bool = True) -> None:
-        """Run ``job(report, cancel)`` in a worker (see ``run_with_progress``) and show ``status``.
+        """Run ``job(report, cancel)`` in a worker (see ``run_with_progress``) and show ``status``;
+        its result comes back as ``_on_return(result, context)``.
 
         Everything the job needs must have been read already, in the GUI thread: the job runs
         in a helper thread and touches no widget or layer.
@@ -133,7 +139,8 @@ class JobWidget(QWidget):
         generator = run_with_progress(lambda report: job(report, cancel), cancel, raise_on_cancel=raise_on_cancel)
         self._set_busy(True)
         self.status_label.setText(status)
-        self.worker = start_job(generator, on_yield=self._on_yield, on_return=self._on_return,
+        self.worker = start_job(generator, on_yield=self._on_yield,
+                                on_return=lambda result: self._on_return(result, context),
                                 on_error=self._on_error, on_finished=self._on_finished)
 
     def cancel(self) -> None:
@@ -144,19 +151,22 @@ class JobWidget(QWidget):
             self.cancel_button.setText(self.cancelling_button_text)
             self.status_label.setText(self.cancelling_status)
 
-    def _on_yield(self, items: list) -> None:
-        """What the job reported (a batch of items): ("progress", done, total) moves the bar,
-        ("phase", text) sets the status (unless a cancel is under way); widgets add their own."""
-        for item in items:
-            if item[0] == "progress":
-                _, done, total = item
-                self.progress.setRange(0, total)
-                self.progress.setValue(done)
-            elif item[0] == "phase" and not self.cancel_requested:
-                self.status_label.setText(item[1])
+    def _on_yield(self, messages: list[Message]) -> None:
+        """What the job reported (a batch of messages), one at a time through ``_on_message``."""
+        for message in messages:
+            self._on_message(message)
 
-    def _on_return(self, result: Any) -> None:
-        """The job's result; a widget sets ``last_outcome`` to "done" or "cancelled" here."""
+    def _on_message(self, message: Message) -> None:
+        """``Progress`` moves the bar, ``Phase`` sets the status (unless a cancel is under way)."""
+        if isinstance(message, Progress):
+            self.progress.setRange(0, message.total)
+            self.progress.setValue(message.done)
+        elif isinstance(message, Phase) and not self.cancel_requested:
+            self.status_label.setText(message.text)
+
+    def _on_return(self, result: Any, context: Any) -> None:
+        """The job's result with the run's context (``_start_job``'s); a widget sets
+        ``last_outcome`` to "done" or "cancelled" here."""
 
     def _on_error(self, error: BaseException) -> None:
         if isinstance(error, Cancelled):

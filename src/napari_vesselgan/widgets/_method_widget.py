@@ -1,23 +1,33 @@
 """What the dock widgets that run a trained method share: choosing the layer, the weights
-(bundled, the last training run in this viewer, or a file), the device, tiles and precision,
-loading the method once per choice, and putting results into the viewer as layers.
+(bundled, the last training run in this viewer, or a file), the device, tiles, precision and
+the method's own options, building one typed ``PredictionRequest`` from them, running
+``jobs.predict.run_prediction`` in a worker (loading the method once per choice) and putting
+the ``PredictionResult`` into the viewer as layers.
 
-A subclass sets ``method_name`` (and the texts), calls :meth:`MethodWidget._build_method_form`
-to get a form with those controls, adds its own, and calls :meth:`MethodWidget._start_watching`
-at the end of its ``__init__``.
+A subclass sets ``method_name`` and the texts (``result_suffix``, ``starting_status``, ...)
+and lays itself out in ``_build``: :meth:`MethodWidget._build_method_form` gives a form with
+those controls (the method's own options built by magicgui from its declared
+``options_class``), the subclass adds its own. The run's context (a
+:class:`Run`: the source layer's name and placement, the start time) travels with the job and
+comes back to ``_on_return`` with the result.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
+import napari.utils.notifications as notifications
 import numpy as np
+from magicgui.widgets import Widget, create_widget
 from napari.layers import Image
+from pydantic.fields import FieldInfo
 from qtpy.QtCore import Qt
 from qtpy.QtWidgets import (
+    QCheckBox,
     QComboBox,
     QFileDialog,
     QFormLayout,
@@ -29,32 +39,160 @@ from qtpy.QtWidgets import (
 )
 
 from napari_vesselgan import methods
+from napari_vesselgan.jobs.predict import PredictionResult, run_prediction
+from napari_vesselgan.methods.options import PredictOptions
+from napari_vesselgan.methods.request import DEVICE_HELP, DEVICES, PRECISION_HELP, PRECISIONS, PredictionRequest
 from napari_vesselgan.widgets._job_widget import JobWidget
+from napari_vesselgan.widgets._layers import put_layer
 from napari_vesselgan.widgets._state import LayerWatcher, fill_layer_combo
+from napari_vesselgan.widgets._workers import describe_error
 
 if TYPE_CHECKING:
     import napari
 
 WEIGHTS_DEFAULT, WEIGHTS_TRAINED, WEIGHTS_FILE = "default", "trained", "file"
 
+#: How the precision combo words each of ``request.PRECISIONS``.
+PRECISION_TEXTS = {"fp32": "fp32 (exact)", "auto": "auto (bf16 on GPU, fp32 on CPU)",
+                   "bf16": "bf16 (faster, approximate)", "fp16": "fp16 (faster, approximate)"}
+
+
+def unavailable_devices() -> dict[str, str]:
+    """Devices of ``request.DEVICES`` this machine lacks, with the reason (a tooltip)."""
+    missing: dict[str, str] = {}
+    try:
+        import torch
+
+        if not torch.cuda.is_available():
+            missing["cuda"] = "no CUDA GPU found"
+        mps = getattr(torch.backends, "mps", None)
+        if mps is None or not mps.is_available():
+            missing["mps"] = "no Apple MPS device found"
+    except Exception:  # noqa: BLE001 - offer every device if torch cannot tell
+        pass
+    return missing
+
+
+def device_combo() -> QComboBox:
+    """The command line's device choices (``request.DEVICES``); those this machine lacks are disabled."""
+    combo = QComboBox()
+    missing = unavailable_devices()
+    for index, device in enumerate(DEVICES):
+        combo.addItem(device, device)
+        if device in missing:
+            combo.model().item(index).setEnabled(False)
+            combo.model().item(index).setToolTip(missing[device])
+    combo.setToolTip(DEVICE_HELP)
+    return combo
+
+
+def precision_combo() -> QComboBox:
+    """The command line's precision choices (``request.PRECISIONS``)."""
+    combo = QComboBox()
+    for precision in PRECISIONS:
+        combo.addItem(PRECISION_TEXTS.get(precision, precision), precision)
+    combo.setToolTip(PRECISION_HELP)
+    return combo
+
+
+def option_widget(name: str, info: FieldInfo) -> Widget:
+    """A magicgui control for one field of an options model: its type, default, bounds and description."""
+    options: dict[str, Any] = {"tooltip": info.description or ""}
+    for constraint in info.metadata:
+        for bound, key, step in (("ge", "min", 0), ("gt", "min", 1), ("le", "max", 0), ("lt", "max", -1)):
+            value = getattr(constraint, bound, None)
+            if value is not None:
+                options[key] = value + step if info.annotation is int else value
+    return create_widget(value=info.default, annotation=info.annotation, name=name,
+                         label=name.replace("_", " ").capitalize(), options=options)
+
+
+def option_widgets(options_class: type[PredictOptions]) -> dict[str, Widget]:
+    """magicgui controls for the options that shape a prediction (not those that only shape files)."""
+    return {name: option_widget(name, info) for name, info in options_class.model_fields.items()
+            if name not in options_class.FILE_OPTIONS}
+
+
+@dataclass(frozen=True)
+class Run:
+    """A run's context: what its result handler needs from the time it started, read from the
+    input layer in the GUI thread and handed back with the result (never kept on the dock)."""
+
+    source: str
+    scale: tuple[float, ...]
+    translate: tuple[float, ...]
+    contrast_limits: tuple[float, ...] | None = None
+    units: tuple[Any, ...] | None = None
+    #: The input the job read (a report compares it with the result).
+    data: Any = field(default=None, repr=False, compare=False)
+    started: float = field(default_factory=time.perf_counter)
+
+    @classmethod
+    def of(cls, layer: Any, data: Any = None) -> Run:
+        """The context of a run on ``layer`` (an image or a labels layer) reading ``data``, starting now."""
+        limits = getattr(layer, "contrast_limits", None)
+        units = getattr(layer, "units", None)
+        return cls(layer.name, tuple(layer.scale), tuple(layer.translate),
+                   tuple(limits) if limits is not None else None, tuple(units) if units is not None else None, data)
+
+    @property
+    def seconds(self) -> float:
+        """Seconds since the run started."""
+        return time.perf_counter() - self.started
+
+    def placement(self, zoom: float | Sequence[float] = 1.0) -> dict[str, Any]:
+        """scale / translate (and units) that put a result over its input; ``zoom`` (one value,
+        or one per axis) for results with that many times the pixels per axis, placed so that
+        pixel centres match the input's as bicubic resampling maps them."""
+        zooms = [float(zoom)] * len(self.scale) if np.isscalar(zoom) else [float(z) for z in zoom]
+        scale = tuple(s / z for s, z in zip(self.scale, zooms))
+        translate = tuple(t - (s - new) / 2 for t, s, new in zip(self.translate, self.scale, scale))
+        placement: dict[str, Any] = {"scale": scale, "translate": translate}
+        if self.units is not None:
+            placement["units"] = self.units
+        return placement
+
 
 class MethodWidget(JobWidget):
-    """A dock widget that runs ``methods.load(method_name)`` on a chosen image layer."""
+    """A dock widget that runs ``run_prediction`` of ``method_name`` on a chosen layer."""
 
     #: The registered method this widget runs.
     method_name: ClassVar[str]
     #: The tooltip of the layer chooser.
     layer_tooltip: ClassVar[str] = "Grey image layer (RGB and multiscale layers are not listed)"
+    #: What the user is told when no layer is chosen.
+    no_layer_hint: ClassVar[str] = "Choose an image layer."
+    #: The status while it runs ("{name}": the layer's name).
+    starting_status: ClassVar[str] = "Predicting {name}..."
+    #: The result layer is "<input> <result_suffix>".
+    result_suffix: ClassVar[str] = "result"
+    #: The saliency map the dock offers (one of the method's ``saliency_kinds``; None: none) and its check box.
+    saliency_kind: ClassVar[str | None] = None
+    saliency_text: ClassVar[str] = "Add the saliency map"
+    #: The overlay's ``kind`` in its metadata (the saliency dock tells its own maps by it).
+    saliency_label: ClassVar[str] = "saliency"
+    #: Whether a run also computes the explainable metrics of input and result.
+    explainable_metrics: ClassVar[bool] = False
+    #: Fixed display settings of the result layer (None: the input's contrast limits).
+    result_display: ClassVar[dict[str, Any] | None] = None
+    cancelled_status = "Cancelled; nothing was added."
 
     def __init__(self, napari_viewer: napari.viewer.Viewer, parent: QWidget | None = None):
         super().__init__(napari_viewer, parent)
         self.weights_file: Path | None = None
+        self.last_run: Run | None = None
+        self.option_widgets: dict[str, Widget] = {}
+        self.saliency_check: QCheckBox | None = None
         self._method_cache: tuple[tuple, Any] | None = None
-        self._source: dict[str, Any] = {}
-        self._started = 0.0
+        self._build()
+        self._start_watching()
+
+    def _build(self) -> None:
+        """Lay out the dock (with :meth:`_build_method_form` and :meth:`JobWidget._lay_out`)."""
+        raise NotImplementedError
 
     def _start_watching(self) -> None:
-        """Follow the viewer's layers and training runs (call once the controls exist)."""
+        """Follow the viewer's layers and training runs (once the controls exist)."""
         self._watcher = LayerWatcher(self.viewer, self._refresh_layers)
         self.state.trained_weights_changed.connect(self._on_trained_weights)
         self._refresh_layers()
@@ -88,18 +226,7 @@ class MethodWidget(JobWidget):
         self.weights_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         form.addRow("", self.weights_label)
 
-        self.device_combo = QComboBox()
-        for device in ("auto", "cpu", "cuda"):
-            self.device_combo.addItem(device, device)
-        self.device_combo.setToolTip("auto: CUDA if there is a GPU, else the CPU")
-        try:
-            import torch
-
-            if not torch.cuda.is_available():
-                self.device_combo.model().item(2).setEnabled(False)
-                self.device_combo.model().item(2).setToolTip("no CUDA GPU found")
-        except Exception:  # noqa: BLE001 - keep the item if torch cannot tell
-            pass
+        self.device_combo = device_combo()
         form.addRow("Device", self.device_combo)
 
         self.tile_spin = QSpinBox()
@@ -110,17 +237,26 @@ class MethodWidget(JobWidget):
         self.tile_spin.setToolTip("Tile side for large images (0: whole image when it fits in memory)")
         form.addRow("Tile size", self.tile_spin)
 
-        self.precision_combo = QComboBox()
-        self.precision_combo.addItem("fp32 (exact)", "fp32")
-        self.precision_combo.addItem("auto (bf16 on GPU, fp32 on CPU)", "auto")
-        self.precision_combo.addItem("bf16 (faster, approximate)", "bf16")
+        self.precision_combo = precision_combo()
         form.addRow("Precision", self.precision_combo)
+
+        # the method's own options, as it declares them (superres's scale, fundus2video's frames)
+        self.option_widgets = option_widgets(methods.method_class(self.method_name).options_class)
+        for widget in self.option_widgets.values():
+            form.addRow(widget.label, widget.native)
+        if self.saliency_kind is not None:
+            self.saliency_check = QCheckBox(self.saliency_text)
+            form.addRow("", self.saliency_check)
         return form
 
     def _method_controls(self) -> tuple[QWidget, ...]:
-        """The common controls, disabled while a job runs."""
+        """The common controls (the method's options among them), disabled while a job runs."""
+        extra = (self.saliency_check,) if self.saliency_check is not None else ()
         return (self.layer_combo, self.weights_combo, self.browse_button, self.device_combo, self.tile_spin,
-                self.precision_combo)
+                self.precision_combo, *(widget.native for widget in self.option_widgets.values()), *extra)
+
+    def _job_controls(self) -> tuple[QWidget, ...]:
+        return (self.run_button, *self._method_controls())
 
     # ----- layers -----------------------------------------------------------------------------
     def image_layers(self) -> list[Image]:
@@ -220,35 +356,64 @@ class MethodWidget(JobWidget):
             raise ValueError("No training run has finished in this viewer yet; train one with 'Train a model'.")
         raise ValueError("Choose a weights file (Browse...).")
 
-    def _load_method(self, weights: Path, device: str):
-        """``methods.load`` with a one-entry cache (same file, same modification time, same device)."""
-        key = (str(weights), weights.stat().st_mtime_ns if weights.is_file() else None, device)
+    def _load_method(self, request: PredictionRequest):
+        """``methods.load`` with a one-entry cache (same file, same modification time, same device);
+        ``run_prediction``'s loader."""
+        weights = request.weights
+        key = (str(weights), weights.stat().st_mtime_ns if weights and weights.is_file() else None, request.device)
         if self._method_cache is not None and self._method_cache[0] == key:
             return self._method_cache[1]
-        method = methods.load(self.method_name, weights=weights, device=device)
+        method = methods.load(request.method, weights=weights, device=request.device)
         self._method_cache = (key, method)
         return method
 
     # ----- running ----------------------------------------------------------------------------
-    def _choose_run(self, no_layer_hint: str) -> tuple[Image, Path, str, int | None] | None:
-        """(layer, weights, device, tile) for a new run, read in the GUI thread; None (after
-        telling the user why) when a run cannot start. Remembers the layer for the results."""
-        if self.busy:
-            return None
-        layer = self.selected_layer()
-        if layer is None:
-            self.report_error(no_layer_hint)
-            return None
+    def options(self) -> dict[str, Any]:
+        """The method's own options as the controls show them."""
+        return {name: widget.value for name, widget in self.option_widgets.items()}
+
+    def set_option(self, name: str, value: Any) -> None:
+        """Set one of the method's options (programmatic and test use)."""
+        self.option_widgets[name].value = value
+
+    def build_request(self, weights: Path | None, options: dict[str, Any] | None = None) -> PredictionRequest:
+        """The typed request the controls stand for, with ``options`` over the shown ones (pydantic
+        checks it, as for the command line)."""
+        saliency = self.saliency_kind if self.saliency_check is not None and self.saliency_check.isChecked() else None
+        return PredictionRequest(method=self.method_name, weights=weights, device=self.device_combo.currentData(),
+                                 precision=self.precision_combo.currentData(), tile=self.tile_spin.value() or None,
+                                 saliency=saliency, explainable_metrics=self.explainable_metrics,
+                                 options={**self.options(), **(options or {})})
+
+    def _chosen_request(self, options: dict[str, Any] | None = None) -> PredictionRequest | None:
+        """The request for a new run, read in the GUI thread; None (after telling the user why)."""
         self._refresh_weight_choices()  # the bundled file may have appeared since
         try:
-            weights = self.weights_path()
-        except ValueError as error:
-            self.report_error(str(error))
+            return self.build_request(self.weights_path(), options)
+        except ValueError as error:  # pydantic's ValidationError among them
+            self.report_error(describe_error(error))
             return None
+
+    def layer_data(self, layer: Any) -> Any:
+        """What the method takes from the layer (its data, numpy or dask; never a copy)."""
+        return layer.data
+
+    def run(self) -> None:
+        """Start the method on the chosen layer (returns at once; ``run_finished`` says when it ends)."""
+        if self.busy:
+            return
+        layer = self.selected_layer()
+        if layer is None:
+            self.report_error(self.no_layer_hint)
+            return
+        request = self._chosen_request()
+        if request is None:
+            return
         self.last_outcome = None
-        self._remember_source(layer)
-        self._started = time.perf_counter()
-        return layer, weights, self.device_combo.currentData(), self.tile_spin.value() or None
+        # everything the job needs is read here, in the GUI thread; the job touches no widget or layer
+        data, load = self.layer_data(layer), self._load_method
+        self._start_job(lambda report, cancel: run_prediction(request, data, report, load=load),
+                        self.starting_status.format(name=layer.name), context=Run.of(layer, data))
 
     def _set_busy(self, busy: bool) -> None:
         super()._set_busy(busy)
@@ -263,36 +428,40 @@ class MethodWidget(JobWidget):
             self.progress.setValue(self.progress.maximum())
 
     # ----- results ---------------------------------------------------------------------------
-    def _remember_source(self, layer: Image) -> dict[str, Any]:
-        """What the result layers take from the input layer (read in the GUI thread)."""
-        self._source = {"name": layer.name, "scale": tuple(layer.scale), "translate": tuple(layer.translate),
-                        "contrast_limits": tuple(layer.contrast_limits), "units": getattr(layer, "units", None)}
-        return self._source
+    def _on_return(self, result: PredictionResult, run: Run) -> None:
+        """Place the result (and its saliency map) over the input; say how the run went."""
+        metadata = {**result.metadata, "source_layer": run.source}
+        name = f"{run.source} {self.result_suffix}"
+        layer = self._put_result(name, result, metadata, run)
+        if result.saliency is not None:
+            self._put_saliency(name, result.saliency, metadata, run)
+        for note in result.notes:
+            notifications.show_warning(note)
+        self.last_result, self.last_run = result, run
+        self._show_result(result, layer)
+        self.last_outcome = "done"
+        self.status_label.setText(f"Done in {run.seconds:.1f} s: '{name}' added{self._done_detail(result)}.")
 
-    def _placement(self, zoom: float | Sequence[float] = 1.0) -> dict[str, Any]:
-        """scale / translate (and units) that put a result over its input; ``zoom`` (one value,
-        or one per axis) for results with that many times the pixels per axis, placed so that
-        pixel centres match the input's as bicubic resampling maps them."""
-        source = self._source
-        zooms = [float(zoom)] * len(source["scale"]) if np.isscalar(zoom) else [float(z) for z in zoom]
-        scale = tuple(s / z for s, z in zip(source["scale"], zooms))
-        translate = tuple(t - (s - new) / 2 for t, s, new in zip(source["translate"], source["scale"], scale))
-        placement = {"scale": scale, "translate": translate}
-        if source["units"] is not None:
-            placement["units"] = source["units"]
-        return placement
+    def _put_result(self, name: str, result: PredictionResult, metadata: dict[str, Any], run: Run) -> Image:
+        """The result layer over the input (its last two axes ``zoom`` times finer), shown as
+        ``result_display`` says or with the input's contrast limits."""
+        display = self.result_display or {"contrast_limits": run.contrast_limits}
+        zoom = [1.0] * (len(run.scale) - 2) + [result.zoom] * 2
+        return put_layer(self.viewer, name, result.output, metadata=metadata, **display, **run.placement(zoom))
 
-    def _put_layer(self, name: str, data: np.ndarray, **kwargs: Any) -> Image:
-        """Replace the data of our own earlier result of this name, or add a new layer."""
-        if name in self.viewer.layers:
-            layer = self.viewer.layers[name]
-            if isinstance(layer, Image) and "napari_vesselgan" in layer.metadata:
-                layer.data = data
-                for key in ("metadata", "contrast_limits", "scale", "translate"):
-                    if key in kwargs:
-                        setattr(layer, key, kwargs[key])
-                return layer
-        return self.viewer.add_image(data, name=name, **kwargs)
+    def _put_saliency(self, name: str, saliency: np.ndarray, metadata: dict[str, Any], run: Run) -> Image:
+        """The saliency overlay "<name> saliency" (a dock may change this)."""
+        from napari_vesselgan.widgets.saliency_widget import saliency_layer_kwargs
+
+        kwargs = saliency_layer_kwargs(saliency, {**metadata, "kind": self.saliency_label})
+        return put_layer(self.viewer, f"{name} saliency", saliency, **kwargs, **run.placement())
+
+    def _show_result(self, result: PredictionResult, layer: Image) -> None:
+        """A dock's own touches once the result is placed (a table, a time slider)."""
+
+    def _done_detail(self, result: PredictionResult) -> str:
+        """What the status adds after "'<name>' added" (for example the number of frames)."""
+        return ""
 
     # ----- clean-up ---------------------------------------------------------------------------
     def _disconnect(self) -> None:

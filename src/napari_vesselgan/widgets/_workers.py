@@ -1,10 +1,11 @@
 """The worker pattern both widgets use: blocking library calls, progress through yields, cancel.
 
-The library's long calls (``Method.predict``, ``Method.train``) block and report progress
-through a callback. napari's generator workers report progress through ``yield``. The bridge:
+The library's long calls (``jobs.predict.run_prediction``, ``jobs.train.run_training``) block
+and report progress as typed messages (``jobs.messages``) to a callback. napari's generator
+workers report progress through ``yield``. The bridge:
 
-* :func:`run_with_progress` runs ``job(report)`` in a helper thread. ``report(item)`` puts
-  the item into a queue; the generator drains the queue and yields the items in batches, at
+* :func:`run_with_progress` runs ``job(report)`` in a helper thread. ``report(message)`` puts
+  the message into a queue; the generator drains the queue and yields them in batches, at
   most about five times a second, so the GUI thread is never flooded (one batch may hold
   many training steps: the loss plot gets every point, the progress bar the last one).
 * Cancel is a :class:`threading.Event`. With ``raise_on_cancel`` (prediction), ``report``
@@ -30,8 +31,9 @@ from collections.abc import Callable, Generator
 from typing import Any
 
 from napari.qt.threading import create_worker
+from pydantic import ValidationError
 
-Report = Callable[[Any], None]
+from napari_vesselgan.jobs.messages import Message, Report
 
 #: Seconds between yields while a job runs (about 5 Hz).
 YIELD_INTERVAL = 0.2
@@ -58,8 +60,8 @@ def run_with_progress(
     *,
     raise_on_cancel: bool = True,
     interval: float = YIELD_INTERVAL,
-) -> Generator[list[Any], None, Any]:
-    """Run ``job(report)`` in a helper thread; yield lists of what it reported; return its result.
+) -> Generator[list[Message], None, Any]:
+    """Run ``job(report)`` in a helper thread; yield lists of the messages it reported; return its result.
 
     Raises :class:`Cancelled` if ``raise_on_cancel`` and ``cancel`` was set (even when the job
     got to its end first: the user asked for no result), :class:`JobError` for errors.
@@ -67,10 +69,10 @@ def run_with_progress(
     items: queue.Queue[Any] = queue.Queue()
     outcome: dict[str, Any] = {}
 
-    def report(item: Any) -> None:
+    def report(message: Message) -> None:
         if raise_on_cancel and cancel.is_set():
             raise Cancelled
-        items.put(item)
+        items.put(message)
 
     def target() -> None:
         try:
@@ -139,6 +141,9 @@ def start_job(
 def describe_error(error: BaseException) -> str:
     """A one-line message for a user: the original error's type only where it adds something."""
     original = error.error if isinstance(error, JobError) else error
+    if isinstance(original, ValidationError):  # one line per problem, without pydantic's links
+        return "; ".join(f"{'.'.join(map(str, problem['loc']))}: " * bool(problem["loc"])
+                         + str(problem["msg"]).removeprefix("Value error, ") for problem in original.errors())
     text = str(original).strip() or type(original).__name__
     if isinstance(original, (ValueError, FileNotFoundError)) or type(original).__name__ == "CheckpointError":
         return text

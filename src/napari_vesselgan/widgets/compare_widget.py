@@ -48,7 +48,9 @@ from qtpy.QtWidgets import (
 
 from napari_vesselgan.metrics.compare import FIDELITY_METRICS, MEAN_FRAME, incompatibility, write_csv
 from napari_vesselgan.metrics.report import format_value
+from napari_vesselgan.jobs.messages import Progress, counting
 from napari_vesselgan.widgets._job_widget import JobWidget
+from napari_vesselgan.widgets._layers import put_layer
 from napari_vesselgan.widgets._plot import CHANNEL_COLOURS, COLOURS, PlotCanvas
 from napari_vesselgan.widgets._state import LayerWatcher
 
@@ -335,7 +337,7 @@ class CompareWidget(JobWidget):
             extra = lpips_extra(lpips_net, lpips_weights)
             arrays = {name: np.asarray(data) for name, data in test_data.items()}
             rows = fidelity_rows(np.asarray(ref_data), arrays, rgb=rgb, extra=extra,
-                                 progress=lambda done, total: report(("progress", done, total)))
+                                 progress=counting(report))
             return "metrics", rows
 
         self._context = {"reference": reference.name}
@@ -347,7 +349,7 @@ class CompareWidget(JobWidget):
         self.progress.setRange(0, 0)
         self._start_job(job, status)
 
-    def _on_return(self, result: tuple) -> None:
+    def _on_return(self, result: tuple, context: Any = None) -> None:
         kind, payload = result
         seconds = time.perf_counter() - self._started
         if kind == "metrics":
@@ -355,7 +357,7 @@ class CompareWidget(JobWidget):
             self.status_label.setText(f"Metrics of {len({r['layer'] for r in payload})} layer(s) in {seconds:.1f} s.")
         elif kind == "maps":
             for name, data, kwargs in payload:
-                self._put_layer(name, data, **kwargs)
+                put_layer(self.viewer, name, data, **kwargs)
             self.status_label.setText(f"Added {len(payload)} map layer(s).")
         elif kind == "histograms":
             self.histograms = payload
@@ -471,7 +473,7 @@ class CompareWidget(JobWidget):
             ref = np.asarray(ref_data)
             out = []
             for i, (name, data) in enumerate(test_data.items()):
-                report(("progress", i, len(test_data)))
+                report(Progress(i, len(test_data)))
                 meta = {"napari_vesselgan": {"map": kind, "reference": ref_name, "test": name}}
                 if kind == "difference":
                     values = difference_map(ref, np.asarray(data), rgb=rgb)
@@ -483,22 +485,10 @@ class CompareWidget(JobWidget):
                     low = min(0.0, float(np.percentile(values, 0.5)))
                     out.append((f"SSIM {name} vs {ref_name}", values,
                                 {"colormap": "viridis", "contrast_limits": (low, 1.0), "metadata": meta, **placement}))
-            report(("progress", len(test_data), len(test_data)))
+            report(Progress(len(test_data), len(test_data)))
             return "maps", out
 
         self._run(job, f"Computing {kind} maps...")
-
-    def _put_layer(self, name: str, data: np.ndarray, **kwargs: Any) -> Image:
-        """Replace our own earlier map of this name, or add a new layer."""
-        if name in self.viewer.layers:
-            layer = self.viewer.layers[name]
-            if isinstance(layer, Image) and "napari_vesselgan" in layer.metadata:
-                layer.data = data
-                for key in ("metadata", "contrast_limits", "scale", "translate", "colormap"):
-                    if key in kwargs:
-                        setattr(layer, key, kwargs[key])
-                return layer
-        return self.viewer.add_image(data, name=name, **kwargs)
 
     # ----- report -----------------------------------------------------------------------------
     def choose_report(self) -> None:
@@ -538,7 +528,7 @@ class CompareWidget(JobWidget):
             written, rows = write_html_report(
                 html_path, np.asarray(ref_data), arrays, reference_name=ref_name, rgb=rgb,
                 title=f"Comparison with {ref_name}", csv_path=csv_path, extra=lpips_extra(lpips_net, lpips_weights),
-                progress=lambda done, total: report(("progress", done, total)))
+                progress=counting(report))
             return "report", (written, rows)
 
         self._context = {"reference": ref_name}
@@ -564,7 +554,7 @@ class CompareWidget(JobWidget):
             for i, (name, (data, rgb)) in enumerate(sources.items()):
                 counts, edges = intensity_histogram(np.asarray(data), rgb=rgb)
                 out[name] = (counts, edges, rgb)
-                report(("progress", i + 1, len(sources)))
+                report(Progress(i + 1, len(sources)))
             return "histograms", out
 
         self._run(job, "Computing histograms...")
@@ -632,7 +622,7 @@ class CompareWidget(JobWidget):
                     for kind, src, rgb in sources]
             return "distribution", distribution_metrics(
                 sets[0], sets[1], weights=weights, kid_subsets=subsets,
-                progress=lambda done, total: report(("progress", done, total)))
+                progress=counting(report))
 
         self._run(job, "Computing Inception features...")
 

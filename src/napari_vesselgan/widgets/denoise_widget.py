@@ -1,85 +1,46 @@
 """Dock widget: denoise a low-light NIR-II image layer with the `denoise` method.
 
-Thin over the library: ``methods.load("denoise", ...)``, ``Method.predict`` with a progress
-callback, ``Method.saliency``, ``metrics.compare_metrics`` and ``metrics.write_report``. The
-work runs in a napari generator worker (see ``_workers``); the result comes back as a new
-image layer "<input> denoised" with the input's scale and translate, and the explainable
-metrics before/after go into the layer's metadata and the table in the dock.
+Thin over the library: the dock builds a ``PredictionRequest`` (with the explainable metrics
+and, if ticked, the gradient saliency map) and ``jobs.predict.run_prediction`` runs it in a
+napari generator worker (see ``_workers``); ``metrics.write_report`` writes the report. The
+result comes back as a new image layer "<input> denoised" with the input's scale and
+translate, and the explainable metrics before/after go into the layer's metadata and the
+table in the dock.
 """
 
 from __future__ import annotations
 
 import threading
-import time
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import napari.utils.notifications as notifications
 import numpy as np
+from napari.layers import Image
 from qtpy.QtCore import Qt
 from qtpy.QtWidgets import (
     QAbstractItemView,
-    QCheckBox,
     QFileDialog,
     QHeaderView,
     QLabel,
     QPushButton,
     QTableWidget,
     QTableWidgetItem,
-    QWidget,
 )
 
-from napari_vesselgan.metrics import EXPLAINABLE_METRICS, METRIC_LABELS, compare_metrics, write_report
+from napari_vesselgan.jobs.predict import PredictionResult
+from napari_vesselgan.metrics import EXPLAINABLE_METRICS, METRIC_LABELS, write_report
 from napari_vesselgan.metrics.report import format_value
-from napari_vesselgan.widgets._method_widget import MethodWidget
+from napari_vesselgan.widgets._layers import put_layer
+from napari_vesselgan.widgets._method_widget import MethodWidget, Run
 from napari_vesselgan.widgets._workers import describe_error, run_with_progress, start_job
-
-if TYPE_CHECKING:
-    import napari
 
 METHOD = "denoise"
 TABLE_COLUMNS = ("Before", "After", "Change")
 
 
-@dataclass
-class DenoiseResult:
-    """What one run produced (kept for the report)."""
-
-    name: str
-    before: Any
-    after: np.ndarray
-    saliency: np.ndarray | None
-    rows: list[dict]
-    metadata: dict[str, Any]
-    notes: list[str]
-
-
 def short_label(metric: str) -> str:
     return METRIC_LABELS.get(metric, metric).split(" (")[0]
-
-
-def denoise_job(report, *, data, load_method, tile: int | None, device: str, precision: str,
-                saliency: bool) -> DenoiseResult:
-    """The work of one run, in the helper thread; ``report`` raises ``Cancelled`` on cancel."""
-    report(("phase", "Loading weights..."))
-    method = load_method()
-    report(("phase", "Denoising..."))
-    after = method.predict(data, tile=tile, precision=precision,
-                           progress=lambda done, total: report(("progress", done, total)))
-    report(("phase", "Computing metrics..."))
-    rows = compare_metrics(data, after)
-    notes: list[str] = []
-    saliency_map = None
-    if saliency:
-        if np.ndim(data) == 2:
-            report(("phase", "Computing gradient saliency..."))
-            saliency_map = method.saliency(np.asarray(data))
-        else:
-            notes.append("The saliency overlay is computed for 2-D images only; none was made for this stack.")
-    metadata = method.describe(tile=tile, device=device, precision=precision, saliency=saliency)
-    metadata["metrics"] = rows
-    return DenoiseResult("", data, after, saliency_map, rows, metadata, notes)
 
 
 class DenoiseWidget(MethodWidget):
@@ -90,22 +51,24 @@ class DenoiseWidget(MethodWidget):
 
     method_name = METHOD
     layer_tooltip = "Grey image layer to denoise (RGB and multiscale layers are not listed)"
+    no_layer_hint = ("Choose an image layer to denoise (for example File > Open Sample > VesselGAN > "
+                     "Low-light NIR-II image).")
+    starting_status = "Denoising {name}..."
+    result_suffix = "denoised"
+    saliency_kind = "gradient"
+    saliency_text = "Add gradient saliency overlay"
+    saliency_label = "gradient saliency"
+    explainable_metrics = True
     job_name = "Denoising"
-    cancelled_status = "Cancelled; nothing was added."
 
-    def __init__(self, napari_viewer: napari.viewer.Viewer, parent: QWidget | None = None):
-        super().__init__(napari_viewer, parent)
-        self.last_result: DenoiseResult | None = None
-        self._report_worker = None
-        self._build()
-        self._start_watching()
+    last_result: PredictionResult | None
+    #: The worker writing a report (None when none is).
+    _report_worker = None
 
     # ----- layout -----------------------------------------------------------------------------
     def _build(self) -> None:
         form = self._build_method_form()
-        self.saliency_check = QCheckBox("Add gradient saliency overlay")
         self.saliency_check.setToolTip("Which input pixels drive the output (Simonyan et al. 2014)")
-        form.addRow("", self.saliency_check)
 
         self.metrics_table = QTableWidget(len(EXPLAINABLE_METRICS), len(TABLE_COLUMNS))
         self.metrics_table.setHorizontalHeaderLabels(list(TABLE_COLUMNS))
@@ -128,44 +91,18 @@ class DenoiseWidget(MethodWidget):
         self._lay_out(form, "Run", self.run, QLabel("Explainable metrics"), self.metrics_table, self.report_button)
 
     # ----- running ----------------------------------------------------------------------------
-    def _job_controls(self) -> tuple[QWidget, ...]:
-        return (self.run_button, *self._method_controls(), self.saliency_check)
-
     def _set_busy(self, busy: bool) -> None:
         super()._set_busy(busy)
         self.report_button.setEnabled(not busy and self.last_result is not None)
 
-    def run(self) -> None:
-        """Start denoising the chosen layer (returns at once; ``run_finished`` says when it ends)."""
-        chosen = self._choose_run("Choose an image layer to denoise (for example File > Open Sample > "
-                                  "VesselGAN > Low-light NIR-II image).")
-        if chosen is None:
-            return
-        layer, weights, device, tile = chosen
-        # everything the job needs is read here, in the GUI thread; the job touches no widget or layer
-        options = {"data": layer.data, "tile": tile, "device": device,
-                   "precision": self.precision_combo.currentData(), "saliency": self.saliency_check.isChecked(),
-                   "load_method": lambda: self._load_method(weights, device)}
-        self._start_job(lambda report, cancel: denoise_job(report, **options), f"Denoising {layer.name}...")
+    def _put_saliency(self, name: str, saliency: np.ndarray, metadata: dict[str, Any], run: Run) -> Image:
+        """"<input> saliency": inferno, additive, 0..1 (the gradient map is normalised)."""
+        return put_layer(self.viewer, f"{run.source} saliency", saliency, colormap="inferno", blending="additive",
+                         opacity=0.6, contrast_limits=(0.0, 1.0),
+                         metadata={**metadata, "kind": self.saliency_label}, **run.placement())
 
-    def _on_return(self, result: DenoiseResult) -> None:
-        source = self._source
-        result.name = source["name"]
-        result.metadata["source_layer"] = source["name"]
-        placement = self._placement()
-        self._put_layer(f"{source['name']} denoised", result.after, metadata=result.metadata,
-                        contrast_limits=source["contrast_limits"], **placement)
-        if result.saliency is not None:
-            self._put_layer(f"{source['name']} saliency", result.saliency, colormap="inferno",
-                            blending="additive", opacity=0.6, contrast_limits=(0.0, 1.0),
-                            metadata={**result.metadata, "kind": "gradient saliency"}, **placement)
-        self.last_result = result
-        self.show_metrics(result.rows)
-        for note in result.notes:
-            notifications.show_warning(note)
-        self.last_outcome = "done"
-        seconds = time.perf_counter() - self._started
-        self.status_label.setText(f"Done in {seconds:.1f} s: '{source['name']} denoised' added.")
+    def _show_result(self, result: PredictionResult, layer: Image) -> None:
+        self.show_metrics(result.metrics or [])
 
     # ----- metrics and report -----------------------------------------------------------------
     def show_metrics(self, rows: list[dict]) -> None:
@@ -205,18 +142,20 @@ class DenoiseWidget(MethodWidget):
 
     def save_report(self, folder: str | Path):
         """Write the report of the last result into ``folder`` (in a worker); return the worker."""
-        result = self.last_result
-        if result is None:
+        result, run = self.last_result, self.last_run
+        if result is None or run is None:
             self.report_error("Run the denoising first; the report describes its last result.")
             return None
+        name = run.source
+        before = run.data
         meta = result.metadata
         notes = (f"Method: {meta.get('method')}; weights: {meta.get('weights')}; "
                  f"parameters: {meta.get('parameters')}; device: {meta.get('device')}.")
         self.report_button.setEnabled(False)
 
         def job(report):
-            return write_report(folder, [{"name": result.name, "before": result.before, "after": result.after}],
-                                title=f"Denoising report: {result.name}", notes=notes)
+            return write_report(folder, [{"name": name, "before": before, "after": result.output}],
+                                title=f"Denoising report: {name}", notes=notes)
 
         self._report_worker = start_job(
             run_with_progress(job, threading.Event()), on_yield=lambda items: None,

@@ -8,14 +8,19 @@ Three jobs, thin over the library:
   change while the annotator paints or erases in the Labels layer (``_live_follow``).
 * Folder -> pairs: every mask in a folder becomes image / mask pairs for training a
   segmentation model, optionally several per mask by augmentation
-  (``data.segmentation_dataset.synthesize_pairs``, the same as ``vesselgan predict mask2nir FOLDER``).
+  (``Mask2NirMethod.predict_folder`` with the request's ``Mask2NirOptions``, the same as
+  ``vesselgan predict mask2nir FOLDER``).
+
+Translate and the folder build one typed ``PredictionRequest``; translate runs it with
+``jobs.predict.run_prediction``.
 """
 
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 from napari.layers import Image, Labels
@@ -31,40 +36,18 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
+from napari_vesselgan.jobs.messages import Phase, Report, counting
+from napari_vesselgan.methods.request import PredictionRequest
 from napari_vesselgan.widgets._method_widget import MethodWidget
 from napari_vesselgan.widgets._workers import describe_error
 
-if TYPE_CHECKING:
-    import napari
 
+@dataclass(frozen=True)
+class PairsRun:
+    """A folder run's context: where the pairs go, and when it started."""
 
-def translate_job(report, *, data, load_method, tile: int | None, precision: str, device: str):
-    """Translate one mask (or a stack of masks), in the helper thread."""
-    report(("phase", "Loading weights..."))
-    method = load_method()
-    report(("phase", "Translating..."))
-    result = method.predict(data, tile=tile, precision=precision,
-                            progress=lambda done, total: report(("progress", done, total)))
-    return result, method.describe(tile=tile, precision=precision, device=device)
-
-
-def pairs_job(report, *, masks_dir: Path, output_dir: Path, per_mask: int, augment: bool, seed: int,
-              load_method, tile: int | None, precision: str, device: str):
-    """A folder of masks -> image / mask pairs, in the helper thread."""
-    from napari_vesselgan.data.mask_augment import MaskAugmentation
-    from napari_vesselgan.data.segmentation_dataset import read_masks, synthesize_pairs
-
-    report(("phase", "Reading masks..."))
-    masks = read_masks(masks_dir)
-    method = load_method()
-    report(("phase", f"Translating {len(masks)} masks..."))
-    pairs = synthesize_pairs(
-        masks, output_dir, lambda mask: method.predict(mask, tile=tile, precision=precision),
-        per_mask=per_mask, augmentation=MaskAugmentation() if augment else None, seed=seed,
-        provenance={"method": method.describe(tile=tile, precision=precision, device=device),
-                    "source": "napari-vesselgan mask2nir widget"},
-        progress=lambda done, total: report(("progress", done, total)))
-    return ("pairs", len(pairs), output_dir)
+    output_dir: Path
+    started: float = field(default_factory=time.perf_counter)
 
 
 class Mask2NirWidget(MethodWidget):
@@ -72,14 +55,16 @@ class Mask2NirWidget(MethodWidget):
 
     method_name = "mask2nir"
     layer_tooltip = "Vessel mask: a Labels layer (any non-zero label is a vessel) or a binary image layer"
+    no_layer_hint = ("Choose a mask: a Labels layer (for example File > Open Sample > VesselGAN > vessel mask) or "
+                     "extract one with the 'Extract vessel mask' widget.")
+    starting_status = "Translating {name}..."
+    result_suffix = "NIR-II (synthetic)"
     job_name = "Mask to NIR-II"
     cancelled_status = "Cancelled; nothing was added (pairs already written stay, with pairs.json)."
 
-    def __init__(self, napari_viewer: napari.viewer.Viewer, parent: QWidget | None = None):
-        super().__init__(napari_viewer, parent)
-        self.follower = None
-        self._build()
-        self._start_watching()
+    result_display = {"contrast_limits": (0.0, 1.0)}
+    #: The live renderer while "Follow edits live" is on.
+    follower = None
 
     # ----- layout -----------------------------------------------------------------------------
     def _build(self) -> None:
@@ -138,8 +123,8 @@ class Mask2NirWidget(MethodWidget):
         return edit, row
 
     def _job_controls(self) -> tuple[QWidget, ...]:
-        return (self.run_button, self.pairs_button, self.masks_edit, self.output_edit, self.per_mask_spin,
-                self.augment_check, self.seed_spin, *self._method_controls())
+        return (*super()._job_controls(), self.pairs_button, self.masks_edit, self.output_edit, self.per_mask_spin,
+                self.augment_check, self.seed_spin)
 
     # ----- layers -----------------------------------------------------------------------------
     def image_layers(self) -> list[Any]:
@@ -149,39 +134,17 @@ class Mask2NirWidget(MethodWidget):
                   if isinstance(layer, Image) and not layer.rgb and not layer.multiscale]
         return labels + images
 
-    def _remember_source(self, layer: Any) -> dict[str, Any]:
-        self._source = {"name": layer.name, "scale": tuple(layer.scale), "translate": tuple(layer.translate),
-                        "units": getattr(layer, "units", None)}
-        return self._source
+    def layer_data(self, layer: Any) -> np.ndarray:
+        return np.asarray(layer.data)
 
-    # ----- translate --------------------------------------------------------------------------
-    def run(self) -> None:
-        """Translate the chosen mask layer (returns at once; ``run_finished`` says when it ends)."""
-        chosen = self._choose_run("Choose a mask: a Labels layer (for example File > Open Sample > VesselGAN > "
-                                  "vessel mask) or extract one with the 'Extract vessel mask' widget.")
-        if chosen is None:
+    # ----- results ----------------------------------------------------------------------------
+    def _on_return(self, result: Any, run: Any) -> None:
+        if not isinstance(run, PairsRun):
+            super()._on_return(result, run)
             return
-        layer, weights, device, tile = chosen
-        options = {"data": np.asarray(layer.data), "tile": tile, "device": device,
-                   "precision": self.precision_combo.currentData(),
-                   "load_method": lambda: self._load_method(weights, device)}
-        self._start_job(lambda report, cancel: translate_job(report, **options), f"Translating {layer.name}...")
-
-    def _on_return(self, payload: Any) -> None:
-        if isinstance(payload[0], str) and payload[0] == "pairs":
-            _, count, output_dir = payload
-            self.last_result = output_dir
-            self.last_outcome = "done"
-            self.status_label.setText(f"Done in {time.perf_counter() - self._started:.1f} s: {count} image / mask "
-                                      f"pairs in {output_dir}.")
-            return
-        result, metadata = payload
-        metadata["source_layer"] = self._source["name"]
-        name = f"{self._source['name']} NIR-II (synthetic)"
-        self.last_result = self._put_layer(name, result, metadata=metadata, contrast_limits=(0.0, 1.0),
-                                           **self._placement())
+        self.last_result = run.output_dir
         self.last_outcome = "done"
-        self.status_label.setText(f"Done in {time.perf_counter() - self._started:.1f} s: '{name}' added.")
+        self.status_label.setText(f"Done in {time.perf_counter() - run.started:.1f} s: {'; '.join(result)}.")
 
     # ----- folder -> pairs --------------------------------------------------------------------
     def make_pairs(self) -> None:
@@ -200,24 +163,21 @@ class Mask2NirWidget(MethodWidget):
         if output_dir.resolve() == masks_dir.resolve():
             self.report_error("Write the pairs into another folder than the masks.")
             return
-        per_mask, augment = self.per_mask_spin.value(), self.augment_check.isChecked()
-        if per_mask > 1 and not augment:
-            self.report_error("Several pairs per mask need augmentation: tick 'Augment'.")
+        folder_options = {"per_mask": self.per_mask_spin.value(), "augment": self.augment_check.isChecked(),
+                          "seed": self.seed_spin.value()}
+        request = self._chosen_request(folder_options)  # Mask2NirOptions checks per mask against augment
+        if request is None:
             return
-        self._refresh_weight_choices()
-        try:
-            weights = self.weights_path()
-        except ValueError as error:
-            self.report_error(str(error))
-            return
-        device, tile = self.device_combo.currentData(), self.tile_spin.value() or None
         self.last_outcome = None
-        self._started = time.perf_counter()
-        options = {"masks_dir": masks_dir, "output_dir": output_dir, "per_mask": per_mask, "augment": augment,
-                   "seed": self.seed_spin.value(), "tile": tile, "device": device,
-                   "precision": self.precision_combo.currentData(),
-                   "load_method": lambda: self._load_method(weights, device)}
-        self._start_job(lambda report, cancel: pairs_job(report, **options), f"Making pairs from {masks_dir.name}...")
+        load = self._load_method
+
+        def job(report: Report, cancel: Any) -> list[str]:
+            report(Phase("Loading weights..."))
+            method = load(request)
+            report(Phase(f"Translating the masks of {masks_dir.name}..."))
+            return method.predict_folder(masks_dir, output_dir, request, progress=counting(report))
+
+        self._start_job(job, f"Making pairs from {masks_dir.name}...", context=PairsRun(output_dir))
 
     # ----- live -------------------------------------------------------------------------------
     def _on_live_toggled(self, checked: bool) -> None:
@@ -245,9 +205,9 @@ class Mask2NirWidget(MethodWidget):
                 problem = str(error)
         if problem is None:
             try:
-                device = self.device_combo.currentData()
-                method = self._load_method(weights, device)
-                self._remember_source(layer)
+                request = PredictionRequest(method=self.method_name, weights=weights,
+                                            device=self.device_combo.currentData())
+                method = self._load_method(request)
                 metadata = method.describe(live=True, tile=128, precision="fp32")
                 metadata["source_layer"] = layer.name
                 self.follower = LiveFollower(self.viewer, layer, method, image_name=f"{layer.name} NIR-II (live)",

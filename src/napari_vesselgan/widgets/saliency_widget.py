@@ -22,6 +22,7 @@ import numpy as np
 from napari.layers import Image
 from qtpy.QtWidgets import QComboBox, QDoubleSpinBox, QFormLayout, QSpinBox, QWidget
 
+from napari_vesselgan.jobs.messages import Progress
 from napari_vesselgan.widgets._job_widget import JobWidget
 from napari_vesselgan.widgets._state import LayerWatcher, fill_layer_combo
 
@@ -64,14 +65,14 @@ def saliency_job(report, *, image, reference, params: dict[str, Any]) -> dict[st
     maps = []
     for index, plane in enumerate(planes):
         maps.append(ffa_saliency(plane, **params))
-        report(("progress", index + 1, total))
+        report(Progress(index + 1, total))
     saliency = np.stack(maps).reshape(image.shape).astype(np.float32)
     result: dict[str, Any] = {"saliency": saliency, "difference": None, "mse": None}
     if reference is not None:
         ref_maps = []
         for index, plane in enumerate(reference.reshape(-1, *reference.shape[-2:])):
             ref_maps.append(ffa_saliency(plane, **params))
-            report(("progress", len(planes) + index + 1, total))
+            report(Progress(len(planes) + index + 1, total))
         difference = saliency - np.stack(ref_maps).reshape(image.shape).astype(np.float32)
         result["difference"] = difference
         result["mse"] = float(np.mean(difference.astype(np.float64) ** 2))
@@ -169,7 +170,7 @@ class SaliencyWidget(JobWidget):
         self.last_outcome = None
         self._start_job(lambda report, cancel: saliency_job(report, **options), f"Saliency of {layer.name}...")
 
-    def _on_return(self, result: dict[str, Any]) -> None:
+    def _on_return(self, result: dict[str, Any], context: Any = None) -> None:
         source = self._source
         saliency = result["saliency"]
         lead = saliency.ndim - 2

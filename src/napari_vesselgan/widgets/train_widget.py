@@ -1,8 +1,10 @@
 """Dock widget: train a method on image layers, folders or synthetic data, with live loss curves.
 
 Thin over the library: the widget builds the method's typed config (``config_class.preset``
-plus the fields shown), and ``Method.train`` runs in a napari generator worker (see
-``_workers``) with a callback that queues each step's losses. Cancel asks the trainer to stop
+plus the fields shown; the config checks them, patch sizes among them) and a
+``jobs.train.TrainingRequest`` with one source per ``TrainingSource`` the method declares;
+``jobs.train.run_training`` runs it in a napari generator worker (see ``_workers``) and
+reports ``TrainingStarted`` / ``TrainingStep`` / ``CheckpointSaved`` messages. Cancel asks the trainer to stop
 after the current step; it saves a checkpoint first, and Train with the same run folder
 resumes from it. When a run ends its weights are recorded in the viewer's shared state, so
 the denoise widget offers them as "Last training run".
@@ -10,9 +12,6 @@ the denoise widget offers them as "Last training run".
 
 from __future__ import annotations
 
-import threading
-import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -37,8 +36,13 @@ from qtpy.QtWidgets import (
 )
 
 from napari_vesselgan import methods
-from napari_vesselgan.engine.trainer import LAST_CHECKPOINT, Callback, TrainState
+from napari_vesselgan.engine.trainer import LAST_CHECKPOINT
+from napari_vesselgan.jobs.messages import CheckpointSaved, Message, TrainingStarted, TrainingStep
+from napari_vesselgan.jobs.train import TrainingRequest, TrainingResult, run_training
+from napari_vesselgan.methods import base
+from napari_vesselgan.methods.options import TrainingSource
 from napari_vesselgan.widgets._job_widget import JobWidget
+from napari_vesselgan.widgets._method_widget import device_combo
 from napari_vesselgan.widgets._state import LayerWatcher
 from napari_vesselgan.widgets._workers import describe_error
 from napari_vesselgan.widgets.loss_plot import LossPlot
@@ -46,74 +50,37 @@ from napari_vesselgan.widgets.loss_plot import LossPlot
 if TYPE_CHECKING:
     import napari
 
-SYNTHETIC, LAYERS, FOLDER = "synthetic", "layers", "folder"
+SYNTHETIC, LAYERS, FOLDER = base.SYNTHETIC, "layers", "folder"
 RUNS_HOME = Path.home() / "vesselgan-runs"
 
 
 def default_run_dir(method: str) -> Path:
-    return RUNS_HOME / f"{method}-{time.strftime('%Y%m%d-%H%M%S')}"
+    """A new run folder under ``~/vesselgan-runs``."""
+    return base.default_run_dir(method, RUNS_HOME)
 
 
-@dataclass
-class TrainOutcome:
-    weights: Path
-    run_dir: Path
-    start_step: int
-    step: int
-    total_steps: int
-    cancelled: bool
+def layers_of_kinds(viewer: Any, kinds: tuple[str, ...]) -> list[str]:
+    """Names of the viewer's layers a training source takes (its ``layer_kinds``), kind by kind."""
+    def takes(layer: Any, kind: str) -> bool:
+        if kind == "labels":
+            return isinstance(layer, Labels)
+        if not isinstance(layer, Image):
+            return False
+        if kind == "rgb":
+            return layer.rgb
+        return not layer.rgb and (kind != "video" or layer.data.ndim >= 3)
+
+    names: list[str] = []
+    for kind in kinds:
+        names += [layer.name for layer in viewer.layers
+                  if not layer.multiscale and takes(layer, kind) and layer.name not in names]
+    return names
 
 
-class QueueCallback(Callback):
-    """Hands each step to the GUI through ``report``; turns the cancel event into a clean stop."""
-
-    def __init__(self, report, cancel: threading.Event):
-        self.report = report
-        self.cancel = cancel
-        self.start_step = 0
-        self.state: TrainState | None = None
-
-    def on_train_start(self, state: TrainState) -> None:
-        self.state, self.start_step = state, state.step
-        self.report(("start", state.step, state.total_steps, [dict(h) for h in state.history]))
-        if self.cancel.is_set():
-            state.request_stop()
-
-    def on_step_end(self, state: TrainState) -> None:
-        self.report(("step", state.step, state.total_steps, dict(state.losses)))
-        if self.cancel.is_set():
-            state.request_stop()
-
-    def on_checkpoint(self, state: TrainState, path: Path) -> None:
-        self.report(("checkpoint", state.step, str(path)))
-
-
-def train_job(report, *, method_name: str, config, sources: tuple[Any, ...], run_dir: Path, device: str,
-              cancel: threading.Event) -> TrainOutcome:
-    """The work of one training run, in the helper thread."""
-    cls = methods.method_class(method_name)
-    report(("phase", "Preparing the training data..."))
-    if len(sources) == 1:
-        dataset: Any = sources[0]
-    else:  # each side may be synthetic
-        dataset = SYNTHETIC if all(isinstance(s, str) and s == SYNTHETIC for s in sources) else sources
-    method = cls.untrained(config, device=device)
-    callback = QueueCallback(report, cancel)
-    report(("phase", "Training..."))
-    try:
-        weights = method.train(dataset, config, callbacks=[callback], run_dir=run_dir)
-        state = callback.state
-        return TrainOutcome(Path(weights), run_dir, callback.start_step, state.step if state else 0,
-                            config.steps, bool(state and state.cancelled))
-    finally:
-        del method
-        try:
-            import torch
-
-            if torch.cuda.is_available():
-                torch.cuda.empty_cache()  # give the GPU's memory back
-        except Exception:  # noqa: BLE001
-            pass
+def source_name(source: TrainingSource) -> str:
+    """How messages name a source: "Domain A: low-light images" -> "domain A"."""
+    name = source.label.split(":")[0].split(" (")[0]
+    return name[0].lower() + name[1:]
 
 
 class SourcePicker(QWidget):
@@ -211,7 +178,7 @@ class TrainWidget(JobWidget):
 
     def __init__(self, napari_viewer: napari.viewer.Viewer, parent: QWidget | None = None):
         super().__init__(napari_viewer, parent)
-        self.last_result: TrainOutcome | None = None
+        self.last_result: TrainingResult | None = None
         self._auto_run_dir = True
         self._build()
         self._watcher = LayerWatcher(napari_viewer, self._refresh_layers)
@@ -249,14 +216,12 @@ class TrainWidget(JobWidget):
         self.patch_spin.setRange(16, 2048)
         self.patch_spin.setSingleStep(16)
         self.patch_spin.setSuffix(" px")
-        self.patch_spin.setToolTip("Square training patches (a multiple of 4)")
+        self.patch_spin.setToolTip("Square training patches (a multiple of the generator's stride; the config says)")
         settings.addRow("Patch size", self.patch_spin)
         self.batch_spin = QSpinBox()
         self.batch_spin.setRange(1, 256)
         settings.addRow("Batch size", self.batch_spin)
-        self.device_combo = QComboBox()
-        for device in ("auto", "cpu", "cuda"):
-            self.device_combo.addItem(device, device)
+        self.device_combo = device_combo()
         settings.addRow("Device", self.device_combo)
 
         self.run_dir_edit = QLineEdit()
@@ -298,11 +263,15 @@ class TrainWidget(JobWidget):
     def config_class(self):
         return methods.method_class(self.method_name).config_class
 
+    def training_sources(self) -> tuple[TrainingSource, ...]:
+        """The sources the chosen method declares (one picker each)."""
+        return methods.method_class(self.method_name).training_sources
+
     def _on_method_changed(self, *_: Any) -> None:
-        labels = methods.method_class(self.method_name).training_sources
-        self.box_a.setTitle(labels[0])
-        self.box_b.setTitle(labels[-1])
-        self.box_b.setVisible(len(labels) > 1)
+        sources = self.training_sources()
+        self.box_a.setTitle(sources[0].label)
+        self.box_b.setTitle(sources[-1].label)
+        self.box_b.setVisible(len(sources) > 1)
         if hasattr(self, "_watcher"):  # the first call comes before the layer watcher exists
             self._refresh_layers()
         presets = ["default", *getattr(self.config_class(), "PRESETS", {})]
@@ -350,9 +319,7 @@ class TrainWidget(JobWidget):
         preset_name = self.preset_combo.currentData()
         preset = cls.preset(preset_name)
         steps = self.steps_spin.value()
-        patch = self.patch_spin.value()
-        if patch % 4:
-            raise ValueError(f"The patch size must be a multiple of 4 (got {patch}).")
+        patch = self.patch_spin.value()  # the config checks it against the generator's stride
         # keep the preset's share of learning-rate decay and its checkpoint spacing, within the steps
         decay = round(steps * preset.decay_steps / preset.steps) if preset.steps else 0
         every = min(preset.checkpoint_every, steps) if preset.checkpoint_every else 0
@@ -362,14 +329,8 @@ class TrainWidget(JobWidget):
     # ----- layers -----------------------------------------------------------------------------
     def _refresh_layers(self) -> None:
         try:
-            colour_input = methods.method_class(self.method_name).in_channels == 3
-            images = [layer for layer in self.viewer.layers if isinstance(layer, Image) and not layer.multiscale]
-            # a source of masks (mask2nir) also takes Labels layers
-            masks_first = "mask" in methods.method_class(self.method_name).training_sources[0].lower()
-            labels = [layer.name for layer in self.viewer.layers
-                      if isinstance(layer, Labels) and not layer.multiscale] if masks_first else []
-            self.source_a.set_layer_names(labels + [layer.name for layer in images if layer.rgb == colour_input])
-            self.source_b.set_layer_names([layer.name for layer in images if not layer.rgb])
+            for picker, source in zip((self.source_a, self.source_b), self.training_sources()):
+                picker.set_layer_names(layers_of_kinds(self.viewer, source.layer_kinds))
         except RuntimeError:  # the Qt side was deleted with its viewer
             return
 
@@ -383,74 +344,77 @@ class TrainWidget(JobWidget):
         self.source_a.set_enabled(not busy)
         self.source_b.set_enabled(not busy)
 
+    def build_request(self) -> TrainingRequest:
+        """The typed request the controls stand for; ValueError (pydantic's among them) if incomplete."""
+        config = self.build_config()
+        sources = self.training_sources()
+        pickers = (self.source_a, self.source_b)[: len(sources)]
+        chosen = tuple(picker.source(self.viewer, source_name(source)) for picker, source in zip(pickers, sources))
+        text = self.run_dir_edit.text().strip()
+        if not text:
+            raise ValueError("Choose a run folder.")
+        return TrainingRequest(self.method_name, config, chosen, Path(text).expanduser(),
+                               device=self.device_combo.currentData(), resume=self.resume_check.isChecked())
+
     def train(self) -> None:
         """Start training (returns at once; ``run_finished`` says when it ends)."""
         if self.busy:
             return
         try:
-            config = self.build_config()
-            labels = methods.method_class(self.method_name).training_sources
-            pickers = (self.source_a, self.source_b)[: len(labels)]
-            names = [label.split(":")[0].split(" (")[0] for label in labels]  # "Domain A", "High-resolution images"
-            sources = tuple(picker.source(self.viewer, name[0].lower() + name[1:])
-                            for picker, name in zip(pickers, names))
-            text = self.run_dir_edit.text().strip()
-            if not text:
-                raise ValueError("Choose a run folder.")
-            run_dir = Path(text).expanduser()
+            request = self.build_request()
         except Exception as error:  # noqa: BLE001 - pydantic's ValidationError among them
             self.report_error(f"Cannot start training: {describe_error(error)}")
             return
+        run_dir = request.run_dir
         checkpoint = run_dir / LAST_CHECKPOINT
-        if checkpoint.is_file() and not self.resume_check.isChecked():
+        if checkpoint.is_file() and not request.resume:
             self.report_error(f"{run_dir} holds a checkpoint of an earlier run. Tick 'Resume if a checkpoint "
                               "exists' to continue it, or choose another run folder.")
             return
         resuming = checkpoint.is_file()
         self.last_outcome = None
         self.loss_plot.clear()
-        self.progress.setRange(0, config.steps)
+        self.progress.setRange(0, request.config.steps)
         self.progress.setValue(0)
-        # everything the job needs is read here, in the GUI thread; the job touches no widget or layer
-        options = {"method_name": self.method_name, "config": config, "sources": sources, "run_dir": run_dir,
-                   "device": self.device_combo.currentData()}
-        # the trainer stops after its current step when the event is set (a checkpoint is saved)
-        self._start_job(lambda report, cancel: train_job(report, cancel=cancel, **options),
-                        f"{'Resuming' if resuming else 'Starting'} training in {run_dir}...", raise_on_cancel=False)
+        # the request holds everything the job needs; the trainer stops after its current step when
+        # the event is set (a checkpoint is saved)
+        self._start_job(lambda report, cancel: run_training(request, report, cancel),
+                        f"{'Resuming' if resuming else 'Starting'} training in {run_dir}...",
+                        context=request.method, raise_on_cancel=False)
 
-    def _on_yield(self, items: list) -> None:
-        points = []
-        step = total = None
-        for item in items:
-            kind = item[0]
-            if kind == "phase":
-                if not self.cancel_requested:
-                    self.status_label.setText(item[1])
-            elif kind == "start":
-                _, step, total, history = item
-                points.extend((h["step"], h) for h in history)
-            elif kind == "step":
-                _, step, total, losses = item
-                points.append((step, losses))
-            elif kind == "checkpoint":
-                self.last_checkpoint = Path(item[2])
-        if total is not None:
-            self.progress.setRange(0, total)
-            self.progress.setValue(step)
+    def _on_yield(self, messages: list[Message]) -> None:
+        """Phases as the status; each step's losses to the plot (all of them) and the bar (the last)."""
+        points: list[tuple[int, dict[str, Any]]] = []
+        last: TrainingStarted | TrainingStep | None = None
+        for message in messages:
+            if isinstance(message, TrainingStarted):
+                points.extend((h["step"], h) for h in message.history)
+                last = message
+            elif isinstance(message, TrainingStep):
+                points.append((message.step, message.losses))
+                last = message
+            elif isinstance(message, CheckpointSaved):
+                self.last_checkpoint = message.path
+            else:
+                self._on_message(message)
+        if last is not None:
+            self.progress.setRange(0, last.total)
+            self.progress.setValue(last.step)
             if points and not self.cancel_requested:
                 losses = points[-1][1]
                 self.status_label.setText(
-                    f"Step {step} / {total}: G {losses.get('G', float('nan')):.3f}, "
+                    f"Step {last.step} / {last.total}: G {losses.get('G', float('nan')):.3f}, "
                     f"D_A {losses.get('D_A', float('nan')):.3f}, D_B {losses.get('D_B', float('nan')):.3f}")
         if points:
             self.loss_plot.add_points(points)
 
-    def _on_return(self, outcome: TrainOutcome) -> None:
+    def _on_return(self, outcome: TrainingResult, method: str) -> None:
+        """Share the weights with the method docks (of the method that was trained); say how it ended."""
         self.last_result = outcome
         self.last_outcome = "cancelled" if outcome.cancelled else "done"
         self.progress.setValue(outcome.step)
         if outcome.step > outcome.start_step or not outcome.cancelled:
-            self.state.set_trained_weights(self.method_name, outcome.weights)
+            self.state.set_trained_weights(method, outcome.weights)
         if outcome.cancelled:
             message = (f"Training stopped at step {outcome.step} / {outcome.total_steps}; a checkpoint is saved in "
                        f"{outcome.run_dir}. Press Train with the same run folder to resume. "

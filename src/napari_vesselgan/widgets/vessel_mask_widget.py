@@ -23,6 +23,7 @@ from qtpy.QtWidgets import (
 )
 
 from napari_vesselgan import __version__
+from napari_vesselgan.jobs.messages import Phase
 from napari_vesselgan.widgets._job_widget import JobWidget
 from napari_vesselgan.widgets._state import LayerWatcher
 
@@ -34,9 +35,9 @@ def extract_job(report, *, data: np.ndarray, parameters: dict[str, Any]) -> tupl
     """The extraction, in the helper thread."""
     from napari_vesselgan.analysis.vessel_mask import extract_vessel_mask
 
-    report(("phase", "Filtering..."))
+    report(Phase("Filtering..."))
     mask = extract_vessel_mask(data, **parameters)
-    report(("phase", "Done"))  # raises Cancelled if the user cancelled meanwhile
+    report(Phase("Done"))  # raises Cancelled if the user cancelled meanwhile
     return mask.astype(np.uint8), parameters
 
 
@@ -161,7 +162,7 @@ class VesselMaskWidget(JobWidget):
         self._start_job(lambda report, cancel: extract_job(report, data=data, parameters=parameters),
                         f"Extracting vessels from {layer.name}...")
 
-    def _on_return(self, payload: tuple[np.ndarray, dict[str, Any]]) -> None:
+    def _on_return(self, payload: tuple[np.ndarray, dict[str, Any]], context: Any = None) -> None:
         mask, parameters = payload
         name = f"{self._source['name']} vessel mask"
         metadata = {"napari_vesselgan": __version__, "analysis": "extract_vessel_mask",
