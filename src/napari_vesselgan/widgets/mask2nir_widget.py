@@ -175,7 +175,7 @@ class Mask2NirWidget(MethodWidget):
             report(Phase("Loading weights..."))
             method = load(request)
             report(Phase(f"Translating the masks of {masks_dir.name}..."))
-            return method.predict_folder(masks_dir, output_dir, request, progress=counting(report))
+            return list(method.predict_folder(masks_dir, output_dir, request, progress=counting(report)))
 
         self._start_job(job, f"Making pairs from {masks_dir.name}...", context=PairsRun(output_dir))
 
