@@ -87,11 +87,19 @@ def _common_flags(parser: argparse.ArgumentParser, *, weights_help: str) -> None
     parser.add_argument("--device", default="auto", choices=DEVICES, help=DEVICE_HELP)
 
 
-def _method_parsers(sub: Any, command: str, help: str, description: str | None = None) -> Iterator[tuple[Any, Any]]:
-    """``command`` with one sub-command per registered method: (method class, its parser) for each."""
+def _method_parsers(sub: Any, command: str, help: str, description: str | None = None, *,
+                    detailed: bool = True) -> Iterator[tuple[Any, Any]]:
+    """``command`` with one sub-command per registered method: (method class, its parser) for each.
+
+    Not ``detailed``: only the command's name and help (what ``vesselgan --help`` lists), so that
+    running another command imports no method or evaluation module for this one's flags.
+    """
     from napari_vesselgan import methods
 
     group = sub.add_parser(command, help=help, description=description)
+    if not detailed:
+        group.add_argument("method", metavar="METHOD", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+        return
     by_method = group.add_subparsers(dest="method", metavar="METHOD", required=True)
     for name in methods.available():
         cls = methods.method_class(name)
@@ -129,10 +137,11 @@ def cmd_predict(args: argparse.Namespace) -> int:
     return 0
 
 
-def _predict_parsers(sub: Any) -> None:
+def _predict_parsers(sub: Any, detailed: bool = True) -> None:
     from napari_vesselgan.methods.request import PRECISION_HELP, PRECISIONS, TILE_HELP
 
-    for cls, parser in _method_parsers(sub, "predict", "run a method on an image or a folder of images"):
+    for cls, parser in _method_parsers(sub, "predict", "run a method on an image or a folder of images",
+                                       detailed=detailed):
         parser.add_argument("input", help="image file, or a folder of images")
         parser.add_argument("-o", "--output", required=True, help="output file (a folder when the input is a folder)")
         _common_flags(parser, weights_help="checkpoint (.safetensors); default: the bundled weights")
@@ -222,8 +231,9 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
-def _train_parsers(sub: Any) -> None:
-    for cls, parser in _method_parsers(sub, "train", "train a method (resumes when --run-dir holds a checkpoint)"):
+def _train_parsers(sub: Any, detailed: bool = True) -> None:
+    for cls, parser in _method_parsers(sub, "train", "train a method (resumes when --run-dir holds a checkpoint)",
+                                       detailed=detailed):
         parser.add_argument("--synthetic", action="store_true", help="train on the synthetic generator's data")
         for source in cls.training_sources:
             parser.add_argument(_flag(source.key), dest=source.key, help=source.help)
@@ -267,11 +277,11 @@ def _no_evaluation(args: argparse.Namespace) -> int:
     raise UserError(f"{args.method} declares no evaluation")
 
 
-def _evaluate_parsers(sub: Any) -> None:
+def _evaluate_parsers(sub: Any, detailed: bool = True) -> None:
     described = _method_parsers(
         sub, "evaluate", "measure a method on its held-out evaluation (or compare image files: see 'compare')",
         "evaluate METHOD [options]: a method on its held-out evaluation, the figures of its model card. "
-        "evaluate REFERENCE TEST... is 'compare REFERENCE TEST...'.")
+        "evaluate REFERENCE TEST... is 'compare REFERENCE TEST...'.", detailed=detailed)
     for cls, parser in described:
         if cls.evaluation is None:
             parser.description = f"{parser.description} (no evaluation is declared for it)"
@@ -421,16 +431,16 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 
-def make_parser() -> argparse.ArgumentParser:
-    """The whole command line; the method commands come from the registry."""
+def make_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The command line; the method commands come from the registry. With ``command`` (the first
+    argument), only that command's per-method flags are built."""
     from napari_vesselgan.methods.request import DEVICES
 
     parser = argparse.ArgumentParser(prog="vesselgan", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
     devices = DEVICES
-    _predict_parsers(sub)
-    _train_parsers(sub)
-    _evaluate_parsers(sub)
+    for name, build in (("predict", _predict_parsers), ("train", _train_parsers), ("evaluate", _evaluate_parsers)):
+        build(sub, detailed=command in (None, name))
     _compare_parser(sub)
     fid = sub.add_parser("fid", help="FID and KID between two image sets (folders or stack files)")
     fid.add_argument("set_a", metavar="SET_A", help="folder of images, or a stack file (its frames)")
@@ -492,7 +502,7 @@ def main(argv: list[str] | None = None) -> int:
 
     argv = _route_file_comparison(list(sys.argv[1:] if argv is None else argv))
     try:  # argparse exits on --help (0) and on unknown or malformed arguments (2): return its status instead
-        args = make_parser().parse_args(argv)
+        args = make_parser(argv[0] if argv else None).parse_args(argv)
     except SystemExit as exit_:
         return int(exit_.code or 0)
     try:
