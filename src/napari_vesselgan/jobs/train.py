@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -51,7 +51,6 @@ class TrainingResult:
     total_steps: int
     cancelled: bool
     seconds: float = 0.0
-    history: list[dict[str, Any]] = field(default_factory=list)
 
 
 class ReportingCallback(Callback):
@@ -95,8 +94,7 @@ def run_training(request: TrainingRequest, report: Report = ignore,
         state = callback.state
         return TrainingResult(Path(weights), run_dir,
                               callback.start_step, state.step if state else 0, request.config.steps,
-                              bool(state and state.cancelled), time.perf_counter() - started,
-                              list(state.history) if state else [])
+                              bool(state and state.cancelled), time.perf_counter() - started)
     finally:
         del method
         _release_gpu_memory()
