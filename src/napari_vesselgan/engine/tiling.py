@@ -209,11 +209,15 @@ def predict_tiled(
     precision: str = "fp32",
     scale: int = 1,
     progress: ProgressFn | None = None,
-) -> np.ndarray:
+    out=None,
+):
     """Tiled prediction of a (C, H, W) image read window by window; returns (out_channels, H*s, W*s).
 
     Instance-norm statistics are gathered over the whole image first (see the module
     docstring), so the result has no seams. ``progress(done, total)`` counts network passes.
+    ``out``: where the result goes, an array of that shape with slice assignment (numpy, zarr,
+    a writer's sink), filled row of tiles by row of tiles so that memory holds one row of tiles,
+    never the whole output (None: a new float32 numpy array); it is returned.
     """
     _, height, width = shape
     padded_h, padded_w = round_up(height, stride), round_up(width, stride)
@@ -237,22 +241,56 @@ def predict_tiled(
                         progress(done, total)
                 frozen.finish(index)
             frozen.begin(None)
-            out = np.zeros((out_channels, padded_h * scale, padded_w * scale), np.float32)
-            weight_sum = np.zeros((padded_h * scale, padded_w * scale), np.float32)
+            if out is None:
+                out = np.empty((out_channels, height * scale, width * scale), np.float32)
+            band = _Band(out, out_channels, padded_w * scale, height * scale, width * scale)
             for window in windows:
                 wy0, wy1, wx0, wx1 = window.window
+                band.flush_before(wy0 * scale)  # rows no later window reaches are final
                 pred = net(_to_tensor(reader(wy0, wy1, wx0, wx1), device))[0].float().cpu().numpy()
                 weight = blend_weights(window, min(blend, 2 * halo))
                 if scale > 1:
                     weight = np.kron(weight, np.ones((scale, scale), np.float32))
-                region = (slice(wy0 * scale, wy1 * scale), slice(wx0 * scale, wx1 * scale))
-                out[(slice(None), *region)] += pred * weight
-                weight_sum[region] += weight
+                band.add(wy0 * scale, wy1 * scale, wx0 * scale, wx1 * scale, pred * weight, weight)
                 done += 1
                 if progress:
                     progress(done, total)
+            band.flush_before(padded_h * scale)
     finally:
         frozen.close()
-    out /= weight_sum
-    return out[:, : height * scale, : width * scale]
+    return out
+
+
+class _Band:
+    """The rows of the output that windows still add to: weighted sums and weights over the full
+    (padded) width, from the first row not yet written. Windows come in row-major order, so rows
+    above the current window's top are final: they are divided by their weights and written to
+    ``out`` (numpy, zarr, any array with slice assignment), and memory holds one row of tiles."""
+
+    def __init__(self, out, channels: int, padded_width: int, height: int, width: int):
+        self.out, self.height, self.width = out, height, width
+        self.start = 0
+        self.sums = np.zeros((channels, 0, padded_width), np.float32)
+        self.weights = np.zeros((0, padded_width), np.float32)
+
+    def add(self, y0: int, y1: int, x0: int, x1: int, values: np.ndarray, weight: np.ndarray) -> None:
+        missing = y1 - (self.start + self.weights.shape[0])
+        if missing > 0:
+            self.sums = np.concatenate([self.sums, np.zeros((self.sums.shape[0], missing, self.sums.shape[2]),
+                                                            np.float32)], axis=1)
+            self.weights = np.concatenate([self.weights, np.zeros((missing, self.weights.shape[1]), np.float32)])
+        rows = slice(y0 - self.start, y1 - self.start)
+        self.sums[:, rows, x0:x1] += values
+        self.weights[rows, x0:x1] += weight
+
+    def flush_before(self, row: int) -> None:
+        count = min(row, self.start + self.weights.shape[0]) - self.start
+        if count <= 0:
+            return
+        keep = min(count, max(0, self.height - self.start))  # rows of the stride padding are dropped
+        if keep:
+            finished = self.sums[:, :keep, : self.width] / self.weights[:keep, : self.width]
+            self.out[:, self.start : self.start + keep, : self.width] = finished
+        self.sums, self.weights = self.sums[:, count:].copy(), self.weights[count:].copy()
+        self.start += count
 

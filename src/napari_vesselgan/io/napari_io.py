@@ -4,7 +4,11 @@ Reader: one file at a time (lists and folders are left to other readers). Images
 ``"image"`` layers (``rgb=True`` for colour), binary vessel masks (see
 :func:`napari_vesselgan.io.readers.is_binary_mask`) ``"labels"`` layers, videos and 3-D TIFF
 stacks a series along their first axis. The layer is named after the file and its metadata
-record the source path.
+record the source path. Physical pixel sizes (OME-TIFF, ImageJ, TIFF resolution in centimetres,
+OME-Zarr) become the layer's ``scale`` and ``units``. A TIFF larger than a quarter of the
+available memory, and every OME-Zarr folder (``*.zarr``, :func:`get_zarr_reader`), open lazily:
+the layer holds a dask array (the resolution levels, when there are several) that napari reads
+chunk by chunk as it draws.
 
 Writers follow npe2's single-layer signature ``writer(path, data, meta) -> list[str]``.
 """
@@ -18,11 +22,13 @@ from typing import Any
 
 import numpy as np
 
-from .readers import SUPPORTED_SUFFIXES, VIDEO_SUFFIXES, is_rgb, read_any, suffix_of
+from .metadata import PhysicalScale, read_tiff_scale
+from .readers import SUPPORTED_SUFFIXES, TIFF_SUFFIXES, VIDEO_SUFFIXES, is_rgb, read_any, suffix_of
 from .writers import write_tiff
 from .writers import write_video as _write_video
 
-__all__ = ["get_reader", "read_layers", "write_image", "write_labels", "write_video"]
+__all__ = ["get_reader", "get_zarr_reader", "read_layers", "read_zarr_layers", "write_image", "write_labels",
+           "write_ome_zarr_image", "write_video"]
 
 LayerDataTuple = tuple[Any, dict[str, Any], str]
 PathLike = str | os.PathLike
@@ -39,18 +45,75 @@ def _layer_name(path: Path) -> str:
 
 def read_layers(path: PathLike) -> list[LayerDataTuple]:
     """Read one file into a napari LayerDataTuple list (raises ImageReadError on failure)."""
+    from .lazy import lazy_threshold_bytes, open_tiff_lazy, _tiff_nbytes
+
     p = Path(path)
-    data, layer_type = read_any(p)
+    if suffix_of(p) in TIFF_SUFFIXES and p.is_file() and _tiff_nbytes(p) > lazy_threshold_bytes():
+        opened = open_tiff_lazy(p)
+        data, layer_type, scale = opened.data, "image", opened.scale
+        levels = [data, *opened.levels]
+    else:
+        data, layer_type = read_any(p)
+        scale = read_tiff_scale(p) if suffix_of(p) in TIFF_SUFFIXES else PhysicalScale()
+        levels = [data]
     metadata: dict[str, Any] = {"source": str(p.resolve())}
     kwargs: dict[str, Any] = {"name": _layer_name(p), "metadata": metadata}
     if layer_type == "image" and is_rgb(data):
         kwargs["rgb"] = True
     layer_ndim = data.ndim - (1 if kwargs.get("rgb") else 0)
+    axes = ("y", "x")
     if layer_ndim > 2:  # a series along the first axis: time for videos and most stacks
         leading = ("t", "z") if layer_ndim == 4 else (_leading_axis(p),)
-        kwargs["axis_labels"] = (*leading, "y", "x")
-        metadata["axes"] = "".join(kwargs["axis_labels"]).upper()
+        axes = (*leading, "y", "x")
+        kwargs["axis_labels"] = axes
+        metadata["axes"] = "".join(axes).upper()
+    _put_scale(kwargs, scale, "".join(axes))
+    if len(levels) > 1:
+        kwargs["multiscale"] = True
+        return [(levels, kwargs, layer_type)]
     return [(data, kwargs, layer_type)]
+
+
+def _put_scale(kwargs: dict[str, Any], scale: PhysicalScale, axes: str) -> None:
+    """The layer's ``scale`` and ``units`` from a physical scale over the layer's axes (none: left out)."""
+    if not scale:
+        return
+    kwargs["scale"] = scale.for_axes(axes)
+    units = scale.units_for(axes)
+    if all(units):
+        kwargs["units"] = units
+    kwargs["metadata"]["physical_scale"] = {"sizes": dict(scale.sizes), "units": dict(scale.units)}
+
+
+def get_zarr_reader(path: PathLike | Sequence[PathLike]) -> Callable[[PathLike], list[LayerDataTuple]] | None:
+    """npe2 reader hook for OME-Zarr folders (``*.zarr``): a lazy, multiscale image layer."""
+    from .ome_zarr import is_ome_zarr
+
+    if isinstance(path, (list, tuple)) or not is_ome_zarr(path):
+        return None
+    return read_zarr_layers
+
+
+def read_zarr_layers(path: PathLike) -> list[LayerDataTuple]:
+    """One OME-Zarr image as a napari layer: dask levels (multiscale when there are several),
+    colour as RGB, the axes as axis labels, the physical scale as scale and units."""
+    from .ome_zarr import read_ome_zarr
+
+    p = Path(path)
+    image = read_ome_zarr(p)
+    rgb = image.axes.endswith("c") and image.data.shape[-1] == 3
+    kwargs: dict[str, Any] = {"name": image.name, "metadata": {"source": str(p.resolve()), "axes": image.axes.upper()}}
+    layer_axes = image.axes[:-1] if image.axes.endswith("c") else image.axes
+    if rgb:
+        kwargs["rgb"] = True
+    elif image.axes.endswith("c"):  # several channels that are not a colour photo: one layer each
+        kwargs["channel_axis"] = len(image.axes) - 1
+    kwargs["axis_labels"] = tuple(layer_axes)
+    _put_scale(kwargs, image.scale, layer_axes)
+    if len(image.levels) > 1:
+        kwargs["multiscale"] = True
+        return [(list(image.levels), kwargs, "image")]
+    return [(image.data, kwargs, "image")]
 
 
 def _leading_axis(path: Path) -> str:
@@ -89,9 +152,33 @@ def _description(meta: dict[str, Any]) -> dict[str, Any]:
     return {"name": str(name)} if name else {}
 
 
+def _layer_scale(data: Any, meta: dict[str, Any]) -> tuple[PhysicalScale, str]:
+    """The layer's physical scale (its ``scale`` and ``units``) and our axes for its data."""
+    from .ome_zarr import default_axes
+
+    axes = default_axes(tuple(np.shape(data)))
+    layer_axes = axes[:-1] if axes.endswith("c") else axes
+    labels = "".join(str(label).lower() for label in meta.get("axis_labels") or ())
+    if len(labels) == len(layer_axes) and set(labels) <= set("tzyx") and len(set(labels)) == len(labels):
+        layer_axes, axes = labels, labels + axes[len(layer_axes):]  # e.g. a z-stack labelled so
+    return PhysicalScale.from_layer(meta.get("scale"), meta.get("units"), layer_axes), axes
+
+
 def write_image(path: str, data: Any, meta: dict[str, Any]) -> list[str]:
-    """npe2 writer for one image layer: TIFF, dtype kept, RGB stored as RGB."""
-    return [str(write_tiff(path, _first_level(data), metadata=_description(meta)))]
+    """npe2 writer for one image layer: TIFF, dtype kept, RGB stored as RGB, the layer's scale as
+    physical pixel sizes (OME ``PhysicalSize*`` for ``.ome.tif``, resolution tags otherwise)."""
+    level = _first_level(data)
+    scale, _ = _layer_scale(level, meta)
+    return [str(write_tiff(path, level, metadata=_description(meta), scale=scale or None))]
+
+
+def write_ome_zarr_image(path: str, data: Any, meta: dict[str, Any]) -> list[str]:
+    """npe2 writer for one image layer as OME-Zarr (chunked, a pyramid when large, scale kept)."""
+    from .ome_zarr import write_ome_zarr
+
+    level = _first_level(data)
+    scale, axes = _layer_scale(level, meta)
+    return [str(write_ome_zarr(path, level, axes=axes, scale=scale, name=meta.get("name")))]
 
 
 def write_labels(path: str, data: Any, meta: dict[str, Any]) -> list[str]:

@@ -29,6 +29,7 @@ import numpy as np
 
 from napari_vesselgan import InvalidInput
 from .atomic import atomic_path
+from .metadata import PhysicalScale
 from .readers import RASTER_SUFFIXES, SUPPORTED_SUFFIXES, TIFF_SUFFIXES, VIDEO_SUFFIXES, is_rgb, suffix_of
 
 __all__ = ["write_frames", "write_tiff", "write_video", "write_image"]
@@ -55,13 +56,15 @@ def write_tiff(
     *,
     compression: str | None = "zlib",
     metadata: Mapping[str, Any] | None = None,
+    scale: PhysicalScale | None = None,
 ) -> Path:
     """Write ``array`` (2-D, RGB, or a 3-D / 4-D stack) as a TIFF, or OME-TIFF for ``*.ome.tif``.
 
     ``compression`` is a tifffile codec name (``"zlib"`` needs nothing extra) or None;
     integer data get the horizontal-difference predictor, which shrinks smooth 16-bit images.
     ``metadata`` (JSON-serialisable) goes into the image description (the OME metadata for
-    OME-TIFF).
+    OME-TIFF). ``scale``: physical pixel sizes, as OME ``PhysicalSize*`` (OME-TIFF) or as
+    resolution tags in pixels per centimetre (plain TIFF, Y and X only).
     """
     import tifffile
 
@@ -75,6 +78,8 @@ def write_tiff(
     ome = _is_ome(target)
     if ome:  # the temporary name does not end in .ome.tif, so say it explicitly
         meta.setdefault("axes", _ome_axes(a))
+        meta.update(scale.ome_tiff_metadata() if scale else {})
+    resolution = scale.tiff_resolution() if scale and not ome else {}
     with atomic_path(target) as tmp:
         tifffile.imwrite(
             tmp,
@@ -84,6 +89,7 @@ def write_tiff(
             predictor=predictor or None,
             metadata=meta,
             ome=ome,
+            **resolution,
         )
     return target
 

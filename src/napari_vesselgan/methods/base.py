@@ -263,34 +263,76 @@ class Method:
                 progress(index + 1, len(files))
 
     def _predict_plane(self, plane: Any, rng: IntensityRange, *, tile: int | None, progress: ProgressFn | None,
-                       precision: str, halo: int | None) -> np.ndarray:
+                       precision: str, halo: int | None, out: Any = None) -> np.ndarray | None:
+        """One plane's result; with ``out`` (an array of the result's shape and dtype, e.g. zarr) it is
+        written there row of tiles by row of tiles instead, and None is returned."""
         height, width = plane.shape[:2] if self.in_channels > 1 else plane.shape[-2:]
         chw_of = (lambda block: np.moveaxis(block, -1, 0)) if self.in_channels > 1 else (lambda block: block[None])
 
         def read(y0: int, y1: int, x0: int, x1: int) -> np.ndarray:
             return rng.to_network(chw_of(np.asarray(plane[y0:y1, x0:x1])))
 
-        out = self.run_generator(read, (self.in_channels, height, width), tile=tile, progress=progress,
-                                 precision=precision, halo=halo)
-        return self.finish_output(out, rng)
+        sink = None if out is None else _FinishingSink(self, out, rng)
+        result = self.run_generator(read, (self.in_channels, height, width), tile=tile, progress=progress,
+                                    precision=precision, halo=halo, out=sink)
+        return None if sink is not None else self.finish_output(result, rng)
 
     def run_generator(self, read: Callable[[int, int, int, int], np.ndarray], shape: tuple[int, int, int], *,
                       tile: int | None, precision: str, halo: int | None,
-                      progress: ProgressFn | None = None) -> np.ndarray:
+                      progress: ProgressFn | None = None, out: Any = None) -> Any:
         """The generator's output for a (C, H, W) network input that ``read(y0, y1, x0, x1)`` returns
-        window by window: whole when it fits the memory budget (or ``tile`` covers it), else tiled."""
+        window by window: whole when it fits the memory budget (or ``tile`` covers it), else tiled.
+        ``out``: an array the output is written into (see ``engine.tiling.predict_tiled``)."""
         _, height, width = shape
         tile = tile if tile is not None else self.choose_tile(height, width)
         if tile is None or (tile >= height and tile >= width):
-            out = predict_whole(self.generator, read(0, height, 0, width), stride=self.stride, device=self.device,
-                                precision=precision, scale=self.scale)
+            result = predict_whole(self.generator, read(0, height, 0, width), stride=self.stride, device=self.device,
+                                   precision=precision, scale=self.scale)
             if progress:
                 progress(1, 1)
+            if out is None:
+                return result
+            out[:, : result.shape[1], : result.shape[2]] = result
             return out
         return predict_tiled(self.generator, read, shape, tile=tile,
                              halo=self.receptive_halo() if halo is None else halo, stride=self.stride,
                              out_channels=self.out_channels, device=self.device, precision=precision,
-                             scale=self.scale, progress=progress)
+                             scale=self.scale, progress=progress, out=out)
+
+    def predict_into(self, image: Any, out: Any, *, tile: int | None = None, progress: ProgressFn | None = None,
+                     precision: str = "fp32", halo: int | None = None, scale: int = 1) -> Any:
+        """``predict`` for images larger than memory: read ``image`` (dask, zarr, memory-mapped) window
+        by window and write the result into ``out`` (e.g. a zarr array of the result's shape and dtype)
+        row of tiles by row of tiles; neither is ever held whole. Returns ``out``.
+
+        For methods whose result is a pixel-wise function of the network's output (grey image in,
+        image of the same size out; see :meth:`streams`); the values equal ``predict``'s.
+        """
+        if not self.streams(scale):
+            raise InvalidInput(f"{self.name} predicts whole images only; it cannot stream a large one tile by tile")
+        check_image(image, channels=self.in_channels)
+        if self.input_kind == "labels":  # masks: any non-zero pixel is a vessel, as predict says
+            image = image != 0
+            image = image.astype(np.float32)
+        rng = intensity_range(image)
+        leading = image.shape[:-2]
+        for index, plane_index in enumerate(np.ndindex(*leading)):
+            report = None
+            if progress is not None:
+                count = int(np.prod(leading)) if leading else 1
+                report = lambda done, total, i=index: progress(i * total + done, total * count)  # noqa: E731
+            plane = image[plane_index] if plane_index else image
+            target = _PlaneOf(out, plane_index) if plane_index else out
+            self._predict_plane(plane, rng, tile=tile, progress=report, precision=precision, halo=halo, out=target)
+        return out
+
+    @classmethod
+    def streams(cls, scale: int = 1) -> bool:
+        """Whether :meth:`predict_into` serves this method: grey image in, image out, each output
+        pixel from the network alone (no whole-image step after it), at the input's size. The grey
+        methods (denoise, superres at scale 1, mask2nir) do; colour photos (fundus2ffa masks its
+        result by the photo's field of view) and videos do not."""
+        return cls.in_channels == 1 and cls.output_kind == "image" and scale == 1
 
     def finish_output(self, out: np.ndarray, rng: IntensityRange) -> np.ndarray:
         """Restoration: back to the input's range and dtype; translation: float32 in [0, 1]."""
@@ -366,3 +408,24 @@ class Method:
         self.config, self.weights = run.config, weights
         self.generator = generator.eval()
         return weights
+
+
+class _FinishingSink:
+    """``out`` seen as the network's (C, H, W) output: each block written to it is mapped back to
+    the result's range and layout (``Method.finish_output``) first."""
+
+    def __init__(self, method: Method, out: Any, rng: IntensityRange):
+        self.method, self.out, self.rng = method, out, rng
+
+    def __setitem__(self, key: tuple[slice, slice, slice], block: np.ndarray) -> None:
+        self.out[key[1:]] = self.method.finish_output(block, self.rng)
+
+
+class _PlaneOf:
+    """One plane of a stacked ``out`` (``out[index]``) as a writeable array, without reading it."""
+
+    def __init__(self, out: Any, index: tuple[int, ...]):
+        self.out, self.index = out, index
+
+    def __setitem__(self, key: tuple[slice, ...], block: np.ndarray) -> None:
+        self.out[(*self.index, *key)] = block
