@@ -124,17 +124,46 @@ def cmd_predict(args: argparse.Namespace) -> int:
     source, target = Path(args.input), Path(args.output)
     if not source.exists():
         raise UserError(f"{source}: no such file or folder")
-    method = load_method(request)
-    if source.is_dir():
+    from napari_vesselgan.io.ome_zarr import is_ome_zarr
+    from napari_vesselgan.jobs import batch
+    from napari_vesselgan.methods.base import Method
+
+    folder, on_cluster = source.is_dir() and not is_ome_zarr(source), args.workers or args.scheduler
+    if folder and cls.predict_folder is not Method.predict_folder:  # a folder is one job (mask2nir's pairs)
+        if on_cluster or args.format:
+            raise UserError(f"{args.method} makes one result of a whole folder; --workers, --scheduler and "
+                            "--format are for one output per input")
+        method = load_method(request)
+
         def report(done: int, total: int) -> None:
             if done % 10 == 0 or done == total:
                 print(f"{done}/{total}", flush=True)
 
         for line in method.predict_folder(source, target, request, progress=report):
             print(line, flush=True)
-    else:
-        print(method.predict_file(source, target, request))
-    return 0
+        return 0
+    fmt = batch.format_of(target, args.format)
+    if not folder and not on_cluster:  # one file here: its error is the command's (exit 2)
+        print(batch.predict_path(load_method(request), batch.BatchItem(source, target), request, fmt))
+        return 0
+    summary = batch.run_batch(batch.plan(source, target, fmt), request, fmt, workers=args.workers,
+                              scheduler=args.scheduler, overwrite=args.overwrite)
+    for line in summary.lines():
+        print(line, file=sys.stderr if line.startswith("failed") else sys.stdout, flush=True)
+    return 1 if summary.failed else 0
+
+
+def _batch_flags(parser: argparse.ArgumentParser) -> None:
+    """Output format, and where a folder's files go: here, a local cluster or a running one."""
+    parser.add_argument("--format", choices=["tiff", "ome-zarr"],
+                        help="output format (default: from the output's name, *.zarr is OME-Zarr, else TIFF)")
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument("--workers", type=int, metavar="N",
+                       help="predict on a local dask cluster of N single-threaded worker processes")
+    where.add_argument("--scheduler", metavar="ADDRESS",
+                       help="predict on a running dask cluster (e.g. tcp://host:8786; dask-jobqueue on SLURM)")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="predict a folder's files again even where the output is complete")
 
 
 def _predict_parsers(sub: Any, detailed: bool = True) -> None:
@@ -148,6 +177,7 @@ def _predict_parsers(sub: Any, detailed: bool = True) -> None:
         parser.add_argument("--precision", default="fp32", choices=PRECISIONS, help=PRECISION_HELP)
         parser.add_argument("--tile", type=int, help=TILE_HELP)
         parser.add_argument("--halo", type=int, help="overlap around each tile in pixels (default: the exact halo)")
+        _batch_flags(parser)
         if cls.saliency_kinds:
             parser.add_argument("--saliency", nargs="?", const=cls.saliency_kinds[0], choices=cls.saliency_kinds,
                                 help=f"also write a saliency map beside each output (default kind: "
