@@ -183,3 +183,27 @@ def test_predict_into_refuses_methods_that_need_the_whole_image():
     assert not methods.method_class("superres").streams(scale=4)
     with pytest.raises(InvalidInput, match="whole images"):
         methods.method_class("fundus2ffa").predict_into(method, np.zeros((8, 8, 3)), None)
+
+
+# ----- in napari ----------------------------------------------------------------------------------
+def test_napari_opens_ome_zarr_and_large_tiffs_lazily_and_saves_the_scale(make_napari_viewer, tmp_path, monkeypatch,
+                                                                           image16):
+    big = np.random.default_rng(4).integers(0, 255, (1100, 40)).astype(np.uint8)
+    zarr_path = write_ome_zarr(tmp_path / "big.ome.zarr", big, scale=MICRONS)
+    tiff_path = tmp_path / "large.ome.tif"
+    tifffile.imwrite(tiff_path, image16, tile=(64, 64), ome=True,
+                     metadata={"axes": "YX", "PhysicalSizeX": 0.25, "PhysicalSizeY": 0.5})
+    monkeypatch.setenv("VESSELGAN_LAZY_MB", "0.01")
+    viewer = make_napari_viewer()
+    (pyramid,) = viewer.open(str(zarr_path), plugin="napari-vesselgan")
+    assert pyramid.multiscale and len(pyramid.data) == 3 and hasattr(pyramid.data[0], "dask")
+    assert tuple(pyramid.scale) == (0.5, 0.25) and str(pyramid.units[0]) == "micrometer"
+    (large,) = viewer.open(str(tiff_path), plugin="napari-vesselgan")
+    assert hasattr(large.data, "dask") and tuple(large.scale) == (0.5, 0.25)  # still lazy in the viewer
+    # saved back: as OME-TIFF and as OME-Zarr, the scale with it
+    large.save(str(tmp_path / "saved.ome.tif"), plugin="napari-vesselgan")
+    assert read_tiff_scale(tmp_path / "saved.ome.tif").for_axes("yx") == (0.5, 0.25)
+    pyramid.save(str(tmp_path / "saved.ome.zarr"), plugin="napari-vesselgan")
+    saved = read_ome_zarr(tmp_path / "saved.ome.zarr")
+    assert saved.scale.for_axes("yx") == (0.5, 0.25) and saved.data.dtype == np.uint8
+    np.testing.assert_array_equal(saved.data.compute(), big)

@@ -24,7 +24,7 @@ from .atomic import atomic_path
 from .metadata import PhysicalScale, read_tiff_scale, tiff_scale
 from .readers import TIFF_SUFFIXES, ImageReadError, read_image, suffix_of
 
-__all__ = ["OpenedImage", "lazy_threshold_bytes", "open_image", "open_tiff_lazy", "write_tiff_tiled"]
+__all__ = ["OpenedImage", "lazy_threshold_bytes", "open_image", "open_tiff_lazy", "opens_lazily", "write_tiff_tiled"]
 
 #: A TIFF opens lazily when its pixels exceed this fraction of the memory available now.
 LAZY_FRACTION = 0.25
@@ -79,8 +79,10 @@ def open_tiff_lazy(path: str | os.PathLike) -> OpenedImage:
     layout ``read_image`` gives: colour last, alpha dropped, native byte order."""
     import dask.array as da
     import tifffile
-    import zarr
 
+    from .ome_zarr import require_zarr
+
+    zarr = require_zarr()
     p = Path(path)
     try:
         with tifffile.TiffFile(p) as tif:
@@ -125,6 +127,15 @@ def _tiff_nbytes(path: Path) -> int:
         return 0  # read_image reports what is wrong with it
 
 
+def opens_lazily(path: Path) -> bool:
+    """Whether a TIFF is large enough to open lazily (and zarr is there to do it; without it a
+    large TIFF is read into memory, as before)."""
+    import importlib.util
+
+    return (suffix_of(path) in TIFF_SUFFIXES and _tiff_nbytes(path) > lazy_threshold_bytes()
+            and importlib.util.find_spec("zarr") is not None)
+
+
 def open_image(path: str | os.PathLike, *, lazy: bool | None = None) -> OpenedImage:
     """An image file or OME-Zarr folder with its axes and physical scale; lazy (dask) when it is an
     OME-Zarr or a TIFF larger than :func:`lazy_threshold_bytes` (``lazy`` True / False forces it)."""
@@ -136,7 +147,7 @@ def open_image(path: str | os.PathLike, *, lazy: bool | None = None) -> OpenedIm
         data = image.data if lazy is not False else np.asarray(image.data)
         return OpenedImage(data, image.axes, image.scale, tuple(image.levels[1:]) if lazy is not False else ())
     is_tiff = suffix_of(p) in TIFF_SUFFIXES
-    if is_tiff and p.is_file() and (lazy or (lazy is None and _tiff_nbytes(p) > lazy_threshold_bytes())):
+    if is_tiff and p.is_file() and (lazy or (lazy is None and opens_lazily(p))):
         return open_tiff_lazy(p)
     data = read_image(p)
     if is_tiff:

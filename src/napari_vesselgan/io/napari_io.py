@@ -45,10 +45,10 @@ def _layer_name(path: Path) -> str:
 
 def read_layers(path: PathLike) -> list[LayerDataTuple]:
     """Read one file into a napari LayerDataTuple list (raises ImageReadError on failure)."""
-    from .lazy import lazy_threshold_bytes, open_tiff_lazy, _tiff_nbytes
+    from .lazy import open_tiff_lazy, opens_lazily
 
     p = Path(path)
-    if suffix_of(p) in TIFF_SUFFIXES and p.is_file() and _tiff_nbytes(p) > lazy_threshold_bytes():
+    if p.is_file() and opens_lazily(p):
         opened = open_tiff_lazy(p)
         data, layer_type, scale = opened.data, "image", opened.scale
         levels = [data, *opened.levels]
@@ -142,8 +142,8 @@ def get_reader(path: PathLike | Sequence[PathLike]) -> Callable[[PathLike], list
 
 def _first_level(data: Any) -> Any:
     """napari multiscale data are a list of levels; write the full-resolution one."""
-    if isinstance(data, (list, tuple)) and data and hasattr(data[0], "shape"):
-        return data[0]
+    if isinstance(data, Sequence) and len(data) and hasattr(data[0], "shape"):
+        return data[0]  # a list of levels, or napari's MultiScaleData (a Sequence)
     return data
 
 

@@ -44,6 +44,16 @@ NGFF_VERSION = "0.4"
 _AXIS_TYPES = {"t": "time", "c": "channel", "z": "space", "y": "space", "x": "space"}
 
 
+def require_zarr() -> Any:
+    """The zarr module, or a one-line error naming the extra that installs it."""
+    try:
+        import zarr
+    except ImportError:
+        raise InvalidInput("OME-Zarr and lazily opened large images need zarr: "
+                           "pip install 'napari-vesselgan[io]'") from None
+    return zarr
+
+
 def is_ome_zarr(path: str | os.PathLike) -> bool:
     """True for a folder that is an OME-Zarr image (its name ends in ``.zarr`` or it holds multiscales)."""
     p = Path(path)
@@ -167,7 +177,7 @@ def create(path: str | os.PathLike, shape: tuple[int, ...], dtype: Any, *, axes:
            scale: PhysicalScale | None = None, name: str | None = None) -> _Pending:
     """An empty OME-Zarr level 0 of ``shape`` / ``dtype`` in our layout (write with ``[...] = ``);
     call :func:`finish` to add the pyramid and put it in place (atomically)."""
-    import zarr
+    zarr = require_zarr()
 
     target = Path(path)
     axes = (axes or default_axes(tuple(shape))).lower()
@@ -273,10 +283,10 @@ def read_ome_zarr(path: str | os.PathLike) -> OmeZarrImage:
     """Open an OME-Zarr image lazily (dask levels in our layout, channels last); raises
     :class:`~napari_vesselgan.io.readers.ImageReadError` with the reason when it cannot."""
     import dask.array as da
-    import zarr
 
     from .readers import ImageReadError
 
+    zarr = require_zarr()
     p = Path(path)
     try:
         group = zarr.open_group(str(p), mode="r")

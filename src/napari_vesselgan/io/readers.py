@@ -162,6 +162,8 @@ def _read_tiff(path: Path) -> np.ndarray:
     except ImageReadError:
         raise
     except Exception as exc:  # tifffile raises many kinds on corrupt input
+        if "imagecodecs" in str(exc):  # LZW / ZSTD / JPEG... without the codecs installed
+            raise _fail(path, f"{exc}: pip install 'napari-vesselgan[io]'") from exc
         raise _fail(path, f"not a readable TIFF ({type(exc).__name__}: {exc})") from exc
     array = _native(np.asarray(array))
     if array.dtype == bool:
