@@ -303,7 +303,8 @@ class Method:
                      precision: str = "fp32", halo: int | None = None, scale: int = 1) -> Any:
         """``predict`` for images larger than memory: read ``image`` (dask, zarr, memory-mapped) window
         by window and write the result into ``out`` (e.g. a zarr array of the result's shape and dtype)
-        row of tiles by row of tiles; neither is ever held whole. Returns ``out``.
+        row of tiles by row of tiles. When the image does not fit the memory budget (or ``tile``
+        says so) neither is ever held whole. Returns ``out``.
 
         For methods whose result is a pixel-wise function of the network's output (grey image in,
         image of the same size out; see :meth:`streams`); the values equal ``predict``'s.
@@ -311,6 +312,10 @@ class Method:
         if not self.streams(scale):
             raise InvalidInput(f"{self.name} predicts whole images only; it cannot stream a large one tile by tile")
         check_image(image, channels=self.in_channels)
+        if not isinstance(image, np.ndarray) and not hasattr(image, "dask"):  # zarr, h5py...: through dask
+            import dask.array as da
+
+            image = da.from_array(image, chunks=getattr(image, "chunks", "auto"))
         if self.input_kind == "labels":  # masks: any non-zero pixel is a vessel, as predict says
             image = image != 0
             image = image.astype(np.float32)
