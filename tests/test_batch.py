@@ -84,7 +84,31 @@ def test_a_folder_of_masks_for_mask2nir_refuses_cluster_flags(tmp_path, folder, 
     assert "one result of a whole folder" in capsys.readouterr().err
 
 
+def test_a_large_input_streams_tile_by_tile_into_tiff_and_ome_zarr(tmp_path, weights, monkeypatch, capsys):
+    from napari_vesselgan import methods
+    from napari_vesselgan.io.metadata import read_tiff_scale
+
+    image = np.random.default_rng(7).integers(0, 4096, (48, 64)).astype(np.uint16)
+    source = tmp_path / "large.ome.tif"
+    tifffile.imwrite(source, image, tile=(16, 16), ome=True,
+                     metadata={"axes": "YX", "PhysicalSizeX": 0.5, "PhysicalSizeY": 0.5})
+    monkeypatch.setenv("VESSELGAN_LAZY_MB", "0.001")  # "larger than memory": opened lazily
+    for name in ("large.tif", "large.ome.zarr"):
+        assert _predict(weights, source, tmp_path / "out" / name, "--tile", "32", "--halo", "8") == 0
+        assert "streamed tile by tile" in capsys.readouterr().out
+    expected = methods.load("denoise", weights=weights, device="cpu").predict(image, tile=32, halo=8)
+    np.testing.assert_array_equal(read_image(tmp_path / "out" / "large.tif"), expected)
+    assert read_tiff_scale(tmp_path / "out" / "large.tif").for_axes("yx") == pytest.approx((0.5, 0.5))
+    zarr_image = read_ome_zarr(tmp_path / "out" / "large.ome.zarr")
+    np.testing.assert_array_equal(zarr_image.data.compute(), expected)
+    assert zarr_image.scale.for_axes("yx") == (0.5, 0.5)
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["large.ome.zarr", "large.tif"]  # no scratch
+
+
 # ----- on a local cluster -------------------------------------------------------------------------
+slow = pytest.mark.slow  # a local cluster: worker processes start and import torch
+
+
 @pytest.fixture(scope="module")
 def client():
     from napari_vesselgan.jobs.cluster import cluster_client
@@ -99,6 +123,7 @@ def _request(weights: Path):
     return PredictionRequest(method="denoise", weights=weights, device="cpu")
 
 
+@slow
 def test_cluster_outputs_equal_serial_and_weights_load_once_per_worker(tmp_path, folder, weights, client):
     from napari_vesselgan.jobs import batch
     from napari_vesselgan.jobs.cluster import plugin_name
@@ -117,6 +142,7 @@ def test_cluster_outputs_equal_serial_and_weights_load_once_per_worker(tmp_path,
     assert max(loads.values()) == 1 and 1 <= sum(loads.values()) <= 2
 
 
+@slow
 def test_the_cli_joins_a_running_cluster(tmp_path, folder, weights, client, capsys):
     """``--scheduler``; ``--workers N`` builds the same client (``cluster_client``, the fixture's)."""
     address = client.scheduler.address
@@ -141,6 +167,7 @@ def _stall_once(method, item, request, fmt):
     return predict_path(method, item, request, fmt)
 
 
+@slow
 def test_a_killed_worker_loses_only_its_current_file(tmp_path, folder, weights, client):
     from napari_vesselgan.jobs import batch
 
