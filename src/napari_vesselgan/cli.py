@@ -128,7 +128,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
     from napari_vesselgan.jobs import batch
     from napari_vesselgan.methods.base import Method
 
-    folder, on_cluster = source.is_dir() and not is_ome_zarr(source), args.workers or args.scheduler
+    folder, on_cluster = source.is_dir() and not is_ome_zarr(source), args.workers is not None or args.scheduler
     if folder and cls.predict_folder is not Method.predict_folder:  # a folder is one job (mask2nir's pairs)
         if on_cluster or args.format:
             raise UserError(f"{args.method} makes one result of a whole folder; --workers, --scheduler and "
