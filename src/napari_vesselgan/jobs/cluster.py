@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import logging
 import threading
 import uuid
 from collections.abc import Callable, Iterator
@@ -60,10 +61,14 @@ def plugin_name(request_json: str) -> str:
     return f"{PLUGIN_PREFIX}-{hashlib.sha1(request_json.encode()).hexdigest()[:12]}"
 
 
-def _on_worker(item: Any, request_json: str, fmt: str, task: Callable[..., str], plugin: str) -> str:
-    """A cluster task: one file with the worker's method."""
-    method = get_worker().plugins[plugin].method()
-    return task(method, item, PredictionRequest.model_validate_json(request_json), fmt)
+def _on_worker(item: Any, request_json: str, fmt: str, task: Callable[..., str], plugin: str) -> tuple[bool, str]:
+    """A cluster task: one file with the worker's method. ``(True, line)``, or ``(False, message)``
+    for a user error (a bad file: returned, so the worker logs no traceback for it); a bug raises."""
+    try:
+        method = get_worker().plugins[plugin].method()
+        return True, task(method, item, PredictionRequest.model_validate_json(request_json), fmt)
+    except InvalidInput as error:
+        return False, str(error).splitlines()[0] if str(error) else type(error).__name__
 
 
 @contextlib.contextmanager
@@ -77,7 +82,7 @@ def cluster_client(workers: int | None = None, scheduler: str | None = None) -> 
     if workers is None or workers < 1:
         raise InvalidInput(f"--workers takes a positive number, got {workers}")
     with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1",
-                      dashboard_address=None) as cluster, Client(cluster) as client:
+                      dashboard_address=None, silence_logs=logging.ERROR) as cluster, Client(cluster) as client:
         yield client
 
 
@@ -97,7 +102,8 @@ def predict_on(client: Client, items: list[Any], request: PredictionRequest, fmt
     item_of = {future.key: item for future, item in zip(futures, items, strict=True)}
     for future in as_completed(futures):
         try:
-            outcome: Any = future.result()
-        except Exception as error:  # the file's own failure, re-raised here from the worker
+            ok, text = future.result()
+            outcome: Any = text if ok else InvalidInput(text)
+        except Exception as error:  # a bug, or the workers died (KilledWorker)
             outcome = error
         yield item_of[future.key], outcome
