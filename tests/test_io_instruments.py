@@ -185,6 +185,29 @@ def test_predict_into_refuses_methods_that_need_the_whole_image():
         methods.method_class("fundus2ffa").predict_into(method, np.zeros((8, 8, 3)), None)
 
 
+def test_a_dock_prediction_of_a_lazy_layer_larger_than_memory_stays_lazy(tmp_path, monkeypatch, single_torch_thread):
+    import dask.array as da
+
+    from napari_vesselgan import methods
+    from napari_vesselgan.jobs.predict import run_prediction
+    from napari_vesselgan.methods.request import PredictionRequest
+
+    cls = methods.method_class("denoise")
+    method = cls.untrained(cls.config_class.preset("test"), device="cpu")
+    image = np.random.default_rng(6).integers(0, 4096, (64, 96)).astype(np.uint16)
+    request = PredictionRequest(method="denoise", device="cpu", tile=32, halo=8)
+    monkeypatch.setenv("VESSELGAN_LAZY_MB", "0.001")
+    result = run_prediction(request, da.from_array(image, chunks=32), load=lambda _: method)
+    assert hasattr(result.output, "dask") and result.output.dtype == np.uint16  # a zarr on disk, read lazily
+    assert any("larger than memory" in note for note in result.notes)
+    np.testing.assert_array_equal(result.output.compute(), method.predict(image, tile=32, halo=8))
+    # saved from napari as TIFF tile by tile
+    [written] = write_image(str(tmp_path / "result.tif"), result.output, {"name": "result"})
+    with tifffile.TiffFile(written) as tif:
+        assert tif.pages[0].is_tiled
+    np.testing.assert_array_equal(read_image(written), result.output.compute())
+
+
 # ----- in napari ----------------------------------------------------------------------------------
 def test_napari_opens_ome_zarr_and_large_tiffs_lazily_and_saves_the_scale(make_napari_viewer, tmp_path, monkeypatch,
                                                                            image16):

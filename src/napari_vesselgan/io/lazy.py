@@ -24,7 +24,8 @@ from .atomic import atomic_path
 from .metadata import PhysicalScale, read_tiff_scale, tiff_scale
 from .readers import TIFF_SUFFIXES, ImageReadError, read_image, suffix_of
 
-__all__ = ["OpenedImage", "lazy_threshold_bytes", "open_image", "open_tiff_lazy", "opens_lazily", "write_tiff_tiled"]
+__all__ = ["OpenedImage", "lazy_threshold_bytes", "open_image", "open_tiff_lazy", "opens_lazily", "scratch_array",
+           "write_tiff_tiled"]
 
 #: A TIFF opens lazily when its pixels exceed this fraction of the memory available now.
 LAZY_FRACTION = 0.25
@@ -194,3 +195,30 @@ def write_tiff_tiled(path: str | os.PathLike, array: Any, *, scale: PhysicalScal
             predictor=True if np.issubdtype(dtype, np.integer) else None,
             bigtiff=int(np.prod(array.shape)) * dtype.itemsize > 2**31, metadata=metadata, ome=ome, **resolution)
     return target
+
+
+_SCRATCH: list[Path] = []
+
+
+def scratch_array(shape: tuple[int, ...], dtype: Any, *, beside: Path | None = None) -> Any:
+    """An empty zarr array on disk for a result too large for memory (chunks of 512 x 512 in Y, X):
+    in a hidden folder in ``beside`` (the caller removes it), or else in ``VESSELGAN_SCRATCH`` or
+    the system's temporary folder, removed when the process ends."""
+    import atexit
+    import shutil
+    import tempfile
+
+    from .ome_zarr import CHUNK, require_zarr
+
+    zarr = require_zarr()
+    if beside is not None:
+        beside.mkdir(parents=True, exist_ok=True)
+        folder = Path(tempfile.mkdtemp(prefix=".vesselgan-", suffix=".scratch.zarr", dir=beside))
+    else:
+        if not _SCRATCH:
+            base = os.environ.get("VESSELGAN_SCRATCH") or None
+            _SCRATCH.append(Path(tempfile.mkdtemp(prefix="napari-vesselgan-", dir=base)))
+            atexit.register(shutil.rmtree, _SCRATCH[0], ignore_errors=True)
+        folder = Path(tempfile.mkdtemp(suffix=".zarr", dir=_SCRATCH[0]))
+    chunks = tuple(min(CHUNK, n) if i >= len(shape) - 2 else 1 for i, n in enumerate(shape))
+    return zarr.open_array(str(folder), mode="w", shape=tuple(shape), dtype=np.dtype(dtype), chunks=chunks)

@@ -169,6 +169,10 @@ def write_image(path: str, data: Any, meta: dict[str, Any]) -> list[str]:
     physical pixel sizes (OME ``PhysicalSize*`` for ``.ome.tif``, resolution tags otherwise)."""
     level = _first_level(data)
     scale, _ = _layer_scale(level, meta)
+    if not isinstance(level, np.ndarray) and hasattr(level, "dask"):  # lazy: tile by tile, never whole
+        from .lazy import write_tiff_tiled
+
+        return [str(write_tiff_tiled(path, level, scale=scale or None))]
     return [str(write_tiff(path, level, metadata=_description(meta), scale=scale or None))]
 
 

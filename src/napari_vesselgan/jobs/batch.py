@@ -26,7 +26,6 @@ from __future__ import annotations
 import contextlib
 import shutil
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -172,11 +171,9 @@ def predict_path(method: Method, item: BatchItem, request: PredictionRequest, fm
 
 def _predict_streamed(method: Method, opened: Any, target: Path, request: PredictionRequest, fmt: str) -> None:
     """A lazy input through ``Method.predict_into`` into a lazily written output: the OME-Zarr
-    itself, or for TIFF a scratch zarr beside the target, then written to a tiled TIFF."""
-    import zarr
-
+    itself, or for TIFF a scratch zarr beside the target (``io.lazy.scratch_array``), then written to a tiled TIFF."""
     from napari_vesselgan.io import ome_zarr
-    from napari_vesselgan.io.lazy import write_tiff_tiled
+    from napari_vesselgan.io.lazy import scratch_array, write_tiff_tiled
 
     data = opened.data
     dtype = np.float32 if method.kind == "translation" else data.dtype
@@ -190,15 +187,12 @@ def _predict_streamed(method: Method, opened: Any, target: Path, request: Predic
             raise
         ome_zarr.finish(pending)
         return
-    target.parent.mkdir(parents=True, exist_ok=True)
-    scratch = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".scratch", dir=target.parent))
+    out = scratch_array(tuple(data.shape), dtype, beside=target.parent)  # on the output's disk, not /tmp
     try:
-        chunks = tuple(min(ome_zarr.CHUNK, n) if i >= data.ndim - 2 else 1 for i, n in enumerate(data.shape))
-        out = zarr.open_array(str(scratch / "out.zarr"), mode="w", shape=data.shape, dtype=dtype, chunks=chunks)
         method.predict_into(data, out, **kwargs)
         write_tiff_tiled(target, out, scale=opened.scale)
     finally:
-        shutil.rmtree(scratch, ignore_errors=True)
+        shutil.rmtree(out.store.root, ignore_errors=True)
 
 
 # ----- running them --------------------------------------------------------------------------

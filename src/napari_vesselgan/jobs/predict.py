@@ -27,8 +27,9 @@ class PredictionResult:
     """What one prediction produced, ready to be placed as layers or written as files."""
 
     request: PredictionRequest
-    #: The method's result: an image (the input's size, or ``zoom`` times it) or a (T, Y, X) video.
-    output: np.ndarray
+    #: The method's result: an image (the input's size, or ``zoom`` times it) or a (T, Y, X) video;
+    #: a dask array over a scratch zarr for inputs larger than memory (``streamed_prediction``).
+    output: Any
     output_kind: str
     #: Output pixels per input pixel along Y and X (superres with scale 4: 4).
     zoom: float
@@ -56,6 +57,25 @@ def method_input(data: Any, method: type[Method]) -> Any:
     return data
 
 
+def streamed_prediction(method: Method, data: Any, request: PredictionRequest, report: Report = ignore) -> Any:
+    """For a lazy (dask) input larger than the lazy-opening limit (``io.lazy.lazy_threshold_bytes``)
+    of a method that streams (``Method.streams``): predict it tile by tile into a scratch zarr on
+    disk and return that as a dask array, so that the result layer stays lazy too. Else None."""
+    if isinstance(data, np.ndarray) or not hasattr(data, "dask"):
+        return None
+    from napari_vesselgan.io.lazy import lazy_threshold_bytes, scratch_array
+
+    scale = int(request.options.predict_kwargs().get("scale", 1))
+    if data.nbytes <= lazy_threshold_bytes() or not method.streams(scale):
+        return None
+    import dask.array as da
+
+    out = scratch_array(tuple(data.shape), np.float32 if method.kind == "translation" else data.dtype)
+    method.predict_into(data, out, tile=request.tile, halo=request.halo, precision=request.precision,
+                        progress=counting(report))
+    return da.from_zarr(out)
+
+
 def run_prediction(request: PredictionRequest, data: Any, report: Report = ignore, *,
                    load: Loader = load_method) -> PredictionResult:
     """Predict ``data`` (numpy or dask) as ``request`` says; ``report`` gets the progress messages."""
@@ -64,18 +84,26 @@ def run_prediction(request: PredictionRequest, data: Any, report: Report = ignor
     data = method_input(data, type(method))
     started = time.perf_counter()
     report(Phase(f"{method.verb}..."))
-    output = method.predict_request(data, request, progress=counting(report))
-    seconds = time.perf_counter() - started
     notes: list[str] = []
+    output = streamed_prediction(method, data, request, report)
+    if output is None:
+        output = method.predict_request(data, request, progress=counting(report))
+    else:
+        notes.append("The image is larger than memory: the result was written tile by tile to a temporary "
+                     "zarr on disk (it goes when napari closes); save the layer to keep it.")
+    seconds = time.perf_counter() - started
     saliency = None
-    if request.saliency:
+    streamed = not isinstance(output, np.ndarray)
+    if streamed and (request.saliency or request.explainable_metrics):
+        notes.append("Saliency maps and metrics are not computed for images larger than memory.")
+    elif request.saliency:
         if np.ndim(data) == (2 if method.in_channels == 1 else 3):
             report(Phase("Computing the saliency map..."))
             saliency = method.saliency_of(request.saliency, np.asarray(data), output)
         else:
             notes.append("The saliency map is computed for single images only; none was made for this stack.")
     metrics = None
-    if request.explainable_metrics:
+    if request.explainable_metrics and not streamed:
         from napari_vesselgan.metrics import compare_metrics
 
         report(Phase("Computing metrics..."))

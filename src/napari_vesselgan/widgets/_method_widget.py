@@ -395,8 +395,9 @@ class MethodWidget(JobWidget):
             return None
 
     def layer_data(self, layer: Any) -> Any:
-        """What the method takes from the layer (its data, numpy or dask; never a copy)."""
-        return layer.data
+        """What the method takes from the layer (its data, numpy or dask, the full resolution of a
+        multiscale layer; never a copy)."""
+        return layer.data[0] if getattr(layer, "multiscale", False) else layer.data
 
     def run(self) -> None:
         """Start the method on the chosen layer (returns at once; ``run_finished`` says when it ends)."""
