@@ -32,16 +32,11 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench_fundus2video import _status_kb  # the same /proc/self/status reading (run as a script: its folder is on the path)
+
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 ROW_KEYS = ("case", "metric", "value", "unit", "baseline", "baseline_value", "ratio", "device", "torch")
 CASES = {"in-memory": ("tiff", "1000000"), "streamed-tiff": ("tiff", "0"), "streamed-ome-zarr": ("ome-zarr", "0")}
-
-
-def _status_kb(field: str) -> int:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith(field + ":"):
-            return int(line.split()[1])
-    raise RuntimeError(f"{field} not in /proc/self/status")
 
 
 def child(args: argparse.Namespace) -> None:
