@@ -95,6 +95,22 @@ def test_ome_zarr_keeps_dtype_axes_scale_and_is_chunked_with_a_pyramid(tmp_path)
     assert read_ome_zarr(write_ome_zarr(tmp_path / "z.zarr", stack, axes="zyx")).axes == "zyx"
 
 
+def test_ngff_05_zarr_v3_images_are_read(tmp_path):
+    import zarr
+
+    image = np.arange(2 * 20 * 30, dtype=np.uint16).reshape(2, 20, 30)
+    group = zarr.open_group(str(tmp_path / "v3.ome.zarr"), mode="w", zarr_format=3)
+    group.create_array("0", shape=image.shape, dtype=image.dtype, chunks=(1, 20, 30))[:] = image
+    group.attrs["ome"] = {"version": "0.5", "multiscales": [{
+        "axes": [{"name": "z", "type": "space", "unit": "micrometer"},
+                 {"name": "y", "type": "space", "unit": "micrometer"},
+                 {"name": "x", "type": "space", "unit": "micrometer"}],
+        "datasets": [{"path": "0", "coordinateTransformations": [{"type": "scale", "scale": [2.0, 0.5, 0.5]}]}]}]}
+    read = read_ome_zarr(tmp_path / "v3.ome.zarr")
+    assert read.axes == "zyx" and read.scale.for_axes("zyx") == (2.0, 0.5, 0.5)
+    np.testing.assert_array_equal(read.data.compute(), image)
+
+
 def test_ome_zarr_napari_reader_gives_a_lazy_multiscale_layer_with_its_scale(tmp_path):
     big = np.zeros((1100, 40), np.uint8)
     path = write_ome_zarr(tmp_path / "big.ome.zarr", big, scale=MICRONS)
