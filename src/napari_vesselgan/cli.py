@@ -80,10 +80,12 @@ def model_values(args: argparse.Namespace, model: type[BaseModel]) -> dict[str, 
     return {name: getattr(args, name) for name in model.model_fields if getattr(args, name, None) is not None}
 
 
-def _common_flags(parser: argparse.ArgumentParser, *, weights_help: str) -> None:
+def _common_flags(parser: argparse.ArgumentParser, *, weights_help: str | None) -> None:
+    """--device, and --weights unless ``weights_help`` is None (a command that reads no weights)."""
     from napari_vesselgan.methods.request import DEVICE_HELP, DEVICES
 
-    parser.add_argument("--weights", help=weights_help)
+    if weights_help is not None:
+        parser.add_argument("--weights", help=weights_help)
     parser.add_argument("--device", default="auto", choices=DEVICES, help=DEVICE_HELP)
 
 
@@ -124,6 +126,9 @@ def cmd_predict(args: argparse.Namespace) -> int:
     source, target = Path(args.input), Path(args.output)
     if not source.exists():
         raise UserError(f"{source}: no such file or folder")
+    unused = request.options.unused(folder=source.is_dir(), target=target)
+    if unused:
+        raise UserError("; ".join(f"{_flag(name)} has no effect here: it {why}" for name, why in unused.items()))
     method = load_method(request)
     if source.is_dir():
         def report(done: int, total: int) -> None:
@@ -208,6 +213,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     from napari_vesselgan.jobs.train import TrainingRequest, run_training
 
     cls = methods.method_class(args.method)
+    if args.fp16 and not args.export:
+        raise UserError("--fp16 has no effect here: it applies to the weights --export writes")
     config = build_config(args.method, args.preset, args.config, args.set or [])
     request = TrainingRequest(args.method, config, training_sources(args, cls.training_sources),
                               run_dir=Path(args.run_dir) if args.run_dir else None, device=args.device)
@@ -243,8 +250,8 @@ def _train_parsers(sub: Any, detailed: bool = True) -> None:
         parser.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a config field")
         parser.add_argument("--run-dir", help="folder for checkpoints and losses (default runs/<method>-<time>)")
         parser.add_argument("--export", help="also copy the trained weights to this path")
-        parser.add_argument("--fp16", action="store_true", help="store the exported weights in fp16")
-        _common_flags(parser, weights_help=argparse.SUPPRESS)
+        parser.add_argument("--fp16", action="store_true", help="store the exported weights in fp16 (with --export)")
+        _common_flags(parser, weights_help=None)
         parser.set_defaults(func=cmd_train)
 
 
@@ -305,6 +312,11 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
     if not args.tests:
         raise UserError("give at least one TEST image after the REFERENCE")
+    if args.title != COMPARE_TITLE and not args.report:
+        raise UserError("--title has no effect here: it applies to the HTML --report")
+    for flag, given in (("--lpips-backbone", args.lpips_backbone), ("--lpips-lin", args.lpips_lin)):
+        if given and not args.lpips:
+            raise UserError(f"{flag} has no effect here: it applies with --lpips")
     reference = read_image(args.reference)
     tests: dict[str, Any] = {}
     for test in args.tests:
@@ -355,6 +367,9 @@ def _lpips_metric(args: argparse.Namespace) -> dict:
     return lpips_metric(args.lpips, backbone_weights=args.lpips_backbone, lin_weights=args.lpips_lin)
 
 
+COMPARE_TITLE = "Image comparison"
+
+
 def _compare_parser(sub: Any) -> None:
     compare = sub.add_parser(
         "compare", help="compare image files with a reference (also 'evaluate REFERENCE TEST...')",
@@ -364,7 +379,7 @@ def _compare_parser(sub: Any) -> None:
     compare.add_argument("tests", nargs="*", metavar="TEST", help="image files to compare with REFERENCE")
     compare.add_argument("--report", help="write a self-contained HTML report here")
     compare.add_argument("--csv", help="write every number (per frame) as CSV here")
-    compare.add_argument("--title", default="Image comparison", help="the report's title")
+    compare.add_argument("--title", default=COMPARE_TITLE, help="the HTML report's title")
     compare.add_argument("--lpips", choices=["alex", "squeeze", "vgg"],
                          help="add LPIPS with this network (needs its ImageNet and LPIPS weights)")
     compare.add_argument("--lpips-backbone", help="the backbone's torchvision weights file (default: hub cache)")

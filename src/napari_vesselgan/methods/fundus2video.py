@@ -136,6 +136,14 @@ class Fundus2VideoOptions(PredictOptions):
     frames: int = Field(12, ge=1, description="frames of the video (the paper's 12: 4 per phase)")
     fps: float = Field(4.0, gt=0, description="frames per second of an .mp4 / .avi output")
 
+    def unused(self, *, folder: bool, target: Path) -> dict[str, str]:
+        """The frame rate is written into video files only (a folder gets TIFF stacks)."""
+        from napari_vesselgan.io.writers import VIDEO_SUFFIXES, suffix_of
+
+        if "fps" in self.model_fields_set and (folder or suffix_of(target) not in VIDEO_SUFFIXES):
+            return {"fps": f"applies to a video output ({', '.join(VIDEO_SUFFIXES)})"}
+        return {}
+
 
 def window_frames(n: int, total: int) -> list[int]:
     """Frame indices of window ``n``: [n, n+1, n+2], clamped to the last frame."""
