@@ -181,7 +181,7 @@ def main(weights_dir: Path = WEIGHTS) -> None:
     if "real" in evaluation:
         real = evaluation["real"]
         lines += [
-            f"### Real in-vivo NIR frames, degraded 4x (`../shared/real/nir2-mouse/`, 640x512, 8-bit)",
+            "### Real in-vivo NIR frames, degraded 4x (`../shared/real/nir2-mouse/`, 640x512, 8-bit)",
             "",
             "Only the NIR-IIa frames are real acquisitions; the NIR-IIb files are another model's output",
             "(a CycleGAN's NIR-IIb-like rendering, see `real/README.md`), so they are reported apart.",

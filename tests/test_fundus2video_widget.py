@@ -69,7 +69,7 @@ def stand_in(tmp_path):
     return make
 
 
-def test_video_widget_adds_a_time_series_with_provenance(click_and_wait, make_napari_viewer, qtbot, stand_in, hold_job,
+def test_video_widget_adds_a_time_series_with_provenance(click_and_wait, make_napari_viewer, qtbot, stand_in,
                                                          tmp_path, errors):
     viewer = make_napari_viewer()
     (fundus,) = viewer.open_sample("napari-vesselgan", "synthetic-fundus")
@@ -165,7 +165,7 @@ def test_video_slider_plays_the_video(click_and_wait, make_napari_viewer, qtbot,
     assert video.visible
 
 
-def test_video_widget_runs_the_method(click_and_wait, make_napari_viewer, qtbot, tiny_weights,
+def test_video_widget_runs_the_method(click_and_wait, make_napari_viewer, qtbot, tiny_weights, hold_job,
                                       single_torch_thread, tmp_path, errors):
     viewer = make_napari_viewer()
     (fundus,) = viewer.open_sample("napari-vesselgan", "synthetic-fundus")
