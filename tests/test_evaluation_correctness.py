@@ -259,3 +259,16 @@ def test_held_out_seeds_are_disjoint_from_training_seeds(name, monkeypatch):
     _evaluation_seeds(name)
     assert training and evaluation
     assert not set(training) & set(evaluation), sorted(set(training) & set(evaluation))[:5]
+
+
+@pytest.mark.parametrize("name", [n for n in methods.available()
+                                  if methods.method_class(n).config_class.SYNTHETIC_SEED_LIMIT is not None])
+def test_a_training_seed_range_reaching_the_held_out_seeds_is_refused(name):
+    """Beyond the bundled configs: any seed whose synthetic range would reach the held-out seeds is refused."""
+    from pydantic import ValidationError
+
+    cls = methods.method_class(name).config_class
+    count = cls.model_fields[cls.SYNTHETIC_COUNT_FIELD].default
+    cls(seed=cls.SYNTHETIC_SEED_LIMIT - count)  # the last range below the held-out seeds
+    with pytest.raises(ValidationError, match="held out for evaluation"):
+        cls(seed=cls.SYNTHETIC_SEED_LIMIT - count + 1)
