@@ -173,14 +173,14 @@ def export_model(method: "Method", target: str | os.PathLike, *, test: bool = Tr
             spec.save_bioimageio_package(description, output_path=partial)  # partial keeps the .zip suffix
             if test:
                 report("Testing with bioimageio.core", 3, steps)
-                summary = test_package(partial)
+                summary = check_package(partial)
                 if summary.status != "passed":
                     raise RuntimeError(f"the exported package failed bioimageio.core's test:\n{summary.format()}")
     report("Done", steps, steps)
     return target
 
 
-def test_package(path: str | os.PathLike):
+def check_package(path: str | os.PathLike):
     """bioimageio.core's own test of a package (``bioimageio test``): its ValidationSummary."""
     try:
         from bioimageio.core import test_description
@@ -258,7 +258,7 @@ def _write_files(folder: Path, network: torch.nn.Module, test_input: np.ndarray,
     np.save(files["test_output.npy"], test_output)
     for name, tensor in (("sample_input.tif", test_input), ("sample_output.tif", test_output)):
         files[name] = folder / name  # the same tensors as images, for people and viewers (FAIR's sample_tensor)
-        tifffile.imwrite(files[name], tensor, compression="zlib")
+        tifffile.imwrite(files[name], tensor, compression="zlib", photometric="minisblack")
     return files
 
 

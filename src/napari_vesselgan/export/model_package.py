@@ -2,7 +2,7 @@
 
 ``methods.load(name, weights="MODEL.zip")`` (and so ``vesselgan predict --weights`` and the docks'
 weights chooser) comes here. The package is read in place (nothing is extracted): its
-``rdf.yaml`` with ``yaml.safe_load``; the architecture it names must be one of ours
+``rdf.yaml`` with PyYAML's safe loader (YAML 1.2 booleans); the architecture it names must be one of ours
 (``export.architectures``) and is checked before anything is imported; the
 ``pytorch_state_dict`` weights are read with ``torch.load(weights_only=True)`` and must be a
 plain mapping of names to tensors; the method and configuration recorded in
@@ -16,6 +16,7 @@ import hashlib
 import io
 import os
 import pickle
+import re
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -119,9 +120,22 @@ def load_packaged_method(path: str | os.PathLike, method_class: type["Method"], 
     return method_class(config, packaged.generator, device=device, weights=path, provenance=packaged.provenance)
 
 
+class _Yaml12Loader(yaml.SafeLoader):
+    """``yaml.SafeLoader`` with YAML 1.2's booleans (bioimageio writes YAML 1.2): only true / false,
+    so that a string such as ``off`` or ``no`` (superres's ``perceptual: off``) stays a string."""
+
+
+_Yaml12Loader.yaml_implicit_resolvers = {
+    key: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:bool"]
+    for key, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_Yaml12Loader.add_implicit_resolver("tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
+                                    list("tTfF"))
+
+
 def _parse_rdf(path: Path, raw: bytes) -> dict[str, Any]:
     try:
-        rdf = yaml.safe_load(raw.decode("utf-8"))
+        rdf = yaml.load(raw.decode("utf-8"), Loader=_Yaml12Loader)  # noqa: S506 - a SafeLoader
     except (yaml.YAMLError, UnicodeDecodeError) as error:
         raise CheckpointError(f"{path}: unreadable rdf.yaml ({str(error).splitlines()[0]})") from None
     if not isinstance(rdf, dict) or rdf.get("type") != "model":

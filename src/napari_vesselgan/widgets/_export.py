@@ -50,8 +50,14 @@ class ExportButton(QPushButton):
         self.last_export: Path | None = None
         self.setToolTip("Write these weights as a BioImage.io model package (.zip), tested with bioimageio.core, "
                         "for other tools (ilastik, deepImageJ, bioimageio.core) and for sharing")
-        self.clicked.connect(lambda: self.export())
-        dock.run_finished.connect(lambda _: self.setEnabled(self.available()))
+        self.clicked.connect(self._on_clicked)
+        dock.run_finished.connect(self._on_dock_finished)
+
+    def _on_clicked(self) -> None:
+        self.export()
+
+    def _on_dock_finished(self, _outcome: str) -> None:
+        self.setEnabled(self.available())
 
     def available(self) -> bool:
         """Whether there is something to export now (the dock's method exports and has weights)."""
