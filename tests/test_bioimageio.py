@@ -69,7 +69,8 @@ def test_package_passes_bioimageio_core_test_and_describes_the_model(denoise_pac
     rdf = rdf_of(denoise_package)
     assert rdf["format_version"].startswith("0.5")
     assert [axis.get("id", axis["type"]) for axis in rdf["inputs"][0]["axes"]] == ["batch", "channel", "y", "x"]
-    assert rdf["inputs"][0]["axes"][2]["size"] == {"min": 16, "step": 4}  # the generator's stride
+    assert rdf["inputs"][0]["axes"][2]["size"] == {"min": 80, "step": 4}  # the generator's stride
+    assert rdf["outputs"][0]["axes"][2]["halo"] == 32  # cropped from tiles: 80 - 2 * 32 px remain
     assert [step["id"] for step in rdf["inputs"][0]["preprocessing"] if step["id"] != "ensure_dtype"] == \
         ["scale_range", "scale_linear"]
     architecture = rdf["weights"]["pytorch_state_dict"]["architecture"]
@@ -224,6 +225,17 @@ def test_export_to_bioimageio_from_the_docks(make_napari_viewer, qtbot, click_an
     assert click_and_wait(dock, lambda: dock.export_button.export(target)) == "done"
     assert str(target) in dock.status_label.text() and target.is_file()
     assert rdf_of(target)["config"]["napari_vesselgan"]["config"]["ngf"] == 8  # the chosen (tiny) weights
+
+    # the dock's weights chooser takes the package, and predicts as the safetensors weights did
+    image = _load("lowlight_nir")[0][:64, :64]
+    viewer.add_image(image, name="low")
+    dock.set_layer("low")
+    assert click_and_wait(dock, dock.run_button) == "done"
+    from_safetensors = np.asarray(viewer.layers["low denoised"].data).copy()
+    dock.set_weights_file(target)
+    assert click_and_wait(dock, dock.run_button) == "done"
+    np.testing.assert_array_equal(viewer.layers["low denoised"].data, from_safetensors)
+    assert viewer.layers["low denoised"].metadata["weights"] == str(target)
 
     train = TrainWidget(viewer)
     viewer.window.add_dock_widget(train)

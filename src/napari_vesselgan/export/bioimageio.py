@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,6 +46,11 @@ if TYPE_CHECKING:
 
 ExportProgress = Callable[[str, int, int], None]
 AUTHORS = "napari-vesselgan developers"
+#: Output pixels a tiling tool crops from each tile's borders (a multiple of 4, so that superres's
+#: quarter is whole and the padded input stays a multiple of the stride): a practical margin, less
+#: than the generators' receptive radius (63-87 px for the ResNet generators); instance norm makes
+#: any tiling by other tools inexact anyway (see the package's README).
+OUTPUT_HALO = 32
 LICENSE = "BSD-3-Clause"
 
 
@@ -251,7 +257,10 @@ def _write_files(folder: Path, network: torch.nn.Module, test_input: np.ndarray,
     files = {name: folder / name for name in ("weights.pt", "weights_torchscript.pt", "test_input.npy",
                                               "test_output.npy")}
     torch.save(network.state_dict(), files["weights.pt"])
-    with torch.no_grad():
+    # instance norm's check that a plane has more than one pixel is traced as a constant (harmless:
+    # every size the package allows has many pixels); torch warns about it, users need not see it
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore", torch.jit.TracerWarning)
         traced = torch.jit.trace(network, torch.from_numpy(_network_like(test_input)), check_trace=False)
     traced.save(str(files["weights_torchscript.pt"]))
     np.save(files["test_input.npy"], test_input)
@@ -274,8 +283,8 @@ def _describe(spec, method: "Method", plan: PackagePlan, folder: Path, files: di
     from bioimageio.spec.model import v0_5
 
     stride = int(getattr(method.generator, "stride", 4))
-    step = max(1, stride // plan.upscale)
-    minimum = max(16, 4 * stride) // plan.upscale
+    step = max(1, stride // plan.upscale)  # input pixels; the network's stride at the output
+    minimum = -(-(2 * OUTPUT_HALO // plan.upscale + 16) // step) * step  # rounded up to the step
     channels = test_input.shape[1]
     input_axes = [
         v0_5.BatchAxis(),
@@ -287,8 +296,8 @@ def _describe(spec, method: "Method", plan: PackagePlan, folder: Path, files: di
     output_axes = [
         v0_5.BatchAxis(),
         v0_5.ChannelAxis(channel_names=[v0_5.Identifier("c")]),
-        *(v0_5.SpaceOutputAxis(id=v0_5.AxisId(axis), scale=1.0 / plan.upscale,
-                               size=v0_5.SizeReference(tensor_id=input_id, axis_id=v0_5.AxisId(axis)))
+        *(v0_5.SpaceOutputAxisWithHalo(id=v0_5.AxisId(axis), scale=1.0 / plan.upscale, halo=OUTPUT_HALO,
+                                       size=v0_5.SizeReference(tensor_id=input_id, axis_id=v0_5.AxisId(axis)))
           for axis in ("y", "x")),
     ]
     inputs = [v0_5.InputTensorDescr(
@@ -396,8 +405,10 @@ def _readme(method: "Method", plan: PackagePlan, minimum: int, step: int, test_i
 - Output: {plan.output_text}.
 - Pre-processing: {mapping}. Post-processing: {post}.
 - What the spec cannot say: {plan.cannot_say}
-- Tiling: the generator normalises with instance norm, so a tile is normalised by its own statistics;
-  predict whole images where memory allows (`vesselgan predict` tiles with whole-image statistics).
+- Tiling: y and x take `min + n * step` pixels; tools that tile crop a halo of {OUTPUT_HALO} output pixels from
+  each tile's borders. The generator normalises with instance norm, so a tile is normalised by its own
+  statistics and tiles can differ in brightness: predict whole images where memory allows
+  (`vesselgan predict` tiles with whole-image statistics, seamlessly).
 - Open this package in napari-vesselgan: `methods.load("{method.name}", weights="MODEL.zip")`,
   `vesselgan predict {method.name} IN -o OUT --weights MODEL.zip`, or the dock's weights chooser.
 
