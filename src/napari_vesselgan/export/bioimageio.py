@@ -23,6 +23,7 @@ Needs the ``bioimageio`` extra (``pip install napari-vesselgan[bioimageio]``).
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 import warnings
 from collections.abc import Callable
@@ -325,7 +326,7 @@ def _describe(spec, method: "Method", plan: PackagePlan, folder: Path, files: di
                                                            kwargs=kwargs),
             comment=f"fp32 state dict of the napari-vesselgan {method.name} generator "
                     f"(from {Path(str(method.weights)).name if method.weights else 'untrained weights'}); "
-                    "needs `pip install napari-vesselgan`",
+                    "needs napari-vesselgan installed",
         ),
         torchscript=v0_5.TorchscriptWeightsDescr(
             source=files["weights_torchscript.pt"], pytorch_version=pytorch_version, parent="pytorch_state_dict",
@@ -384,8 +385,7 @@ def _readme(method: "Method", plan: PackagePlan, minimum: int, step: int, test_i
     card_path = method.default_weights().with_suffix(".md")
     bundled = method.weights is not None and Path(str(method.weights)).resolve() == method.default_weights().resolve()
     if bundled and card_path.is_file():
-        card = card_path.read_text(encoding="utf-8").replace("\n# ", "\n## ")
-        card = "## " + card[2:] if card.startswith("# ") else card
+        card = re.sub(r"^(#+ )", r"#\1", card_path.read_text(encoding="utf-8"), flags=re.MULTILINE)  # one level down
     else:
         card = ("## Model card\n\nThese weights are not the bundled default weights, so the bundled model card does not "
                 f"describe them. Provenance recorded with them:\n\n```\n{_jsonable(method.provenance)}\n```\n")
@@ -397,9 +397,9 @@ def _readme(method: "Method", plan: PackagePlan, minimum: int, step: int, test_i
              + ("4x the input" if plan.upscale != 1 else "the input's size"))
     return f"""# {plan.title}
 
-{method.summary}. Exported from [napari-vesselgan](https://pypi.org/project/napari-vesselgan/) {__version__}
-(`vesselgan export {method.name}`); the network is `{network_name}` of the installed package, so using the
-`pytorch_state_dict` weights needs `pip install napari-vesselgan`; the `torchscript` weights need only PyTorch.
+{method.summary}. Exported from napari-vesselgan {__version__} (`vesselgan export {method.name}`); the network
+is `{network_name}` of that package, so the `pytorch_state_dict` weights need napari-vesselgan installed;
+the `torchscript` weights need only PyTorch.
 
 - Input: {plan.input_text}; axes (batch, channel, y, x); {sizes}.
 - Output: {plan.output_text}.
