@@ -249,3 +249,28 @@ def test_export_to_bioimageio_from_the_docks(make_napari_viewer, qtbot, click_an
     np.testing.assert_array_equal(
         methods.load("denoise", weights=target, device="cpu").generator.model[1].weight.detach().numpy(),
         methods.load("denoise", weights=weights, device="cpu").generator.model[1].weight.detach().numpy())
+
+
+def test_export_keeps_no_package_that_fails_the_test_and_says_what_to_install(tmp_path, monkeypatch,
+                                                                                single_torch_thread):
+    import napari_vesselgan.export.bioimageio as exporter
+    from napari_vesselgan.methods.denoise import DenoiseConfig
+
+    method = methods.method_class("denoise").untrained(DenoiseConfig.preset("test"), device="cpu")
+
+    class Failed:
+        status = "failed"
+
+        def format(self) -> str:
+            return "Reproduce test outputs: 65536 of 65536 elements disagree"
+
+    monkeypatch.setattr(exporter, "check_package", lambda path: Failed())
+    with pytest.raises(RuntimeError, match="failed bioimageio.core's test"):
+        export_model(method, tmp_path / "bad.zip")
+    assert list(tmp_path.iterdir()) == []  # neither the package nor a partial file
+
+    monkeypatch.setitem(sys.modules, "bioimageio.spec", None)  # as if the extra were not installed
+    with pytest.raises(InvalidInput, match=r"napari-vesselgan\[bioimageio\]"):
+        export_model(method, tmp_path / "none.zip")
+    with pytest.raises(InvalidInput, match="is a .zip file"):
+        export_model(method, tmp_path / "model.safetensors")
