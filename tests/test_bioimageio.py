@@ -114,7 +114,7 @@ def test_the_package_output_is_our_prediction_in_units_of_the_input_range(denois
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", ["superres", "mask2nir", "fundus2ffa"])
+@pytest.mark.parametrize("name", ["superres", "mask2nir", "fundus2ffa", "fundus2video"])
 def test_other_methods_export_valid_descriptions_that_load_back(name, tmp_path, single_torch_thread):
     from bioimageio.spec import load_description
     from bioimageio.spec.model.v0_5 import ModelDescr
@@ -135,16 +135,19 @@ def test_other_methods_export_valid_descriptions_that_load_back(name, tmp_path, 
         assert steps[0] == {"id": "binarize", "kwargs": {"threshold": 0.0}}
     if name == "fundus2ffa":
         assert test_input.shape[:2] == (1, 3)
+    if name == "fundus2video":  # one window step: the photo and the previous window's frames -> 3 frames
+        assert [tensor["id"] for tensor in rdf["inputs"]] == ["photo", "condition"]
+        assert rdf["inputs"][1]["axes"][2]["size"] == {"tensor_id": "photo", "axis_id": "y"}
+        assert rdf["outputs"][0]["axes"][1]["channel_names"] == ["t0", "t1", "t2"]
+        assert rdf["weights"]["pytorch_state_dict"]["architecture"]["callable"] == "WindowStepGenerator"
     # opened in napari-vesselgan it predicts as the safetensors weights
-    image = _load({"superres": "nir", "mask2nir": "vessel_mask", "fundus2ffa": "synthetic_fundus"}[name])[0][:64, :64]
-    np.testing.assert_array_equal(methods.load(name, weights=tmp_path / f"{name}.zip", device="cpu").predict(image),
-                                  methods.load(name, device="cpu").predict(image))
-
-
-def test_fundus2video_says_why_it_has_no_package(tmp_path, capsys):
-    assert main(["export", "fundus2video", "-o", str(tmp_path / "video.zip")]) == 2
-    assert "autoregressive" in capsys.readouterr().err
-    assert not (tmp_path / "video.zip").exists()
+    sample = {"superres": "nir", "mask2nir": "vessel_mask", "fundus2ffa": "synthetic_fundus",
+              "fundus2video": "synthetic_fundus"}[name]
+    image = _load(sample)[0][:64, :64]
+    options = {"frames": 3} if name == "fundus2video" else {}
+    np.testing.assert_array_equal(
+        methods.load(name, weights=tmp_path / f"{name}.zip", device="cpu").predict(image, **options),
+        methods.load(name, device="cpu").predict(image, **options))
 
 
 def _touch(path: str) -> None:  # what a malicious unpickled object would run

@@ -5,7 +5,8 @@ bioimageio.core imports to rebuild it). Opening a package, only the classes list
 :data:`PACKAGE_ARCHITECTURES` are imported: a package naming anything else is refused before any
 of it runs. superres's package is 4x: :class:`UpscalingSuperResGenerator` up-samples the
 low-resolution image bicubically (torch's kernel) and then runs the ordinary generator, with the
-same state dict.
+same state dict; fundus2video's is one window step, :class:`WindowStepGenerator`, the same
+network with its two inputs (photo, condition) apart.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import torch
 import torch.nn.functional as F
 
 from napari_vesselgan.nn.architecture import architecture_of, keeps_arguments
+from napari_vesselgan.nn.pix2pixhd import GlobalGenerator
 from napari_vesselgan.nn.rrdb import SuperResGenerator
 
 
@@ -35,6 +37,15 @@ class UpscalingSuperResGenerator(SuperResGenerator):
         return super().forward(up)
 
 
+class WindowStepGenerator(GlobalGenerator):
+    """fundus2video's generator as one window step with two inputs: the photo (B, 3, H, W) and the
+    condition (B, 3, H, W), both in [-1, 1], -> the next 3 frames. Its state dict is exactly
+    :class:`GlobalGenerator`'s (which takes the two concatenated)."""
+
+    def forward(self, photo: torch.Tensor, condition: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+        return super().forward(torch.cat([photo, condition], dim=1))
+
+
 #: (module, class) a package may name -> the class our methods predict with (and kwargs it drops).
 PACKAGE_ARCHITECTURES: dict[tuple[str, str], tuple[str, tuple[str, ...]]] = {
     ("napari_vesselgan.nn.resnet_generator", "ResnetGenerator"): ("ResnetGenerator", ()),
@@ -42,6 +53,7 @@ PACKAGE_ARCHITECTURES: dict[tuple[str, str], tuple[str, tuple[str, ...]]] = {
     ("napari_vesselgan.nn.pix2pixhd", "GlobalGenerator"): ("GlobalGenerator", ()),
     ("napari_vesselgan.nn.rrdb", "SuperResGenerator"): ("SuperResGenerator", ()),
     (__name__, "UpscalingSuperResGenerator"): ("SuperResGenerator", ("upscale",)),
+    (__name__, "WindowStepGenerator"): ("GlobalGenerator", ()),
 }
 _PREDICTION_MODULES = {"ResnetGenerator": "napari_vesselgan.nn.resnet_generator",
                        "UnetGenerator": "napari_vesselgan.nn.unet",

@@ -8,7 +8,9 @@ come here. A package holds:
   and as ``torchscript`` (traced from the same network);
 - one input and one output with axes (batch, channel, y, x); the input's y and x take
   ``min + n * step`` pixels (``step`` = the network's stride, so the tools' tiling fits it);
-  superres's output is 4x its input (a size reference with scale 1/4);
+  superres's output is 4x its input (a size reference with scale 1/4); fundus2video's package is one
+  window step of its autoregressive generation (inputs ``photo`` and ``condition``, the loop written
+  in its README);
 - our intensity mapping as pre- and post-processing where the spec can say it (see
   :data:`PACKAGES` and the package's README for what it cannot);
 - test input / output tensors from the bundled samples (the output computed by our own
@@ -37,7 +39,7 @@ import torch
 
 from napari_vesselgan import InvalidInput, __version__
 from napari_vesselgan.data.intensity import intensity_range
-from napari_vesselgan.export.architectures import UpscalingSuperResGenerator, baked_spectral_norm
+from napari_vesselgan.export.architectures import UpscalingSuperResGenerator, WindowStepGenerator, baked_spectral_norm
 from napari_vesselgan.export.model_package import CONFIG_KEY
 from napari_vesselgan.io.atomic import atomic_path
 from napari_vesselgan.nn.architecture import architecture_of
@@ -76,6 +78,7 @@ class PackagePlan:
     tags: tuple[str, ...]
     cite: Citation
     upscale: int = 1
+    window_step: bool = False                  # fundus2video: one window step, inputs photo and condition
 
 
 _RANGE_NOTE = ("Our prediction maps the result back to the input's own range and dtype (`low + unit * (high - low)`, "
@@ -138,13 +141,31 @@ PACKAGES: dict[str, PackagePlan] = {
                       "using generative adversarial networks, MIDL 2020", url="https://arxiv.org/abs/2006.10216"),
     ),
 }
+PACKAGES["fundus2video"] = PackagePlan(
+    title="napari-vesselgan fundus2video: one window step of fundus photo to FFA video generation (pix2pixHD)",
+    sample="synthetic_fundus", input_mapping="range", clip_output=True, window_step=True,
+    input_text="colour fundus photo at the working size ({working} px on its longer side), RGB as channels, "
+               "scaled by its min and max",
+    output_text="the window's 3 consecutive FFA frames (channels t0, t1, t2) in [0, 1]",
+    cannot_say="This package is ONE STEP of fundus2video's autoregressive generation; a video needs a loop around "
+               "it, which BioImage.io tools do not run: `condition_0` = the photo scaled to [0, 1] by its min and max "
+               "over all channels; frames n, n+1, n+2 = package(photo, condition_n); `condition_n+1` = those frames. "
+               "`vesselgan predict fundus2video` runs that loop for windows n = 0 .. T-1 (window n's frames are n, "
+               "n+1, n+2, clamped to the last frame T-1), averages each frame over the windows that predict it, "
+               "resizes the photo to the working size and the frames back, and sets the frames to "
+               "black outside the photo's field of view.",
+    tags=("image-to-image", "video-generation", "fundus", "ffa", "angiography", "ophthalmology", "gan", "pix2pixhd",
+          "2d", "pytorch", "napari"),
+    cite=Citation("Fundus2Video: Cross-Modal Angiography Video Generation from Static Fundus Photography with Clinical "
+                  "Knowledge Guidance (MICCAI 2024)",
+                  url="https://scholar.google.com/scholar?q=Fundus2Video+Cross-Modal+Angiography+Video+Generation+from+"
+                      "Static+Fundus+Photography+with+Clinical+Knowledge+Guidance"),
+)
 #: Methods that do not export, and why (said to the user).
-NOT_EXPORTED = {
-    "fundus2video": "fundus2video generates a video window by window, each window conditioned on the frames before "
-                    "it (an autoregressive loop around the network); a BioImage.io model runs its network once per "
-                    "input, so a package could only hold the single-window step, which no BioImage.io tool would "
-                    "loop. Use `vesselgan predict fundus2video` instead.",
-}
+NOT_EXPORTED: dict[str, str] = {}
+#: The condition input of a window step.
+CONDITION_TEXT = ("3 frames in [0, 1]: for the first window the photo scaled to [0, 1] by its min and max, then the "
+                  "previous window's output")
 
 
 def exportable(name: str) -> bool:
@@ -169,11 +190,10 @@ def export_model(method: "Method", target: str | os.PathLike, *, test: bool = Tr
         folder = Path(tmp)
         report("Writing the weights", 0, steps)
         network, import_from, name, kwargs = _export_network(method, plan)
-        test_input, test_output = _test_tensors(method, plan, network)
-        files = _write_files(folder, network, test_input, test_output)
+        test_inputs, test_output = _test_tensors(method, plan)
+        files = _write_files(folder, network, test_inputs, test_output)
         report("Describing the model", 1, steps)
-        description = _describe(spec, method, plan, folder, files, import_from, name, kwargs, network, test_input,
-                                test_output)
+        description = _describe(method, plan, folder, files, import_from, name, kwargs, test_inputs, test_output)
         report("Packaging", 2, steps)
         target.parent.mkdir(parents=True, exist_ok=True)
         with atomic_path(target) as partial:
@@ -217,6 +237,9 @@ def _export_network(method: "Method", plan: PackagePlan) -> tuple[torch.nn.Modul
     if plan.upscale != 1:
         network: torch.nn.Module = UpscalingSuperResGenerator(plan.upscale, **kwargs)
         import_from, name, kwargs = architecture_of(network)
+    elif plan.window_step:
+        network = WindowStepGenerator(**kwargs)
+        import_from, name, kwargs = architecture_of(network)
     else:
         network = type(generator)(**kwargs)
     state = {key: value.detach().to("cpu", torch.float32).contiguous() for key, value in generator.state_dict().items()}
@@ -231,83 +254,119 @@ def _network_input(plan: PackagePlan, image: np.ndarray) -> np.ndarray:
     return intensity_range(image).to_network(image)
 
 
-def _test_tensors(method: "Method", plan: PackagePlan, network: torch.nn.Module) -> tuple[np.ndarray, np.ndarray]:
-    """(1, C, Y, X) float32 test input (a bundled sample) and the output our prediction code gives for it."""
+def _test_tensors(method: "Method", plan: PackagePlan) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """(1, C, Y, X) float32 test inputs by tensor id (from a bundled sample) and the output our
+    prediction code gives for them (``Method.run_generator``, our own intensity mapping)."""
     from napari_vesselgan.data.samples import _load
 
-    sample, _ = _load(plan.sample)
-    image = np.asarray(sample)
-    chw = np.moveaxis(image, -1, 0) if image.ndim == 3 else image[None]
-    chw = chw.astype(np.float32)
+    image = np.asarray(_load(plan.sample)[0])
+    if plan.window_step:
+        return _window_step_tensors(method, image)
+    chw = (np.moveaxis(image, -1, 0) if image.ndim == 3 else image[None]).astype(np.float32)
     net_in = _network_input(plan, chw)
     if plan.upscale != 1:  # our predict() up-samples with skimage; the package's network does it in torch
+        network, *_ = _export_network(method, plan)
         with torch.no_grad():
             out = network(torch.from_numpy(net_in[None]))[0].numpy()
     else:
-        _, height, width = net_in.shape
-        out = method.run_generator(lambda y0, y1, x0, x1: net_in[:, y0:y1, x0:x1], net_in.shape,
-                                   tile=max(height, width), precision="fp32", halo=None)
+        out = _generator_output(method, net_in)
+    return {"input": chw[None]}, _unit(out, plan.clip_output)[None]
+
+
+def _generator_output(method: "Method", net_in: np.ndarray) -> np.ndarray:
+    """The method's generator on a whole (C, H, W) network input, as its prediction runs it."""
+    _, height, width = net_in.shape
+    return method.run_generator(lambda y0, y1, x0, x1: net_in[:, y0:y1, x0:x1], net_in.shape,
+                                tile=max(height, width), precision="fp32", halo=None)
+
+
+def _unit(out: np.ndarray, clip: bool) -> np.ndarray:
     unit = (out.astype(np.float32) + 1.0) / 2.0
-    if plan.clip_output:
-        unit = np.clip(unit, 0.0, 1.0)
-    return chw[None], unit[None].astype(np.float32)
+    return (np.clip(unit, 0.0, 1.0) if clip else unit).astype(np.float32)
 
 
-def _write_files(folder: Path, network: torch.nn.Module, test_input: np.ndarray,
+def _window_step_tensors(method: "Method", image: np.ndarray) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """fundus2video: the photo at the working size, the condition of window 1 (window 0's frames)
+    and window 1's frames, each window run as ``iter_frames`` runs it."""
+    from skimage.transform import resize
+
+    working = getattr(method.config, "working_size", None)
+    photo = image.astype(np.float32)
+    if working is not None and max(photo.shape[:2]) != working:
+        factor = working / max(photo.shape[:2])
+        shape = (max(1, round(photo.shape[0] * factor)), max(1, round(photo.shape[1] * factor)), photo.shape[2])
+        photo = resize(photo, shape, order=1, anti_aliasing=factor < 1, preserve_range=True).astype(np.float32)
+    photo_chw = np.moveaxis(photo, -1, 0)
+    photo_net = intensity_range(photo_chw).to_network(photo_chw)
+    first = _unit(_generator_output(method, np.concatenate([photo_net, photo_net])), True)
+    second = _unit(_generator_output(method, np.concatenate([photo_net, first * 2.0 - 1.0])), True)
+    return {"photo": photo_chw[None], "condition": first[None]}, second[None]
+
+
+def _write_files(folder: Path, network: torch.nn.Module, test_inputs: dict[str, np.ndarray],
                  test_output: np.ndarray) -> dict[str, Path]:
-    files = {name: folder / name for name in ("weights.pt", "weights_torchscript.pt", "test_input.npy",
-                                              "test_output.npy")}
+    """Weights (state dict, TorchScript), test tensors (.npy) and the same tensors as TIFF images
+    (for people and viewers: FAIR's sample tensors)."""
+    files = {"weights.pt": folder / "weights.pt", "weights_torchscript.pt": folder / "weights_torchscript.pt"}
     torch.save(network.state_dict(), files["weights.pt"])
+    examples = tuple(torch.zeros(tensor.shape) for tensor in test_inputs.values())  # only their shapes matter
     # instance norm's check that a plane has more than one pixel is traced as a constant (harmless:
     # every size the package allows has many pixels); torch warns about it, users need not see it
     with torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore", torch.jit.TracerWarning)
-        traced = torch.jit.trace(network, torch.from_numpy(_network_like(test_input)), check_trace=False)
+        traced = torch.jit.trace(network, examples, check_trace=False)
     traced.save(str(files["weights_torchscript.pt"]))
-    np.save(files["test_input.npy"], test_input)
-    np.save(files["test_output.npy"], test_output)
-    for name, tensor in (("sample_input.tif", test_input), ("sample_output.tif", test_output)):
-        files[name] = folder / name  # the same tensors as images, for people and viewers (FAIR's sample_tensor)
-        tifffile.imwrite(files[name], tensor, compression="zlib", photometric="minisblack")
+    for tensor_id, tensor in [*test_inputs.items(), ("output", test_output)]:
+        files[f"test_{tensor_id}.npy"] = folder / f"test_{tensor_id}.npy"
+        np.save(files[f"test_{tensor_id}.npy"], tensor)
+        files[f"sample_{tensor_id}.tif"] = folder / f"sample_{tensor_id}.tif"
+        tifffile.imwrite(files[f"sample_{tensor_id}.tif"], tensor, compression="zlib", photometric="minisblack")
     return files
 
 
-def _network_like(test_input: np.ndarray) -> np.ndarray:
-    """An input of the test input's shape in the network's [-1, 1] (only its shape matters for tracing)."""
-    return np.zeros(test_input.shape, np.float32)
-
-
 # -------------------------------------------------------------------------------- description
-def _describe(spec, method: "Method", plan: PackagePlan, folder: Path, files: dict[str, Path], import_from: str,
-              name: str, kwargs: dict[str, Any], network: torch.nn.Module, test_input: np.ndarray,
-              test_output: np.ndarray):
+def _describe(method: "Method", plan: PackagePlan, folder: Path, files: dict[str, Path], import_from: str,
+              name: str, kwargs: dict[str, Any], test_inputs: dict[str, np.ndarray], test_output: np.ndarray):
     from bioimageio.spec.model import v0_5
 
     stride = int(getattr(method.generator, "stride", 4))
     step = max(1, stride // plan.upscale)  # input pixels; the network's stride at the output
     minimum = -(-(2 * OUTPUT_HALO // plan.upscale + 16) // step) * step  # rounded up to the step
-    channels = test_input.shape[1]
-    input_axes = [
-        v0_5.BatchAxis(),
-        v0_5.ChannelAxis(channel_names=[v0_5.Identifier(c) for c in (("r", "g", "b") if channels == 3 else ("c",))]),
-        v0_5.SpaceInputAxis(id=v0_5.AxisId("y"), size=v0_5.ParameterizedSize(min=minimum, step=step)),
-        v0_5.SpaceInputAxis(id=v0_5.AxisId("x"), size=v0_5.ParameterizedSize(min=minimum, step=step)),
-    ]
-    input_id = v0_5.TensorId("input")
+    first_id = v0_5.TensorId(next(iter(test_inputs)))
+    working = getattr(method.config, "working_size", None)
+
+    def channel_axis(tensor_id: str, channels: int):
+        names = ("t0", "t1", "t2") if tensor_id in ("condition", "output") and plan.window_step else \
+            ("r", "g", "b") if channels == 3 else ("c",)
+        return v0_5.ChannelAxis(channel_names=[v0_5.Identifier(c) for c in names])
+
+    def space_axes(tensor_id: str) -> list[Any]:
+        if tensor_id == first_id:
+            return [v0_5.SpaceInputAxis(id=v0_5.AxisId(a), size=v0_5.ParameterizedSize(min=minimum, step=step))
+                    for a in ("y", "x")]
+        return [v0_5.SpaceInputAxis(id=v0_5.AxisId(a), size=v0_5.SizeReference(tensor_id=first_id,
+                                                                                   axis_id=v0_5.AxisId(a)))
+                for a in ("y", "x")]
+
+    inputs = [v0_5.InputTensorDescr(
+        id=v0_5.TensorId(tensor_id),
+        description=CONDITION_TEXT if tensor_id == "condition" else plan.input_text.format(working=working),
+        axes=[v0_5.BatchAxis(), channel_axis(tensor_id, tensor.shape[1]), *space_axes(tensor_id)],
+        test_tensor=v0_5.FileDescr(source=files[f"test_{tensor_id}.npy"]),
+        sample_tensor=v0_5.FileDescr(source=files[f"sample_{tensor_id}.tif"]),
+        data=v0_5.IntervalOrRatioDataDescr(type="float32"),
+        preprocessing=_preprocessing(v0_5, plan, tensor_id),
+    ) for tensor_id, tensor in test_inputs.items()]
+    # a halo makes tools pad the referenced input only; a second input (the window step's condition)
+    # would then no longer match the first, so a window step has none
+    halo = {} if len(test_inputs) > 1 else {"halo": OUTPUT_HALO}
     output_axes = [
         v0_5.BatchAxis(),
-        v0_5.ChannelAxis(channel_names=[v0_5.Identifier("c")]),
-        *(v0_5.SpaceOutputAxisWithHalo(id=v0_5.AxisId(axis), scale=1.0 / plan.upscale, halo=OUTPUT_HALO,
-                                       size=v0_5.SizeReference(tensor_id=input_id, axis_id=v0_5.AxisId(axis)))
-          for axis in ("y", "x")),
+        channel_axis("output", test_output.shape[1]),
+        *((v0_5.SpaceOutputAxisWithHalo if halo else v0_5.SpaceOutputAxis)(
+            id=v0_5.AxisId(axis), scale=1.0 / plan.upscale, **halo,
+            size=v0_5.SizeReference(tensor_id=first_id, axis_id=v0_5.AxisId(axis))) for axis in ("y", "x")),
     ]
-    inputs = [v0_5.InputTensorDescr(
-        id=input_id, description=plan.input_text, axes=input_axes,
-        test_tensor=v0_5.FileDescr(source=files["test_input.npy"]),
-        sample_tensor=v0_5.FileDescr(source=files["sample_input.tif"]),
-        data=v0_5.IntervalOrRatioDataDescr(type="float32"),
-        preprocessing=_preprocessing(v0_5, plan),
-    )]
     outputs = [v0_5.OutputTensorDescr(
         id=v0_5.TensorId("output"), description=plan.output_text, axes=output_axes,
         test_tensor=v0_5.FileDescr(source=files["test_output.npy"]),
@@ -315,9 +374,11 @@ def _describe(spec, method: "Method", plan: PackagePlan, folder: Path, files: di
         data=v0_5.IntervalOrRatioDataDescr(type="float32"),
         postprocessing=_postprocessing(v0_5, plan),
     )]
-    covers = v0_5.generate_covers([(inputs[0], test_input)], [(outputs[0], test_output)])
+    # the cover: input and output split along the diagonal (a window step's output: its first frame)
+    cover_output = test_output[:, :1] if plan.window_step else test_output
+    covers = v0_5.generate_covers([(inputs[0], next(iter(test_inputs.values())))], [(outputs[0], cover_output)])
     readme = folder / "README.md"
-    readme.write_text(_readme(method, plan, minimum, step, test_input, test_output, name), encoding="utf-8")
+    readme.write_text(_readme(method, plan, minimum, step, test_inputs, test_output, name), encoding="utf-8")
     pytorch_version = v0_5.Version(torch.__version__.split("+")[0])
     weights = v0_5.WeightsDescr(
         pytorch_state_dict=v0_5.PytorchStateDictWeightsDescr(
@@ -357,7 +418,9 @@ def _describe(spec, method: "Method", plan: PackagePlan, folder: Path, files: di
     )
 
 
-def _preprocessing(v0_5, plan: PackagePlan) -> list[Any]:
+def _preprocessing(v0_5, plan: PackagePlan, tensor_id: str) -> list[Any]:
+    if tensor_id == "condition":  # frames in [0, 1] -> the network's [-1, 1]
+        return [v0_5.ScaleLinearDescr(kwargs=v0_5.ScaleLinearKwargs(gain=2.0, offset=-1.0))]
     if plan.input_mapping == "mask":
         first = v0_5.BinarizeDescr(kwargs=v0_5.BinarizeKwargs(threshold=0.0))
     else:
@@ -379,7 +442,7 @@ def _jsonable(value: Any) -> Any:
     return json.loads(json.dumps(value, default=str))
 
 
-def _readme(method: "Method", plan: PackagePlan, minimum: int, step: int, test_input: np.ndarray,
+def _readme(method: "Method", plan: PackagePlan, minimum: int, step: int, test_inputs: dict[str, np.ndarray],
             test_output: np.ndarray, network_name: str) -> str:
     """The package's README: what it does, its intensity mapping, the model card, a Validation section."""
     card_path = method.default_weights().with_suffix(".md")
@@ -393,6 +456,13 @@ def _readme(method: "Method", plan: PackagePlan, minimum: int, step: int, test_i
                else "each image is scaled by its own minimum and maximum over channels, y and x (`scale_range`, "
                     "percentiles 0 and 100) to [0, 1], then `2x - 1`")
     post = "`(y + 1) / 2`" + (", clipped to [0, 1]" if plan.clip_output else "")
+    working = getattr(method.config, "working_size", None)
+    inputs_text = plan.input_text.format(working=working)
+    if "condition" in test_inputs:
+        inputs_text = f"`photo`, {inputs_text}; `condition`, {CONDITION_TEXT} (pre-processing `2x - 1`)"
+    tiling = ("" if len(test_inputs) > 1 else
+              f"; tools that tile crop a halo of {OUTPUT_HALO} output pixels from each tile's borders")
+    shapes = ", ".join(f"{tensor_id} {tuple(tensor.shape)}" for tensor_id, tensor in test_inputs.items())
     sizes = (f"y and x of at least {minimum} px in steps of {step} (the network's stride); the output is "
              + ("4x the input" if plan.upscale != 1 else "the input's size"))
     return f"""# {plan.title}
@@ -401,12 +471,11 @@ def _readme(method: "Method", plan: PackagePlan, minimum: int, step: int, test_i
 is `{network_name}` of that package, so the `pytorch_state_dict` weights need napari-vesselgan installed;
 the `torchscript` weights need only PyTorch.
 
-- Input: {plan.input_text}; axes (batch, channel, y, x); {sizes}.
+- Input{"s" if len(test_inputs) > 1 else ""}: {inputs_text}; axes (batch, channel, y, x); {sizes}.
 - Output: {plan.output_text}.
 - Pre-processing: {mapping}. Post-processing: {post}.
 - What the spec cannot say: {plan.cannot_say}
-- Tiling: y and x take `min + n * step` pixels; tools that tile crop a halo of {OUTPUT_HALO} output pixels from
-  each tile's borders. The generator normalises with instance norm, so a tile is normalised by its own
+- Tiling: y and x take `min + n * step` pixels{tiling}. The generator normalises with instance norm, so a tile is normalised by its own
   statistics and tiles can differ in brightness: predict whole images where memory allows
   (`vesselgan predict` tiles with whole-image statistics, seamlessly).
 - Open this package in napari-vesselgan: `methods.load("{method.name}", weights="MODEL.zip")`,
@@ -414,7 +483,7 @@ the `torchscript` weights need only PyTorch.
 
 # Validation
 
-The test tensors are the bundled sample `{plan.sample}` (input {tuple(test_input.shape)}) and the output
+The test tensors are the bundled sample `{plan.sample}` ({shapes}) and the output
 napari-vesselgan's own prediction code gives for it ({tuple(test_output.shape)}); `bioimageio test MODEL.zip`
 reproduces that output from both weight formats within the spec's default tolerance.
 To validate on your own data quantitatively, run `vesselgan evaluate {method.name}` (napari-vesselgan's
