@@ -149,7 +149,8 @@ def _predict_parsers(sub: Any, detailed: bool = True) -> None:
                                        detailed=detailed):
         parser.add_argument("input", help="image file, or a folder of images")
         parser.add_argument("-o", "--output", required=True, help="output file (a folder when the input is a folder)")
-        _common_flags(parser, weights_help="checkpoint (.safetensors); default: the bundled weights")
+        _common_flags(parser, weights_help="checkpoint (.safetensors) or BioImage.io package (.zip); "
+                                           "default: the bundled weights")
         parser.add_argument("--precision", default="fp32", choices=PRECISIONS, help=PRECISION_HELP)
         parser.add_argument("--tile", type=int, help=TILE_HELP)
         parser.add_argument("--halo", type=int, help="overlap around each tile in pixels (default: the exact halo)")
@@ -437,6 +438,27 @@ def cmd_fvd(args: argparse.Namespace) -> int:
 
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    """A method's weights -> a BioImage.io model package, tested with bioimageio.core unless --no-test."""
+    from napari_vesselgan import methods
+    from napari_vesselgan.export.bioimageio import export_model
+
+    method = methods.load(args.method, weights=args.weights, device="cpu")
+    path = export_model(method, Path(args.output), test=not args.no_test,
+                        progress=lambda text, done, total: print(f"{done}/{total} {text}", flush=True))
+    print(f"BioImage.io package -> {path}" + ("" if args.no_test else " (passed bioimageio.core's test)"))
+    return 0
+
+
+def _export_parsers(sub: Any, detailed: bool = True) -> None:
+    for _, parser in _method_parsers(sub, "export", "write a method's weights as a BioImage.io model package (.zip)",
+                                     detailed=detailed):
+        parser.add_argument("-o", "--output", required=True, help="the package to write (MODEL.zip)")
+        parser.add_argument("--weights", help="checkpoint (.safetensors) or package; default: the bundled weights")
+        parser.add_argument("--no-test", action="store_true", help="skip bioimageio.core's test of the package")
+        parser.set_defaults(func=cmd_export)
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from napari_vesselgan.demo import run_demo
 
@@ -454,7 +476,8 @@ def make_parser(command: str | None = None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="vesselgan", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
     devices = DEVICES
-    for name, build in (("predict", _predict_parsers), ("train", _train_parsers), ("evaluate", _evaluate_parsers)):
+    for name, build in (("predict", _predict_parsers), ("train", _train_parsers), ("evaluate", _evaluate_parsers),
+                        ("export", _export_parsers)):
         build(sub, detailed=command in (None, name))
     _compare_parser(sub)
     fid = sub.add_parser("fid", help="FID and KID between two image sets (folders or stack files)")
