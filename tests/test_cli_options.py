@@ -138,6 +138,9 @@ class Probe:
         monkeypatch.setattr("napari_vesselgan.metrics.video.fvd",
                             lambda a, b, **kwargs: calls.append(("fvd", a, b, kwargs)) or
                             {"n_a": 1, "n_b": 1, "features": kwargs["features"], "feature_dim": 400, "fvd": 0.0})
+        monkeypatch.setattr("napari_vesselgan.export.bioimageio.export_model",
+                            lambda method, output, test=True, progress=None:
+                            calls.append(("export_model", method.name, str(output), test)) or Path(output))
         monkeypatch.setattr("napari_vesselgan.demo.run_demo",
                             lambda output, device="auto": calls.append(("demo", str(output), device)) or Path(output))
 
@@ -161,6 +164,8 @@ class Probe:
             return [[*command, str(t / "folder"), str(t / "other")]]
         if first == "demo":
             return [[*command, "-o", str(self.out / "demo")]]
+        if first == "export":
+            return [[*command, "-o", str(self.out / "model.zip")]]
         pytest.fail(f"no probe for the command {' '.join(command)}: add its context and recorder to Probe")
 
     def run(self, argv: list[str]) -> Run:
