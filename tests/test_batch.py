@@ -82,6 +82,9 @@ def test_a_single_file_with_format_ome_zarr(tmp_path, folder, weights):
 def test_a_folder_of_masks_for_mask2nir_refuses_cluster_flags(tmp_path, folder, capsys):
     assert main(["predict", "mask2nir", str(folder), "-o", str(tmp_path / "o"), "--workers", "2"]) == 2
     assert "one result of a whole folder" in capsys.readouterr().err
+    assert main(["predict", "denoise", str(folder / "img0.ome.tif"), "-o", str(tmp_path / "x.tif"),
+                 "--format", "ome-zarr"]) == 2  # a single output's format is its name's
+    assert "--format is for a folder" in capsys.readouterr().err
 
 
 def test_a_large_input_streams_tile_by_tile_into_tiff_and_ome_zarr(tmp_path, weights, monkeypatch, capsys):

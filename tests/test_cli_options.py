@@ -91,6 +91,20 @@ class Probe:
 
         monkeypatch.setattr("napari_vesselgan.jobs.predict.load_method", Recorder)
 
+        def predict_path(method: Any, item: Any, request: Any, fmt: str) -> str:
+            calls.append(("predict_path", str(item.target), fmt))
+            return "ok"
+
+        def run_batch(items: list, request: Any, fmt: str, **kwargs: Any) -> Any:
+            from napari_vesselgan.jobs.batch import BatchSummary
+
+            calls.append(("run_batch", [str(item.target) for item in items], request.model_dump(mode="json"), fmt,
+                          kwargs))
+            return BatchSummary()
+
+        monkeypatch.setattr("napari_vesselgan.jobs.batch.predict_path", predict_path)
+        monkeypatch.setattr("napari_vesselgan.jobs.batch.run_batch", run_batch)  # no cluster starts here
+
         def run_training(request: Any, report: Callable) -> Any:
             calls.append(("train", request.method, request.config.model_dump(mode="json"),
                           [str(s) for s in request.sources], str(request.run_dir), request.device, request.resume))

@@ -134,10 +134,14 @@ def cmd_predict(args: argparse.Namespace) -> int:
     from napari_vesselgan.methods.base import Method
 
     folder, on_cluster = source.is_dir() and not is_ome_zarr(source), args.workers is not None or args.scheduler
+    fmt_given, overwrite = getattr(args, "format", None), getattr(args, "overwrite", False)
+    if not folder and (fmt_given or overwrite):
+        raise UserError(f"{'--format' if fmt_given else '--overwrite'} is for a folder of inputs: a single "
+                        "output's format follows its name (*.zarr: OME-Zarr, else TIFF) and it is always written")
     if folder and cls.predict_folder is not Method.predict_folder:  # a folder is one job (mask2nir's pairs)
-        if on_cluster or args.format:
-            raise UserError(f"{args.method} makes one result of a whole folder; --workers, --scheduler and "
-                            "--format are for one output per input")
+        if on_cluster:
+            raise UserError(f"{args.method} makes one result of a whole folder; --workers and --scheduler are "
+                            "for one output per input")
         method = load_method(request)
 
         def report(done: int, total: int) -> None:
@@ -147,31 +151,35 @@ def cmd_predict(args: argparse.Namespace) -> int:
         for line in method.predict_folder(source, target, request, progress=report):
             print(line, flush=True)
         return 0
-    fmt = batch.format_of(target, args.format)
+    fmt = batch.format_of(target, fmt_given)
     if not folder and not on_cluster:  # one file here: its error is the command's (exit 2)
         print(batch.predict_path(load_method(request), batch.BatchItem(source, target), request, fmt))
         return 0
     summary = batch.run_batch(batch.plan(source, target, fmt), request, fmt, workers=args.workers,
-                              scheduler=args.scheduler, overwrite=args.overwrite)
+                              scheduler=args.scheduler, overwrite=overwrite or not folder)
     for line in summary.lines():
         print(line, file=sys.stderr if line.startswith("failed") else sys.stdout, flush=True)
     return 1 if summary.failed else 0
 
 
-def _batch_flags(parser: argparse.ArgumentParser) -> None:
-    """Output format, and where a folder's files go: here, a local cluster or a running one."""
-    parser.add_argument("--format", choices=["tiff", "ome-zarr"],
-                        help="output format (default: from the output's name, *.zarr is OME-Zarr, else TIFF)")
+def _batch_flags(parser: argparse.ArgumentParser, *, output_per_input: bool) -> None:
+    """Where the files go: here, a local cluster or a running one; for methods that make one output
+    per input of a folder (not mask2nir's pairs), also the folder's output format and --overwrite."""
+    if output_per_input:
+        parser.add_argument("--format", choices=["tiff", "ome-zarr"],
+                            help="format of a folder's outputs (a single output's follows its name: *.zarr is "
+                                 "OME-Zarr) (default: tiff)")
+        parser.add_argument("--overwrite", action="store_true",
+                            help="predict a folder's files again even where the output is complete")
     where = parser.add_mutually_exclusive_group()
     where.add_argument("--workers", type=int, metavar="N",
                        help="predict on a local dask cluster of N single-threaded worker processes")
     where.add_argument("--scheduler", metavar="ADDRESS",
                        help="predict on a running dask cluster (e.g. tcp://host:8786; dask-jobqueue on SLURM)")
-    parser.add_argument("--overwrite", action="store_true",
-                        help="predict a folder's files again even where the output is complete")
 
 
 def _predict_parsers(sub: Any, detailed: bool = True) -> None:
+    from napari_vesselgan.methods.base import Method
     from napari_vesselgan.methods.request import PRECISION_HELP, PRECISIONS, TILE_HELP
 
     for cls, parser in _method_parsers(sub, "predict", "run a method on an image or a folder of images",
@@ -183,7 +191,7 @@ def _predict_parsers(sub: Any, detailed: bool = True) -> None:
         parser.add_argument("--precision", default="fp32", choices=PRECISIONS, help=PRECISION_HELP)
         parser.add_argument("--tile", type=int, help=TILE_HELP)
         parser.add_argument("--halo", type=int, help="overlap around each tile in pixels (default: the exact halo)")
-        _batch_flags(parser)
+        _batch_flags(parser, output_per_input=cls.predict_folder is Method.predict_folder)
         if cls.saliency_kinds:
             parser.add_argument("--saliency", nargs="?", const=cls.saliency_kinds[0], choices=cls.saliency_kinds,
                                 help=f"also write a saliency map beside each output (default kind: "
