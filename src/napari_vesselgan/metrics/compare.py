@@ -117,27 +117,31 @@ def incompatibility(reference, test, *, reference_rgb: bool | None = None, test_
 
 @dataclass(frozen=True)
 class IntensityScale:
-    """How one image goes onto the common [0, 1] scale: ``value * factor + offset``."""
+    """How one image goes onto the common [0, 1] scale: ``(value - low) / span``."""
 
-    factor: float = 1.0
-    offset: float = 0.0
+    low: float = 0.0
+    span: float = 1.0
     #: In words, for the docks and notes: "uint8 / 255", "uint16 by its own min..max", ...
     rule: str = "as is"
+
+    @property
+    def factor(self) -> float:
+        """What a difference of two values is multiplied by on the common scale."""
+        return 1.0 / self.span
 
     def apply(self, image) -> np.ndarray:
         """``image`` on the common scale, as a float64 copy."""
         out = np.asarray(image).astype(np.float64)
-        if self.factor != 1.0:
-            out *= self.factor
-        if self.offset != 0.0:
-            out += self.offset
+        if self.low != 0.0:
+            out -= self.low
+        if self.span != 1.0:
+            out /= self.span
         return out
 
 
 def _own_range(arr: np.ndarray, dtype_name: str) -> IntensityScale:
     low, high = float(arr.min()), float(arr.max())
-    span = high - low if high > low else 1.0
-    return IntensityScale(1.0 / span, -low / span, f"{dtype_name} by its own min..max ({low:g}..{high:g})")
+    return IntensityScale(low, high - low if high > low else 1.0, f"{dtype_name} by its own min..max ({low:g}..{high:g})")
 
 
 def unit_scale(image) -> IntensityScale:
@@ -145,13 +149,13 @@ def unit_scale(image) -> IntensityScale:
     arr = np.asarray(image)
     name = str(arr.dtype)
     if arr.dtype == np.uint8:
-        return IntensityScale(1.0 / 255.0, 0.0, "uint8 / 255")
+        return IntensityScale(0.0, 255.0, "uint8 / 255")
     if arr.dtype == bool:
-        return IntensityScale(1.0, 0.0, "bool as 0/1")
+        return IntensityScale(0.0, 1.0, "bool as 0/1")
     if arr.dtype.kind in "iu":
         return _own_range(arr, name)
     if float(arr.min()) >= 0.0 and float(arr.max()) <= 1.0:
-        return IntensityScale(1.0, 0.0, f"{name} as is (within [0, 1])")
+        return IntensityScale(0.0, 1.0, f"{name} as is (within [0, 1])")
     return _own_range(arr, name)
 
 
