@@ -78,3 +78,102 @@ def test_feature_losses_can_be_switched_off_or_given_a_file_in_the_dock(make_nap
     with qtbot.waitSignal(widget.run_finished, timeout=60_000):
         widget.train()
     assert errors and "missing.pth" in errors[-1] and "Feature losses" in errors[-1]
+
+
+# ----- Mask to NIR-II: Labels first, a word on non-binary images; re-runs; progress -----------------
+def test_mask2nir_defaults_to_labels_warns_on_grey_images_and_keeps_other_settings_results(
+        click_and_wait, make_napari_viewer, qtbot, tiny_weights, monkeypatch, errors):
+    import napari.utils.notifications
+
+    from napari_vesselgan.widgets.mask2nir_widget import Mask2NirWidget
+
+    warnings: list[str] = []
+    monkeypatch.setattr(napari.utils.notifications, "show_warning", lambda message, *a, **k: warnings.append(message))
+    viewer = make_napari_viewer()
+    mask = np.zeros((64, 64), np.uint8)
+    mask[28:36, :] = 1
+    viewer.add_labels(mask, name="mask")
+    viewer.add_image(np.linspace(0, 1, 64 * 64, dtype=np.float32).reshape(64, 64), name="photo")  # active, on top
+    widget = Mask2NirWidget(viewer)
+    assert widget.selected_layer().name == "mask"  # the Labels layer, not the active grey image
+    widget.set_weights_file(tiny_weights("mask2nir"))
+
+    assert click_and_wait(widget, widget.run_button) == "done"
+    assert not warnings
+    assert widget.progress.value() == widget.progress.maximum() > 0  # 100 % after success
+    assert "'mask NIR-II (synthetic)' added" in widget.status_label.text()
+    assert click_and_wait(widget, widget.run_button) == "done"  # same settings: replaced
+    assert "'mask NIR-II (synthetic)' replaced" in widget.status_label.text()
+    widget.tile_spin.setValue(32)  # other settings: the earlier result stays
+    assert click_and_wait(widget, widget.run_button) == "done"
+    names = [layer.name for layer in viewer.layers]
+    assert names.count("mask NIR-II (synthetic)") == 1 and "mask NIR-II (synthetic) [1]" in names
+    assert "'mask NIR-II (synthetic) [1]' added" in widget.status_label.text()
+
+    widget.set_layer("photo")
+    assert click_and_wait(widget, widget.run_button) == "done"
+    assert len(warnings) == 1 and "'photo' is not a binary mask" in warnings[0]
+    assert not errors
+
+
+def test_progress_reads_100_percent_after_success_in_the_saliency_dock(click_and_wait, make_napari_viewer):
+    from napari_vesselgan.widgets.saliency_widget import SaliencyWidget
+
+    viewer = make_napari_viewer()
+    viewer.add_image(np.random.default_rng(0).random((40, 40)).astype(np.float32), name="ffa")
+    widget = SaliencyWidget(viewer)
+    widget.median_spin.setValue(5)
+    assert click_and_wait(widget, widget.run_button) == "done"
+    assert widget.progress.value() == widget.progress.maximum() > 0
+
+
+def test_hints_name_menu_entries_that_exist():
+    import re
+    from pathlib import Path
+
+    import yaml
+
+    import napari_vesselgan
+
+    package = Path(napari_vesselgan.__file__).parent
+    manifest = yaml.safe_load((package / "napari.yaml").read_text())
+    samples = {entry["display_name"] for entry in manifest["contributions"]["sample_data"]}
+    widgets = {entry["display_name"] for entry in manifest["contributions"]["widgets"]}
+    # the widgets' texts, with Python's implicit string concatenation undone
+    text = " ".join(path.read_text() for path in (package / "widgets").glob("*.py"))
+    text = re.sub(r'"\s*\n\s*"', "", text)
+    after_menu = text.split("Open Sample > VesselGAN > ")[1:]
+    assert after_menu
+    for rest in after_menu:
+        assert any(rest.startswith(name) for name in samples), rest[:60]
+    for name in re.findall(r"the '([^']+)' widget", text) + re.findall(r"with '([^']+)'", text):
+        assert name in widgets, name
+
+
+# ----- expected user errors: a notification, no traceback -------------------------------------------
+def test_user_errors_print_no_traceback_but_bugs_do(click_and_wait, make_napari_viewer, capfd, errors, monkeypatch):
+    import logging
+    import sys
+
+    from napari_vesselgan.widgets import _method_widget
+    from napari_vesselgan.widgets.denoise_widget import DenoiseWidget
+
+    console = logging.StreamHandler(sys.stderr)  # what a napari user's terminal shows
+    logging.getLogger().addHandler(console)
+    try:
+        viewer = make_napari_viewer()
+        viewer.add_image(np.zeros((3, 3), np.uint16), name="tiny")  # too small: a user's error
+        widget = DenoiseWidget(viewer)
+        assert click_and_wait(widget, widget.run_button) == "error"
+        assert errors and "too small" in errors[-1]
+        assert "Traceback" not in capfd.readouterr().err
+
+        def broken(*args, **kwargs):
+            raise ZeroDivisionError("a bug")
+
+        monkeypatch.setattr(_method_widget, "run_prediction", broken)
+        assert click_and_wait(widget, widget.run_button) == "error"
+        err = capfd.readouterr().err
+        assert "Traceback" in err and "ZeroDivisionError" in err
+    finally:
+        logging.getLogger().removeHandler(console)

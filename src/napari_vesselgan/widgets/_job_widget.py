@@ -189,6 +189,10 @@ class JobWidget(QWidget):
         self._cancel = None
         self._set_busy(False)
         self._after_job()
+        if self.last_outcome == "done":  # a finished run reads 100 %, in every dock
+            if self.progress.maximum() <= 0:
+                self.progress.setRange(0, 1)
+            self.progress.setValue(self.progress.maximum())
         self.run_finished.emit(self.last_outcome or "error")
 
     def _after_job(self) -> None:

@@ -113,7 +113,7 @@ class LiveFollower:
             function, argument = self._tiles, self.renderer.plan(self.labels.data)
         else:
             return
-        self.worker = create_worker(function, argument, _start_thread=False)
+        self.worker = create_worker(function, argument, _start_thread=False, _ignore_errors=True)  # on_error tells the user
         self.worker.yielded.connect(self._on_yield)
         self.worker.errored.connect(self._on_worker_error)
         self.worker.finished.connect(self._on_finished)
