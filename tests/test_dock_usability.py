@@ -177,3 +177,51 @@ def test_user_errors_print_no_traceback_but_bugs_do(click_and_wait, make_napari_
         assert "Traceback" in err and "ZeroDivisionError" in err
     finally:
         logging.getLogger().removeHandler(console)
+
+
+# ----- compare dock: the scale used, whole names, Frame only for series -------------------------------
+def test_compare_dock_says_which_scale_and_keeps_names_apart(click_and_wait, make_napari_viewer):
+    from napari_vesselgan.metrics.compare import fidelity_rows
+    from napari_vesselgan.widgets.compare_widget import CompareWidget, short_name
+
+    rng = np.random.default_rng(5)
+    real = rng.integers(0, 256, (48, 48), dtype=np.uint8)
+    fake = np.clip(real / 255.0 + rng.normal(0, 0.05, real.shape), 0, 1).astype(np.float32)
+    viewer = make_napari_viewer()
+    viewer.add_image(real, name="late-phase FFA (real)")
+    viewer.add_image(fake, name="fundus photo of the left eye FFA (generated)")
+    viewer.add_image(fake.copy(), name="fundus photo of the left eye FFA (generated, older)")
+    widget = CompareWidget(viewer)
+    widget.set_reference("late-phase FFA (real)")
+    widget.set_tests(["fundus photo of the left eye FFA (generated)",
+                      "fundus photo of the left eye FFA (generated, older)"])
+    assert click_and_wait(widget, widget.compute) == "done"
+    rows = widget.table_values()
+    expected = fidelity_rows(real / 255.0, {"x": fake}, data_range=1.0)[0]
+    assert rows[0]["psnr"] == expected["psnr"] and rows[0]["ssim"] == expected["ssim"]
+    assert "one [0, 1] scale" in widget.scale_label.text() and "uint8 / 255" in widget.scale_label.text()
+    assert widget.table.isColumnHidden(1)  # 2-D images: no empty Frame column
+    names = [widget.table.item(i, 0).toolTip() for i in range(widget.table.rowCount())]
+    assert len(set(names)) == 2
+    assert len({short_name(name) for name in names}) == 2  # the plot's labels differ too
+
+
+def test_vessel_mask_dock_is_narrow(make_napari_viewer):
+    from napari_vesselgan.widgets.vessel_mask_widget import VesselMaskWidget
+
+    widget = VesselMaskWidget(make_napari_viewer())
+    assert widget.minimumSizeHint().width() < 400
+
+
+def test_denoise_forgets_the_previous_result_after_a_failed_run(click_and_wait, make_napari_viewer, errors):
+    from napari_vesselgan.widgets.denoise_widget import DenoiseWidget
+
+    viewer = make_napari_viewer()
+    viewer.add_image(np.random.default_rng(1).integers(0, 4000, (48, 48)).astype(np.uint16), name="low")
+    widget = DenoiseWidget(viewer)
+    assert click_and_wait(widget, widget.run_button) == "done"
+    assert widget.table_values() and widget.report_button.isEnabled()
+    viewer.add_image(np.zeros((3, 3), np.uint16), name="tiny")
+    widget.set_layer("tiny")
+    assert click_and_wait(widget, widget.run_button) == "error"
+    assert not widget.table_values() and not widget.report_button.isEnabled()
