@@ -177,12 +177,17 @@ def dtype_note(reference, test, *, reference_name: str = "reference", test_name:
             f"{test_name} {scales[1].rule})")
 
 
-def on_one_scale(reference, test) -> tuple[np.ndarray, np.ndarray, bool]:
-    """``(reference, test, rescaled)``: the pair as compared (see :func:`common_scale`)."""
+def on_one_scale(reference, test, data_range: float | None = None) -> tuple[np.ndarray, np.ndarray, float]:
+    """``(reference, test, data range)``: the pair as compared (see :func:`common_scale`) and the
+    data range to score it with (``data_range`` if given, 1 on the common scale, else the
+    reference's default)."""
     scales = common_scale(reference, test)
-    if scales is None:
-        return np.asarray(reference), np.asarray(test), False
-    return scales[0].apply(reference), scales[1].apply(test), True
+    ref, img = np.asarray(reference), np.asarray(test)
+    if scales is not None:
+        ref, img = scales[0].apply(ref), scales[1].apply(img)
+    if data_range is not None:
+        return ref, img, _resolve_range(ref, data_range)
+    return ref, img, 1.0 if scales is not None else _data_range(ref)
 
 
 def fidelity_rows(
@@ -216,11 +221,7 @@ def fidelity_rows(
     done = 0
     rows: list[dict] = []
     for name, test in tests.items():
-        ref_scaled, test_scaled, rescaled = on_one_scale(ref, _checked(test, name))
-        if data_range is not None:
-            dr = _resolve_range(ref, data_range)
-        else:
-            dr = 1.0 if rescaled else _data_range(ref)
+        ref_scaled, test_scaled, dr = on_one_scale(ref, _checked(test, name), data_range)
         frames_ref, _ = as_frames(ref_scaled, rgb)
         frames_test, _ = as_frames(test_scaled, rgb)
         layer_rows = []
@@ -285,11 +286,7 @@ def ssim_map(reference, image, *, rgb: bool | None = None, data_range: float | N
     if problem:
         raise InvalidInput(problem)
     ref, img = _checked(reference, "reference"), _checked(image, "image")
-    ref, img, rescaled = on_one_scale(ref, img)
-    if data_range is not None:
-        dr = _resolve_range(ref, data_range)
-    else:
-        dr = 1.0 if rescaled else _data_range(ref)
+    ref, img, dr = on_one_scale(ref, img, data_range)
     frames_ref, series = as_frames(ref, rgb)
     frames_img, _ = as_frames(img, rgb)
     colour = frames_ref.ndim == 4
