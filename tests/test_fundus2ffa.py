@@ -269,9 +269,10 @@ def test_saliency_benchmark_small_run(tmp_path):
     assert all(tuple(row) == module.ROW_KEYS for row in rows)
     errors = {row["case"]: row["value"] for row in rows if row["metric"] == "max_abs_error"}
     assert errors["64px rank uint8"] == 0.0
-    assert 0 <= errors["64px rank float32"] <= 1 / 2046 * 1.001
+    assert errors["64px rank float32"] == 0.0  # the float path is exact too
     seconds = [row for row in rows if row["metric"] == "seconds"]
-    assert len(seconds) == 3 and all(row["value"] > 0 for row in seconds)
+    assert len(seconds) == 4 and all(row["value"] > 0 for row in seconds)
+    assert {row["case"]: row["baseline"] for row in seconds}["64px rank float32 vs uint8"] == "64px rank uint8"
 
 
 def test_circular_patch_mask_blackens_the_corners_only():
