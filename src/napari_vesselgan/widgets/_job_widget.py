@@ -12,8 +12,9 @@ cycle around :func:`._workers.run_with_progress` and :func:`._workers.start_job`
   ``Progress``; the training dock adds its own);
 * :meth:`JobWidget.cancel` sets the event (the job stops at its next progress report or step);
 * ``_on_error`` records "cancelled" or "error" and tells the user (a user's error, such as
-  ``InvalidInput``, as a notification only; any other error also logs its traceback), ``_on_finished`` clears the
-  busy state and emits :attr:`JobWidget.run_finished` with the outcome;
+  ``InvalidInput``, as a notification only; any other error also logs its traceback);
+  ``_on_finished`` clears the busy state (a finished run reads 100 %) and emits
+  :attr:`JobWidget.run_finished` with the outcome;
 * :meth:`JobWidget.shutdown` (also on close) cancels a running job and drops the viewer's
   connections.
 
