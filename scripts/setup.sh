@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # One-step set-up: system libraries for headless Qt, a virtual environment in .venv/,
 # the CPU build of torch where no NVIDIA GPU is present, and the project (editable) with
-# its GUI and test extras. Safe to run again: it only installs what is missing.
+# its GUI, test and BioImage.io export extras. Safe to run again: it only installs what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -28,5 +28,5 @@ if ! .venv/bin/python -c "import torch" >/dev/null 2>&1; then
   # set TORCH_INDEX to PyTorch's CPU wheel index to get the small build.
   .venv/bin/python -m pip install -q "torch==${TORCH_VERSION:-2.13.0}" ${TORCH_INDEX:+--index-url "$TORCH_INDEX"}
 fi
-.venv/bin/python -m pip install -q -e ".[all,test,fast]"
+.venv/bin/python -m pip install -q -e ".[all,test,bioimageio,fast]"
 echo "set-up done: .venv/bin/vesselgan and .venv/bin/python are ready"

@@ -87,3 +87,33 @@ def click_and_wait(qtbot) -> Callable[..., str]:
         return blocker.args[0]
 
     return click
+
+
+@pytest.fixture
+def hold_job(monkeypatch) -> Callable[[Any], Any]:
+    """``gate = hold_job(widget)``: the widget's jobs stop after their first progress report (a
+    ``Progress`` or a ``TrainingStep``) until the test sets ``gate``. A test that cancels a run then
+    knows the run is still going when it clicks Cancel: no race between the job and the GUI."""
+    import threading
+
+    from napari_vesselgan.jobs.messages import Progress, TrainingStep
+
+    def hold(widget: Any) -> threading.Event:
+        gate = threading.Event()
+        start = widget._start_job
+
+        def start_held(job: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+            def held(report: Callable[[Any], None], cancel: Any) -> Any:
+                def report_then_wait(message: Any) -> None:
+                    report(message)
+                    if isinstance(message, (Progress, TrainingStep)) and not gate.is_set():
+                        gate.wait(RUN_TIMEOUT / 1000)
+
+                return job(report_then_wait, cancel)
+
+            return start(held, *args, **kwargs)
+
+        monkeypatch.setattr(widget, "_start_job", start_held)
+        return gate
+
+    return hold

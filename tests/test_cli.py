@@ -51,13 +51,19 @@ def _bad_inputs(tmp_path):
     return [corrupt, empty, nan, four_d, rgb, tmp_path / "missing.tif"]
 
 
+#: The reason each of _bad_inputs' files is refused, as the one line says it.
+BAD_INPUT_REASONS = ("not a readable TIFF", "the file is empty", "NaN or infinite values", "more than 4 dimensions",
+                     "single-channel (grey) images", "no such file")
+
+
 def test_bad_inputs_give_one_line_and_no_output(tmp_path, tiny_weights, capsys):
-    for bad in _bad_inputs(tmp_path):
+    for bad, reason in zip(_bad_inputs(tmp_path), BAD_INPUT_REASONS, strict=True):
         out = tmp_path / "results" / f"{bad.stem}-out.tif"
         code = main(["predict", "denoise", str(bad), "-o", str(out), "--weights", str(tiny_weights("denoise"))])
         err = capsys.readouterr().err
         assert code == 2, bad
         assert err.startswith("vesselgan: error:") and err.count("\n") == 1, err
+        assert reason in err, (bad, err)
         assert not out.exists()
     leftovers = list((tmp_path / "results").glob("*")) if (tmp_path / "results").exists() else []
     assert leftovers == []

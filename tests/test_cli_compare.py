@@ -50,6 +50,7 @@ def test_evaluate_files_errors_are_one_line(tmp_path, files, capsys):
     assert main(["evaluate", str(tmp_path / "missing.tif"), str(a_path)]) == 2
     assert "no such file" in capsys.readouterr().err
     assert main(["evaluate", "denoise", str(a_path)]) == 2  # the method form takes no files
+    assert f"unrecognized arguments: {a_path}" in capsys.readouterr().err
 
 
 def test_fid_command_with_random_weights(tmp_path, capsys):
@@ -69,6 +70,7 @@ def test_fid_command_with_random_weights(tmp_path, capsys):
     assert result["n_a"] == result["n_b"] == 3 and result["fid"] > 0
     assert "KID x 100" in capsys.readouterr().out
     assert main(["fid", str(tmp_path / "A"), str(tmp_path / "nowhere")]) == 2
+    assert "nowhere: no such folder or file" in capsys.readouterr().err
 
 
 def test_fid_command_without_weights_names_the_file(tmp_path, monkeypatch, capsys):

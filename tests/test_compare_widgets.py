@@ -126,7 +126,7 @@ def test_fid_kid_from_layers_with_random_weights(click_and_wait, compare, qtbot)
     widget.weights_edit.setText("random")
     widget.subsets_spin.setValue(3)
     assert click_and_wait(widget, widget.compute_distribution) == "done"
-    assert widget.distribution["n_a"] == 3 and widget.distribution["fid"] >= 0
+    assert widget.distribution["n_a"] == 3 and widget.distribution["fid"] > 0  # two different stacks
     assert "FID" in widget.fid_label.text() and "only test" in widget.fid_label.text()
 
 

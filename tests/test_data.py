@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 
 import numpy as np
 import pytest
@@ -74,13 +73,6 @@ def test_vessel_tree_root_radius_scales_with_size() -> None:
     large = vessel_tree((1024, 1024), seed=0).radius.max()
     assert 3.0 < large / small < 5.0
     assert vessel_tree((256, 256), seed=0, root_radius=3.0).radius.max() <= 3.0
-
-
-def test_vessel_tree_is_fast_at_1024() -> None:
-    vessel_tree((64, 64), seed=0)  # warm up imports
-    start = time.perf_counter()
-    vessel_tree((1024, 1024), seed=5)
-    assert time.perf_counter() - start < 1.0
 
 
 def test_vessel_tree_rejects_bad_arguments() -> None:

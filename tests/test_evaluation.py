@@ -26,7 +26,7 @@ def test_non_local_means_beats_the_noisy_input():
     assert fidelity(nl_means(low), high)["psnr"] > fidelity(low, high)["psnr"]
 
 
-def test_evaluate_command_writes_json(tmp_path, tiny_weights, real_dir):
+def test_evaluate_command_writes_json(tmp_path, tiny_weights, real_dir, capsys):
     out = tmp_path / "eval.json"
     assert main(["evaluate", "denoise", "--weights", str(tiny_weights("denoise")), "--pairs", "1", "--size", "64",
                  "--real", str(real_dir / "nir2-mouse"), "--real-glob", "NIR-IIa_7.png", "-o", str(out)]) == 0
@@ -35,3 +35,4 @@ def test_evaluate_command_writes_json(tmp_path, tiny_weights, real_dir):
     assert result["real"][0]["image"] == "NIR-IIa_7.png"
     assert set(result["real"][0]["after"]) == {"snr", "entropy", "edge_density", "contrast", "mean_intensity"}
     assert main(["evaluate"]) == 2  # argparse: a METHOD is required
+    assert "required: METHOD" in capsys.readouterr().err

@@ -101,15 +101,17 @@ def test_saliency_widget_refuses_mismatched_pair(click_and_wait, make_napari_vie
     assert "differ in shape" in errors[-1] and len(viewer.layers) == 2
 
 
-def test_translate_widget_cancel_adds_nothing(make_napari_viewer, qtbot, tiny_weights, errors):
+def test_translate_widget_cancel_adds_nothing(make_napari_viewer, qtbot, tiny_weights, errors, hold_job):
     viewer = make_napari_viewer()
     viewer.open_sample("napari-vesselgan", "synthetic-fundus")
     widget = Fundus2FFAWidget(viewer)
     widget.set_weights_file(tiny_weights("fundus2ffa"))
+    gate = hold_job(widget)
     with qtbot.waitSignal(widget.run_finished, timeout=RUN_TIMEOUT) as blocker:
         widget.run()
         assert widget.busy and widget.cancel_button.isEnabled()
         widget.cancel()
+        gate.set()
     assert blocker.args[0] == "cancelled" and len(viewer.layers) == 1
     assert not widget.busy and widget.run_button.isEnabled() and not errors
 

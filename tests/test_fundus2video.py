@@ -396,7 +396,7 @@ def test_cli_predicts_tiff_and_mp4_and_evaluates(tiny_weights, tmp_path, capsys)
     assert main(["evaluate", "fundus2video", "--weights", weights, "--device", "cpu", "--pairs", "2",
                  "--size", "64", "--frames", "9", "--fvd-weights", "random", "-o", str(out)]) == 0
     fvd = json.loads(out.read_text())["heldout"]["summary"]["fvd"]
-    assert fvd["n_a"] == fvd["n_b"] == 2 and fvd["fvd"] >= 0 and "FVD" in capsys.readouterr().out
+    assert fvd["n_a"] == fvd["n_b"] == 2 and fvd["fvd"] > 0 and "FVD" in capsys.readouterr().out
     missing = tmp_path / "missing_i3d.pt"
     assert main(["evaluate", "fundus2video", "--weights", weights, "--device", "cpu", "--pairs", "2",
                  "--size", "64", "--frames", "9", "--fvd-weights", str(missing)]) == 2

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import numpy as np
@@ -23,7 +22,7 @@ class StandInVideoMethod:
     """Frame t of a T-frame video is (t / (T-1)) x the photo's green channel: dark first frame, bright last.
 
     Stands in for the network where a test is about the widget (the slider, cancel between
-    frames) and needs frames that clearly differ; ``delay`` seconds per frame.
+    frames) and needs frames that clearly differ.
     """
 
     name = "fundus2video"
@@ -31,8 +30,7 @@ class StandInVideoMethod:
     verb = "Generating the video"
     output_kind = "video"
 
-    def __init__(self, delay: float = 0.0):
-        self.delay = delay
+    def __init__(self):
         self.frames_done = 0
 
     @classmethod
@@ -47,7 +45,6 @@ class StandInVideoMethod:
         green = np.asarray(image[..., 1], np.float32) / 255.0
         video = []
         for t in range(frames):
-            time.sleep(self.delay)
             video.append(green * (t / (frames - 1)))
             self.frames_done += 1
             if progress is not None:
@@ -62,8 +59,8 @@ class StandInVideoMethod:
 def stand_in(tmp_path):
     """A widget factory whose widgets load :class:`StandInVideoMethod`."""
 
-    def make(viewer, delay: float = 0.0) -> tuple[Fundus2VideoWidget, StandInVideoMethod]:
-        method = StandInVideoMethod(delay)
+    def make(viewer) -> tuple[Fundus2VideoWidget, StandInVideoMethod]:
+        method = StandInVideoMethod()
         widget = Fundus2VideoWidget(viewer)
         widget._load_method = lambda request: method
         widget.set_weights_file(tmp_path / "stand-in.safetensors")
@@ -117,14 +114,17 @@ def test_video_widget_adds_a_time_series_with_provenance(click_and_wait, make_na
     assert viewer.layers[f"{fundus.name} FFA video [1]"].data.shape == (3, 512, 512)
 
 
-def test_video_widget_cancel_between_frames_adds_nothing(click_and_wait, make_napari_viewer, qtbot, stand_in, errors):
+def test_video_widget_cancel_between_frames_adds_nothing(click_and_wait, make_napari_viewer, qtbot, stand_in, errors,
+                                                         hold_job):
     viewer = make_napari_viewer()
     viewer.open_sample("napari-vesselgan", "synthetic-fundus")
-    widget, method = stand_in(viewer, delay=0.1)
+    widget, method = stand_in(viewer)
+    gate = hold_job(widget)  # the job waits after the first frame until the GUI has cancelled
 
     def cancel_after_first_frame(value: int) -> None:
         if value >= 1 and widget.busy:
             widget.cancel()
+            gate.set()
 
     widget.progress.valueChanged.connect(cancel_after_first_frame)
     assert click_and_wait(widget, widget.run_button) == "cancelled"
@@ -166,7 +166,7 @@ def test_video_slider_plays_the_video(click_and_wait, make_napari_viewer, qtbot,
     assert video.visible
 
 
-def test_video_widget_runs_the_method(click_and_wait, make_napari_viewer, qtbot, tiny_weights,
+def test_video_widget_runs_the_method(click_and_wait, make_napari_viewer, qtbot, tiny_weights, hold_job,
                                       single_torch_thread, tmp_path, errors):
     viewer = make_napari_viewer()
     (fundus,) = viewer.open_sample("napari-vesselgan", "synthetic-fundus")
@@ -199,9 +199,11 @@ def test_video_widget_runs_the_method(click_and_wait, make_napari_viewer, qtbot,
 
     # cancel: nothing added, the earlier result stays as it was
     widget.frames_spin.setValue(6)
+    gate = hold_job(widget)
     with qtbot.waitSignal(widget.run_finished, timeout=RUN_TIMEOUT) as blocker:
         widget.run()
         widget.cancel()
+        gate.set()
     assert blocker.args[0] == "cancelled" and len(viewer.layers) == 2 and video.data.shape[0] == 4
     assert not errors and not widget.busy
 

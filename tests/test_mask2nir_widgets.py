@@ -156,7 +156,8 @@ def test_training_widget_offers_masks_and_images_for_mask2nir(make_napari_viewer
     assert widget.build_config().feature_weights == "random"
 
 
-def test_cancel_of_a_folder_run_keeps_only_complete_pairs(make_napari_viewer, qtbot, tiny_weights, tmp_path):
+def test_cancel_of_a_folder_run_keeps_only_complete_pairs(make_napari_viewer, qtbot, tiny_weights, tmp_path,
+                                                          hold_job):
     import tifffile
 
     viewer = make_napari_viewer()
@@ -169,10 +170,12 @@ def test_cancel_of_a_folder_run_keeps_only_complete_pairs(make_napari_viewer, qt
     widget.masks_edit.setText(str(folder))
     widget.output_edit.setText(str(tmp_path / "out"))
     widget.per_mask_spin.setValue(4)
+    gate = hold_job(widget)
     with qtbot.waitSignal(widget.run_finished, timeout=RUN_TIMEOUT) as blocker:
         qtbot.mouseClick(widget.pairs_button, Qt.MouseButton.LeftButton)
         qtbot.waitUntil(lambda: widget.progress.value() > 0, timeout=RUN_TIMEOUT)
         qtbot.mouseClick(widget.cancel_button, Qt.MouseButton.LeftButton)
+        gate.set()
     assert blocker.args == ["cancelled"]
     record = json.loads((tmp_path / "out" / "pairs.json").read_text())
     images = sorted(p.name for p in (tmp_path / "out" / "images").iterdir())

@@ -97,17 +97,19 @@ def test_the_run_hands_run_prediction_the_request_of_the_controls(click_and_wait
     np.testing.assert_allclose(result.scale, (0.5, 0.5))
 
 
-def test_cancel_adds_nothing(make_napari_viewer, qtbot, tiny_weights):
+def test_cancel_adds_nothing(make_napari_viewer, qtbot, tiny_weights, hold_job):
     viewer = make_napari_viewer()
     widget = SuperResWidget(viewer)
     frames = np.stack([lowres_pair((64, 64), seed=s)[1] for s in range(40)])
     viewer.add_image(frames, name="long")
     widget.set_weights_file(tiny_weights("superres"))
     widget.tile_spin.setValue(32)  # many progress steps
+    gate = hold_job(widget)
     with qtbot.waitSignal(widget.run_finished, timeout=RUN_TIMEOUT) as blocker:
         qtbot.mouseClick(widget.run_button, Qt.MouseButton.LeftButton)
         qtbot.waitUntil(lambda: widget.progress.maximum() > 1 and widget.progress.value() > 0, timeout=RUN_TIMEOUT)
         qtbot.mouseClick(widget.cancel_button, Qt.MouseButton.LeftButton)
+        gate.set()
     assert blocker.args == ["cancelled"]
     assert [lay.name for lay in viewer.layers] == ["long"]
     assert not widget.busy and widget.run_button.isEnabled()

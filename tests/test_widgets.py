@@ -234,7 +234,7 @@ def test_denoise_run_adds_result_metrics_and_saliency(click_and_wait, make_napar
     assert (tmp_path / "report" / "report.md").is_file() and (tmp_path / "report" / "metrics.json").is_file()
 
 
-def test_denoise_cancel_adds_nothing_and_clears_busy_state(make_napari_viewer, qtbot, tiny_weights):
+def test_denoise_cancel_adds_nothing_and_clears_busy_state(make_napari_viewer, qtbot, tiny_weights, hold_job):
     viewer = make_napari_viewer()
     widget = DenoiseWidget(viewer)
     viewer.window.add_dock_widget(widget)
@@ -243,7 +243,8 @@ def test_denoise_cancel_adds_nothing_and_clears_busy_state(make_napari_viewer, q
     original = low.copy()
     widget.set_weights_file(tiny_weights("denoise"))
     widget.device_combo.setCurrentText("cpu")
-    widget.tile_spin.setValue(64)  # hundreds of progress steps
+    widget.tile_spin.setValue(64)  # many progress steps
+    gate = hold_job(widget)  # the job waits after its first step until the Cancel click
 
     with qtbot.waitSignal(widget.run_finished, timeout=RUN_TIMEOUT) as blocker:
         qtbot.mouseClick(widget.run_button, Qt.MouseButton.LeftButton)
@@ -251,6 +252,7 @@ def test_denoise_cancel_adds_nothing_and_clears_busy_state(make_napari_viewer, q
         qtbot.waitUntil(lambda: widget.progress.maximum() > 1 and widget.progress.value() > 0, timeout=RUN_TIMEOUT)
         assert widget.progress.value() < widget.progress.maximum()
         qtbot.mouseClick(widget.cancel_button, Qt.MouseButton.LeftButton)
+        gate.set()
     assert blocker.args == ["cancelled"]
     assert [lay.name for lay in viewer.layers] == ["big"]
     assert_idle(widget, widget.run_button)
@@ -339,7 +341,8 @@ def test_train_widget_trains_on_layers_and_shares_weights(click_and_wait, make_n
     assert DenoiseWidget(viewer).offered_weights()["trained"] == weights
 
 
-def test_train_cancel_saves_checkpoint_and_train_resumes(click_and_wait, make_napari_viewer, qtbot, tmp_path):
+def test_train_cancel_saves_checkpoint_and_train_resumes(click_and_wait, make_napari_viewer, qtbot, tmp_path,
+                                                         hold_job):
     from napari_vesselgan.engine.checkpoint import load_checkpoint
 
     viewer = make_napari_viewer()
@@ -354,10 +357,12 @@ def test_train_cancel_saves_checkpoint_and_train_resumes(click_and_wait, make_na
     run_dir = tmp_path / "run"
     widget.set_run_dir(run_dir)
 
+    gate = hold_job(widget)
     with qtbot.waitSignal(widget.run_finished, timeout=RUN_TIMEOUT) as blocker:
         qtbot.mouseClick(widget.train_button, Qt.MouseButton.LeftButton)
         qtbot.waitUntil(lambda: widget.progress.value() >= 1, timeout=RUN_TIMEOUT)
         qtbot.mouseClick(widget.cancel_button, Qt.MouseButton.LeftButton)
+        gate.set()
     assert blocker.args == ["cancelled"]
     stopped = widget.last_result.step
     assert 1 <= stopped < 200 and widget.last_result.cancelled

@@ -81,10 +81,12 @@ def model_values(args: argparse.Namespace, model: type[BaseModel]) -> dict[str, 
     return {name: getattr(args, name) for name in model.model_fields if getattr(args, name, None) is not None}
 
 
-def _common_flags(parser: argparse.ArgumentParser, *, weights_help: str) -> None:
+def _common_flags(parser: argparse.ArgumentParser, *, weights_help: str | None) -> None:
+    """--device, and --weights unless ``weights_help`` is None (a command that reads no weights)."""
     from napari_vesselgan.methods.request import DEVICE_HELP, DEVICES
 
-    parser.add_argument("--weights", help=weights_help)
+    if weights_help is not None:
+        parser.add_argument("--weights", help=weights_help)
     parser.add_argument("--device", default="auto", choices=DEVICES, help=DEVICE_HELP)
 
 
@@ -125,6 +127,9 @@ def cmd_predict(args: argparse.Namespace) -> int:
     source, target = Path(args.input), Path(args.output)
     if not source.exists():
         raise UserError(f"{source}: no such file or folder")
+    unused = request.options.unused(folder=source.is_dir(), target=target)
+    if unused:
+        raise UserError("; ".join(f"{_flag(name)} has no effect here: it {why}" for name, why in unused.items()))
     method = load_method(request)
     if source.is_dir():
         def report(done: int, total: int) -> None:
@@ -145,7 +150,8 @@ def _predict_parsers(sub: Any, detailed: bool = True) -> None:
                                        detailed=detailed):
         parser.add_argument("input", help="image file, or a folder of images")
         parser.add_argument("-o", "--output", required=True, help="output file (a folder when the input is a folder)")
-        _common_flags(parser, weights_help="checkpoint (.safetensors); default: the bundled weights")
+        _common_flags(parser, weights_help="checkpoint (.safetensors) or BioImage.io package (.zip); "
+                                           "default: the bundled weights")
         parser.add_argument("--precision", default="fp32", choices=PRECISIONS, help=PRECISION_HELP)
         parser.add_argument("--tile", type=int, help=TILE_HELP)
         parser.add_argument("--halo", type=int, help="overlap around each tile in pixels (default: the exact halo)")
@@ -209,6 +215,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     from napari_vesselgan.jobs.train import TrainingRequest, run_training
 
     cls = methods.method_class(args.method)
+    if args.fp16 and not args.export:
+        raise UserError("--fp16 has no effect here: it applies to the weights --export writes")
     config = build_config(args.method, args.preset, args.config, args.set or [])
     request = TrainingRequest(args.method, config, training_sources(args, cls.training_sources),
                               run_dir=Path(args.run_dir) if args.run_dir else None, device=args.device)
@@ -244,8 +252,8 @@ def _train_parsers(sub: Any, detailed: bool = True) -> None:
         parser.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a config field")
         parser.add_argument("--run-dir", help="folder for checkpoints and losses (default runs/<method>-<time>)")
         parser.add_argument("--export", help="also copy the trained weights to this path")
-        parser.add_argument("--fp16", action="store_true", help="store the exported weights in fp16")
-        _common_flags(parser, weights_help=argparse.SUPPRESS)
+        parser.add_argument("--fp16", action="store_true", help="store the exported weights in fp16 (with --export)")
+        _common_flags(parser, weights_help=None)
         parser.set_defaults(func=cmd_train)
 
 
@@ -306,6 +314,11 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
     if not args.tests:
         raise UserError("give at least one TEST image after the REFERENCE")
+    if args.title != COMPARE_TITLE and not args.report:
+        raise UserError("--title has no effect here: it applies to the HTML --report")
+    for flag, given in (("--lpips-backbone", args.lpips_backbone), ("--lpips-lin", args.lpips_lin)):
+        if given and not args.lpips:
+            raise UserError(f"{flag} has no effect here: it applies with --lpips")
     reference = read_image(args.reference)
     tests: dict[str, Any] = {}
     for test in args.tests:
@@ -356,6 +369,9 @@ def _lpips_metric(args: argparse.Namespace) -> dict:
     return lpips_metric(args.lpips, backbone_weights=args.lpips_backbone, lin_weights=args.lpips_lin)
 
 
+COMPARE_TITLE = "Image comparison"
+
+
 def _compare_parser(sub: Any) -> None:
     compare = sub.add_parser(
         "compare", help="compare image files with a reference (also 'evaluate REFERENCE TEST...')",
@@ -365,7 +381,7 @@ def _compare_parser(sub: Any) -> None:
     compare.add_argument("tests", nargs="*", metavar="TEST", help="image files to compare with REFERENCE")
     compare.add_argument("--report", help="write a self-contained HTML report here")
     compare.add_argument("--csv", help="write every number (per frame) as CSV here")
-    compare.add_argument("--title", default="Image comparison", help="the report's title")
+    compare.add_argument("--title", default=COMPARE_TITLE, help="the HTML report's title")
     compare.add_argument("--lpips", choices=["alex", "squeeze", "vgg"],
                          help="add LPIPS with this network (needs its ImageNet and LPIPS weights)")
     compare.add_argument("--lpips-backbone", help="the backbone's torchvision weights file (default: hub cache)")
@@ -423,6 +439,27 @@ def cmd_fvd(args: argparse.Namespace) -> int:
 
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    """A method's weights -> a BioImage.io model package, tested with bioimageio.core unless --no-test."""
+    from napari_vesselgan import methods
+    from napari_vesselgan.export.bioimageio import export_model
+
+    method = methods.load(args.method, weights=args.weights, device="cpu")
+    path = export_model(method, Path(args.output), test=not args.no_test,
+                        progress=lambda text, done, total: print(f"{done}/{total} {text}", flush=True))
+    print(f"BioImage.io package -> {path}" + ("" if args.no_test else " (passed bioimageio.core's test)"))
+    return 0
+
+
+def _export_parsers(sub: Any, detailed: bool = True) -> None:
+    for _, parser in _method_parsers(sub, "export", "write a method's weights as a BioImage.io model package (.zip)",
+                                     detailed=detailed):
+        parser.add_argument("-o", "--output", required=True, help="the package to write (MODEL.zip)")
+        parser.add_argument("--weights", help="checkpoint (.safetensors) or package; default: the bundled weights")
+        parser.add_argument("--no-test", action="store_true", help="skip bioimageio.core's test of the package")
+        parser.set_defaults(func=cmd_export)
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from napari_vesselgan.demo import run_demo
 
@@ -440,7 +477,8 @@ def make_parser(command: str | None = None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="vesselgan", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
     devices = DEVICES
-    for name, build in (("predict", _predict_parsers), ("train", _train_parsers), ("evaluate", _evaluate_parsers)):
+    for name, build in (("predict", _predict_parsers), ("train", _train_parsers), ("evaluate", _evaluate_parsers),
+                        ("export", _export_parsers)):
         build(sub, detailed=command in (None, name))
     _compare_parser(sub)
     fid = sub.add_parser("fid", help="FID and KID between two image sets (folders or stack files)")

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 if TYPE_CHECKING:
     from napari_vesselgan.methods.base import Method
@@ -40,6 +40,12 @@ class RealImagesOptions(EvaluationOptions):
 
     real: Path | None = Field(None, description="folder of real images for the explainable metrics")
     real_glob: str = Field("*.png", description="file-name pattern of the real images in that folder")
+
+    @model_validator(mode="after")
+    def _pattern_needs_a_folder(self) -> RealImagesOptions:
+        if self.real is None and "real_glob" in self.model_fields_set:
+            raise ValueError("real_glob (--real-glob) applies with a folder of real images (--real)")
+        return self
 
     def real_paths(self) -> list[Path]:
         """The real images to evaluate, sorted by name; none without ``real``."""

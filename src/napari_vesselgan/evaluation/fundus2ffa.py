@@ -27,22 +27,23 @@ class Options(EvaluationOptions):
     """`fundus2ffa`'s evaluation: held-out synthetic pairs only."""
 
 
-def heldout_pairs(n: int, size: int = 256) -> list[Any]:
-    """``n`` synthetic pairs no training run sees (seeds from :data:`FUNDUS2FFA_HELD_OUT_SEED_BASE`),
-    leakage kinds cycling."""
+def heldout_pairs(n: int, size: int = 256, seed_base: int = FUNDUS2FFA_HELD_OUT_SEED_BASE) -> list[Any]:
+    """``n`` synthetic pairs no training run sees (seeds from ``seed_base``, by default
+    :data:`FUNDUS2FFA_HELD_OUT_SEED_BASE`), leakage kinds cycling."""
     from napari_vesselgan.data.fundus import LEAKAGE_KINDS, fundus_pair
 
-    return [fundus_pair((size, size), FUNDUS2FFA_HELD_OUT_SEED_BASE + i, leakage=LEAKAGE_KINDS[i % len(LEAKAGE_KINDS)])
+    return [fundus_pair((size, size), seed_base + i, leakage=LEAKAGE_KINDS[i % len(LEAKAGE_KINDS)])
             for i in range(n)]
 
 
-def evaluate_heldout(method: Method, n_pairs: int = 8, size: int = 256) -> dict[str, Any]:
+def evaluate_heldout(method: Method, n_pairs: int = 8, size: int = 256,
+                     seed_base: int = FUNDUS2FFA_HELD_OUT_SEED_BASE) -> dict[str, Any]:
     """PSNR / SSIM (data range 1) and saliency-map MSE of ``method`` on held-out synthetic pairs."""
     from napari_vesselgan.analysis import ffa_saliency
     from napari_vesselgan.metrics import psnr, ssim
 
     rows = []
-    for pair in heldout_pairs(n_pairs, size):
+    for pair in heldout_pairs(n_pairs, size, seed_base):
         fake = method.predict(pair.fundus)
         rows.append({
             "leakage": pair.anatomy.leakage_kind,
@@ -51,7 +52,7 @@ def evaluate_heldout(method: Method, n_pairs: int = 8, size: int = 256) -> dict[
             "saliency_mse": float(np.mean((ffa_saliency(fake) - ffa_saliency(pair.ffa)) ** 2)),
         })
     summary = statistics(rows, ("psnr", "ssim", "saliency_mse"))
-    return {"pairs": n_pairs, "size": size, "seeds_from": FUNDUS2FFA_HELD_OUT_SEED_BASE, "rows": rows,
+    return {"pairs": n_pairs, "size": size, "seeds_from": seed_base, "rows": rows,
             "summary": summary}
 
 

@@ -36,7 +36,8 @@ class Options(EvaluationOptions):
 
 
 def evaluate_heldout(method: Method, n_videos: int = 8, size: int = 192,
-                     frames: int = 12, fvd_weights: str | None = None) -> dict[str, Any]:
+                     frames: int = 12, fvd_weights: str | None = None,
+                     seed_base: int = FUNDUS2VIDEO_HELD_OUT_SEED_BASE) -> dict[str, Any]:
     """Per-frame PSNR / SSIM (data range 1) over held-out synthetic videos, and PSNR inside the knowledge mask.
 
     With ``fvd_weights`` (an I3D weights file, or ``"random"`` for a pipeline test) also the FVD
@@ -47,7 +48,7 @@ def evaluate_heldout(method: Method, n_videos: int = 8, size: int = 192,
 
     rows, real_videos, fake_videos = [], [], []
     for index in range(n_videos):
-        sample = fundus_video((size, size), FUNDUS2VIDEO_HELD_OUT_SEED_BASE + index, frames=frames,
+        sample = fundus_video((size, size), seed_base + index, frames=frames,
                               leakage=LEAKAGE_KINDS[index % len(LEAKAGE_KINDS)])
         fake = method.predict(sample.fundus, frames=frames)
         if fvd_weights is not None:
@@ -58,7 +59,7 @@ def evaluate_heldout(method: Method, n_videos: int = 8, size: int = 192,
             if mask.any() else float("nan")
         frame_metrics = video_frame_metrics(sample.video, fake, data_range=1.0)
         rows.append({
-            "seed": FUNDUS2VIDEO_HELD_OUT_SEED_BASE + index, "leakage": sample.anatomy.leakage_kind,
+            "seed": seed_base + index, "leakage": sample.anatomy.leakage_kind,
             "psnr": frame_metrics["psnr"], "ssim": frame_metrics["ssim"],
             "psnr_knowledge_mask": float(10 * np.log10(1.0 / masked_mse)) if masked_mse > 0 else float("inf"),
             "psnr_per_frame": frame_metrics["psnr_per_frame"],
@@ -69,7 +70,7 @@ def evaluate_heldout(method: Method, n_videos: int = 8, size: int = 192,
         from napari_vesselgan.metrics.video import fvd
 
         summary["fvd"] = fvd(real_videos, fake_videos, weights=fvd_weights, device=str(method.device))
-    return {"videos": n_videos, "size": size, "frames": frames, "seeds_from": FUNDUS2VIDEO_HELD_OUT_SEED_BASE,
+    return {"videos": n_videos, "size": size, "frames": frames, "seeds_from": seed_base,
             "rows": rows, "summary": summary}
 
 

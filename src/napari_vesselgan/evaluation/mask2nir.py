@@ -41,9 +41,13 @@ class Options(EvaluationOptions):
         [], description="also evaluate these weights (e.g. a plain CycleGAN) on the same masks")
 
 
-def held_out_case(index: int, size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+#: The first held-out tree seed of mask2nir's evaluation.
+MASK2NIR_SEED_BASE = HELD_OUT_SEED_BASE + 4000
+
+
+def held_out_case(index: int, size: int, seed_base: int = MASK2NIR_SEED_BASE) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(mask uint8, rendered NIR-II in [0, 1], noise-free rendering in [0, 1]) of held-out tree ``index``."""
-    seed = HELD_OUT_SEED_BASE + 4000 + index
+    seed = seed_base + index
     tree = vessel_tree((size, size), seed)
     return tree.mask.astype(np.uint8), to_unit_range(render_nir(tree, seed)), to_unit_range(clean_nir(tree, seed))
 
@@ -58,7 +62,7 @@ def _scores(candidate: np.ndarray, rendered: np.ndarray, clean: np.ndarray) -> d
 
 
 def evaluate_mask2nir(candidates: dict[str, Callable[[np.ndarray], np.ndarray]], *, n_pairs: int = 16,
-                      size: int = 256) -> dict[str, Any]:
+                      size: int = 256, seed_base: int = MASK2NIR_SEED_BASE) -> dict[str, Any]:
     """Per-case and summary scores of each candidate (name -> mask-to-image function) and the baselines."""
     everyone = {
         "mask (baseline)": lambda mask: mask.astype(np.float64),
@@ -67,10 +71,10 @@ def evaluate_mask2nir(candidates: dict[str, Callable[[np.ndarray], np.ndarray]],
     }
     cases = []
     for index in range(n_pairs):
-        mask, rendered, clean = held_out_case(index, size)
+        mask, rendered, clean = held_out_case(index, size, seed_base)
         cases.append({name: _scores(np.asarray(fn(mask), np.float64), rendered, clean) for name, fn in everyone.items()})
     summary = {name: summarise([case[name] for case in cases], list(cases[0][name])) for name in everyone}
-    return {"n_pairs": n_pairs, "size": size, "seed_base": HELD_OUT_SEED_BASE + 4000, "cases": cases,
+    return {"n_pairs": n_pairs, "size": size, "seed_base": seed_base, "cases": cases,
             "summary": summary}
 
 

@@ -86,9 +86,11 @@ def evaluate_superres(
     real_paths: Sequence[Path] = (),
     scale: int = 4,
     rl_iterations: int | None = None,
+    seed_base: int = HELD_OUT_SEED_BASE,
 ) -> dict[str, Any]:
-    """Bicubic, Richardson-Lucy and the model on held-out synthetic pairs (seeds 1e6 + i) and
-    on 4x-degraded real images; RL's iteration count is chosen on separate validation pairs."""
+    """Bicubic, Richardson-Lucy and the model on held-out synthetic pairs (seeds ``seed_base`` + i,
+    1e6 + i by default) and on 4x-degraded real images; RL's iteration count is chosen on separate
+    validation pairs."""
     from napari_vesselgan.io import read_image
 
     if rl_iterations is None:
@@ -100,8 +102,8 @@ def evaluate_superres(
         "model": predict,
     }
     result: dict[str, Any] = {"scale": scale, "rl_iterations": rl_iterations}
-    sets = {"synthetic": [synthetic_pair(HELD_OUT_SEED_BASE + i, size, scale) for i in range(n_pairs)]}
-    names = {"synthetic": [f"seed {HELD_OUT_SEED_BASE + i}" for i in range(n_pairs)]}
+    sets = {"synthetic": [synthetic_pair(seed_base + i, size, scale) for i in range(n_pairs)]}
+    names = {"synthetic": [f"seed {seed_base + i}" for i in range(n_pairs)]}
     if real_paths:
         real = [read_image(path) for path in real_paths]
         sets["real"] = [(degrade(image, scale)[1], crop_to_multiple(image, scale)) for image in real]

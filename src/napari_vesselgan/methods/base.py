@@ -164,8 +164,12 @@ class Method:
 
     @classmethod
     def load(cls, weights: str | os.PathLike | None = None, device: str | torch.device = "auto") -> "Method":
-        """From a checkpoint of ours (None: the bundled default weights)."""
+        """From a checkpoint of ours (None: the bundled default weights) or a BioImage.io package we exported."""
         path = Path(weights) if weights is not None else cls.default_weights()
+        from napari_vesselgan.export.model_package import is_model_package, load_packaged_method
+
+        if weights is not None and path.is_file() and is_model_package(path):
+            return load_packaged_method(path, cls, device)
         if weights is None and not path.is_file():
             raise CheckpointError(
                 f"no bundled weights for {cls.name!r} at {path}; train some with `vesselgan train {cls.name}`")

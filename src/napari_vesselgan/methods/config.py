@@ -38,11 +38,25 @@ class TrainingConfig(BaseModel):
 
     #: The fields that are training patch sides; each must be a multiple of ``patch_multiple``.
     PATCH_FIELDS: ClassVar[tuple[str, ...]] = ("patch_size",)
+    #: Methods whose synthetic training draws seeds ``seed .. seed + n - 1`` name the field of n and
+    #: the first seed held out for evaluation: the range must stay below it (evaluation.common).
+    SYNTHETIC_COUNT_FIELD: ClassVar[str | None] = None
+    SYNTHETIC_SEED_LIMIT: ClassVar[int | None] = None
 
     @property
     def patch_multiple(self) -> int:
         """The generator's total stride: patches must be a multiple of it (4 for two down-samplings)."""
         return 4
+
+    @model_validator(mode="after")
+    def _training_seeds_are_not_held_out(self) -> "TrainingConfig":
+        if self.SYNTHETIC_COUNT_FIELD is not None and self.SYNTHETIC_SEED_LIMIT is not None:
+            count = getattr(self, self.SYNTHETIC_COUNT_FIELD)
+            if not 0 <= self.seed <= self.SYNTHETIC_SEED_LIMIT - count:
+                raise ValueError(f"seed must be between 0 and {self.SYNTHETIC_SEED_LIMIT - count:,}: synthetic training "
+                                 f"draws seeds seed .. seed + {self.SYNTHETIC_COUNT_FIELD} - 1, and seeds from "
+                                 f"{self.SYNTHETIC_SEED_LIMIT:,} are held out for evaluation")
+        return self
 
     @model_validator(mode="after")
     def _patches_fit_the_generator(self) -> "TrainingConfig":

@@ -37,6 +37,7 @@ from napari_vesselgan.data.sources import load_domain
 from napari_vesselgan.engine.trainer import Callback, fit
 from napari_vesselgan.methods.base import Method, ProgressFn, as_numeric, is_synthetic
 from napari_vesselgan.methods.conditional_gan import ConditionalGAN
+from napari_vesselgan.evaluation.common import FUNDUS2FFA_HELD_OUT_SEED_BASE
 from napari_vesselgan.methods.config import TrainingConfig
 from napari_vesselgan.methods.options import LayerKind, PredictOptions, TrainingSource
 from napari_vesselgan.nn import ConditionalPatchDiscriminator, ResnetGenerator, UnetGenerator, init_weights
@@ -44,6 +45,9 @@ from napari_vesselgan.nn import ConditionalPatchDiscriminator, ResnetGenerator, 
 
 class Fundus2FFAConfig(TrainingConfig):
     """Networks, losses and training of `fundus2ffa`."""
+
+    SYNTHETIC_COUNT_FIELD: ClassVar[str | None] = "synthetic_pairs"
+    SYNTHETIC_SEED_LIMIT: ClassVar[int | None] = FUNDUS2FFA_HELD_OUT_SEED_BASE
 
     generator: Literal["resnet", "unet"] = Field("resnet", description="ResNet generator (paper) or pix2pix U-Net (baseline).")
     ngf: int = Field(16, ge=4, le=256, description="Generator width (paper: 64).")

@@ -54,6 +54,7 @@ from napari_vesselgan.losses.adversarial import GANLoss
 from napari_vesselgan.losses.knowledge_attention import knowledge_attention_loss
 from napari_vesselgan.losses.patchnce import PatchProjector, patch_nce_loss
 from napari_vesselgan.methods.base import RESUME_SEED_STRIDE, Method, ProgressFn, as_numeric, check_image, is_synthetic
+from napari_vesselgan.evaluation.common import FUNDUS2VIDEO_HELD_OUT_SEED_BASE
 from napari_vesselgan.methods.config import TrainingConfig
 from napari_vesselgan.methods.options import LayerKind, PredictOptions, TrainingSource
 from napari_vesselgan.methods.cyclegan import set_requires_grad
@@ -72,6 +73,9 @@ VGG_LAYER_WEIGHTS = (1 / 32, 1 / 16, 1 / 8, 1 / 4, 1.0)
 
 class Fundus2VideoConfig(TrainingConfig):
     """Networks, losses and training of `fundus2video`."""
+
+    SYNTHETIC_COUNT_FIELD: ClassVar[str | None] = "synthetic_videos"
+    SYNTHETIC_SEED_LIMIT: ClassVar[int | None] = FUNDUS2VIDEO_HELD_OUT_SEED_BASE
 
     ngf: int = Field(16, ge=4, le=256, description="Generator width (paper: 64).")
     n_downsampling: int = Field(3, ge=1, le=6, description="Generator down-samplings (paper: 4).")
@@ -135,6 +139,14 @@ class Fundus2VideoOptions(PredictOptions):
 
     frames: int = Field(12, ge=1, description="frames of the video (the paper's 12: 4 per phase)")
     fps: float = Field(4.0, gt=0, description="frames per second of an .mp4 / .avi output")
+
+    def unused(self, *, folder: bool, target: Path) -> dict[str, str]:
+        """The frame rate is written into video files only (a folder gets TIFF stacks)."""
+        from napari_vesselgan.io.writers import VIDEO_SUFFIXES, suffix_of
+
+        if "fps" in self.model_fields_set and (folder or suffix_of(target) not in VIDEO_SUFFIXES):
+            return {"fps": f"applies to a video output ({', '.join(VIDEO_SUFFIXES)})"}
+        return {}
 
 
 def window_frames(n: int, total: int) -> list[int]:

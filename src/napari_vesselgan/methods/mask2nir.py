@@ -87,6 +87,15 @@ class Mask2NirOptions(PredictOptions):
     image_dtype: Literal["uint16", "uint8", "float32"] = Field(
         "uint16", description="a folder of masks: how the images are stored")
 
+    def unused(self, *, folder: bool, target: Path) -> dict[str, str]:
+        """All are for a folder of masks; the elastic shift and the seed only with augmentation."""
+        given = self.model_fields_set & self.FILE_OPTIONS
+        if not folder:
+            return {name: "applies to a folder of masks" for name in sorted(given)}
+        if not self.augment:
+            return {name: "applies with augment (--augment)" for name in sorted(given & {"elastic_alpha", "seed"})}
+        return {}
+
     @model_validator(mode="after")
     def _extra_pairs_need_augmentation(self) -> "Mask2NirOptions":
         if self.per_mask > 1 and not self.augment:

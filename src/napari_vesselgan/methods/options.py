@@ -9,6 +9,7 @@ training source.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict
@@ -31,6 +32,12 @@ class PredictOptions(BaseModel):
     def predict_kwargs(self) -> dict[str, Any]:
         """The options ``Method.predict`` takes as keyword arguments."""
         return self.model_dump(exclude=set(self.FILE_OPTIONS))
+
+    def unused(self, *, folder: bool, target: Path) -> dict[str, str]:
+        """The options given explicitly (``model_fields_set``) that would change nothing when
+        predicting a folder (``folder``) or a file into ``target``, each with what it applies to:
+        the command line refuses them rather than ignore them. None by default."""
+        return {}
 
 
 class NoOptions(PredictOptions):

@@ -31,7 +31,8 @@ class PredictionRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
 
     method: str = Field(description="The registered method's name.")
-    weights: Path | None = Field(None, description="A checkpoint of ours; None takes the bundled default weights.")
+    weights: Path | None = Field(None, description="A checkpoint of ours or a BioImage.io package we exported; None takes "
+                                                 "the bundled default weights.")
     device: Literal["auto", "cpu", "cuda", "mps"] = Field("auto", description=DEVICE_HELP)
     precision: Literal["fp32", "auto", "bf16", "fp16"] = Field("fp32", description=PRECISION_HELP)
     tile: int | None = Field(None, ge=16, description=TILE_HELP)

@@ -36,7 +36,7 @@ from torch import nn
 from napari_vesselgan import InvalidInput
 from napari_vesselgan.data.degradation import crop_to_multiple, degrade, upsample
 from napari_vesselgan.data.intensity import IntensityRange, intensity_range
-from napari_vesselgan.data.nir import VALIDATION_SEED_BASE
+from napari_vesselgan.data.nir import TRAINING_SEED_LIMIT, VALIDATION_SEED_BASE
 from napari_vesselgan.data.patches import grey_planes, paired_batches
 from napari_vesselgan.data.sources import load_domain
 from napari_vesselgan.engine.device import autocast
@@ -77,6 +77,9 @@ FINETUNE_WEIGHTS = LossWeights(mse=10, smooth_l1=10, vgg=8, resnet=1, adversaria
 
 class SuperResConfig(TrainingConfig):
     """Networks, losses and the two training stages of `superres` (``steps`` = stage 1)."""
+
+    SYNTHETIC_COUNT_FIELD: ClassVar[str | None] = "synthetic_images"
+    SYNTHETIC_SEED_LIMIT: ClassVar[int | None] = TRAINING_SEED_LIMIT
 
     steps: int = Field(2000, ge=0, description="Stage 1 (pre-training) steps (0: skip stage 1).")
     decay_steps: int = Field(1000, ge=0, description="Final stage-1 steps over which the learning rate falls to 0.")

@@ -102,7 +102,7 @@ def incompatibility(reference, test, *, reference_rgb: bool | None = None, test_
             return f"{name} has a non-numeric dtype ({arr.dtype})"
         try:
             as_frames(arr, rgb)
-        except ValueError as error:
+        except InvalidInput as error:
             return f"{name}: {error}"
     if _is_colour(ref, reference_rgb) != _is_colour(img, test_rgb):
         which = (reference_name, test_name) if _is_colour(ref, reference_rgb) else (test_name, reference_name)

@@ -255,7 +255,7 @@ def video_metrics(reference_videos, generated_videos, *, lpips_network=None, i3d
     for index, (ref, gen) in enumerate(zip(refs, gens)):
         try:
             row = {"index": index, **video_frame_metrics(ref, gen, data_range)}
-        except ValueError as error:
+        except InvalidInput as error:  # a user problem of this pair; anything else is a bug
             raise InvalidInput(f"video pair {index}: {error}") from None
         if lpips_network is not None:
             row["lpips_per_frame"] = _lpips_per_frame(ref, gen, lpips_network, data_range)

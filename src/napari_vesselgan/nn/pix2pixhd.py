@@ -20,12 +20,14 @@ import math
 import torch
 from torch import nn
 
+from napari_vesselgan.nn.architecture import keeps_arguments
 from napari_vesselgan.nn.resnet_generator import ResidualBlock, ResnetGenerator, make_norm
 
 
 class GlobalGenerator(ResnetGenerator):
     """pix2pixHD's global generator; ``stride`` = 2**n_downsampling."""
 
+    @keeps_arguments
     def __init__(self, in_channels: int, out_channels: int, ngf: int = 64, n_downsampling: int = 4,
                  n_blocks: int = 9, norm: str = "instance"):
         super().__init__(in_channels, out_channels, ngf=ngf, n_blocks=n_blocks, norm=norm,

@@ -13,6 +13,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from napari_vesselgan.nn.architecture import keeps_arguments
+
 
 def make_norm(kind: str, channels: int) -> nn.Module:
     """Instance norm without affine parameters or running statistics (CycleGAN), or batch norm."""
@@ -55,6 +57,7 @@ class ResidualBlock(nn.Module):
 class ResnetGenerator(nn.Module):
     """Image-to-image generator with ``n_blocks`` residual blocks between two down- and two up-samplings."""
 
+    @keeps_arguments
     def __init__(
         self,
         in_channels: int,

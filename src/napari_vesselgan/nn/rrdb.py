@@ -17,6 +17,8 @@ from torch import nn
 from torch.nn.utils import parametrize
 from torch.nn.utils.parametrizations import spectral_norm
 
+from napari_vesselgan.nn.architecture import keeps_arguments
+
 RESIDUAL_SCALE = 0.2
 
 
@@ -61,6 +63,7 @@ class SuperResGenerator(nn.Module):
 
     stride = 4  # inputs are padded to a multiple of this
 
+    @keeps_arguments
     def __init__(self, channels: int = 1, features: int = 32, growth: int = 16, n_blocks: int = 7, *,
                  spectral: bool = True, input_skip: bool = True):
         super().__init__()

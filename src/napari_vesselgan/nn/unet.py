@@ -12,12 +12,14 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from napari_vesselgan.nn.architecture import keeps_arguments
 from napari_vesselgan.nn.resnet_generator import make_norm
 
 
 class UnetGenerator(nn.Module):
     """U-Net with ``num_downs`` down-samplings (pix2pix uses 8 for 256 px)."""
 
+    @keeps_arguments
     def __init__(self, in_channels: int, out_channels: int, ngf: int = 64, num_downs: int = 7,
                  norm: str = "instance", dropout: bool = False):
         super().__init__()

@@ -130,9 +130,10 @@ class JobWidget(QWidget):
         notifications.show_error(message)
 
     def _start_job(self, job: Callable[[Report, threading.Event], Any], status: str, *, context: Any = None,
-                   raise_on_cancel: bool = True) -> None:
+                   raise_on_cancel: bool = True, on_return: Callable[[Any], None] | None = None) -> None:
         """Run ``job(report, cancel)`` in a worker (see ``run_with_progress``) and show ``status``;
-        its result comes back as ``_on_return(result, context)``.
+        its result comes back as ``_on_return(result, context)`` (or ``on_return(result)``: a side job
+        such as an export, whose result is not the dock's own).
 
         Everything the job needs must have been read already, in the GUI thread: the job runs
         in a helper thread and touches no widget or layer.
@@ -142,7 +143,7 @@ class JobWidget(QWidget):
         self._set_busy(True)
         self.status_label.setText(status)
         self.worker = start_job(generator, on_yield=self._on_yield,
-                                on_return=lambda result: self._on_return(result, context),
+                                on_return=on_return or (lambda result: self._on_return(result, context)),
                                 on_error=self._on_error, on_finished=self._on_finished)
 
     def cancel(self) -> None:

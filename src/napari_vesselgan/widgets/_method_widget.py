@@ -185,7 +185,19 @@ class MethodWidget(JobWidget):
         self.saliency_check: QCheckBox | None = None
         self._method_cache: tuple[tuple, Any] | None = None
         self._build()
+        self._add_export_button()
         self._start_watching()
+
+    def _add_export_button(self) -> None:
+        """"Export to BioImage.io..." under the dock's status, for a method that exports (its chosen weights)."""
+        from napari_vesselgan.export.bioimageio import exportable
+        from napari_vesselgan.widgets._export import ExportButton
+
+        self.export_button: ExportButton | None = None
+        if exportable(self.method_name):
+            self.export_button = ExportButton(self, lambda: (self.method_name, self.weights_path()))
+            layout = self.layout()
+            layout.insertWidget(layout.count() - 1 if layout.count() else 0, self.export_button)
 
     def _build(self) -> None:
         """Lay out the dock (with :meth:`_build_method_form` and :meth:`JobWidget._lay_out`)."""
@@ -215,7 +227,8 @@ class MethodWidget(JobWidget):
         self.weights_combo.activated.connect(self._on_weights_activated)
         self.weights_combo.currentIndexChanged.connect(self._update_weights_label)
         self.browse_button = QPushButton("Browse...")
-        self.browse_button.setToolTip("Choose a napari-vesselgan weights file (.safetensors)")
+        self.browse_button.setToolTip("Choose napari-vesselgan weights (.safetensors) or a BioImage.io package "
+                                      "exported by napari-vesselgan (.zip)")
         self.browse_button.clicked.connect(self.choose_weights_file)
         row = QHBoxLayout()
         row.addWidget(self.weights_combo, 1)
@@ -327,7 +340,7 @@ class MethodWidget(JobWidget):
     def choose_weights_file(self) -> None:
         path, _ = QFileDialog.getOpenFileName(
             self, f"Choose {self.method_name} weights", str(self.weights_file.parent if self.weights_file else Path.home()),
-            "napari-vesselgan weights (*.safetensors);;All files (*)")
+            "napari-vesselgan weights (*.safetensors *.zip);;All files (*)")
         if path:
             self.set_weights_file(path)
 

@@ -43,6 +43,7 @@ from napari_vesselgan.jobs.train import TrainingRequest, TrainingResult, run_tra
 from napari_vesselgan.methods import base
 from napari_vesselgan.methods.options import TrainingSource
 from napari_vesselgan.nn.pretrained import FeatureWeightsMissing, PretrainedWeightsMissing
+from napari_vesselgan.widgets._export import ExportButton
 from napari_vesselgan.widgets._job_widget import JobWidget
 from napari_vesselgan.widgets._method_widget import device_combo
 from napari_vesselgan.widgets._state import LayerWatcher
@@ -211,6 +212,7 @@ class TrainWidget(JobWidget):
     def __init__(self, napari_viewer: napari.viewer.Viewer, parent: QWidget | None = None):
         super().__init__(napari_viewer, parent)
         self.last_result: TrainingResult | None = None
+        self._trained_method: str | None = None
         self._auto_run_dir = True
         self._build()
         self._watcher = LayerWatcher(napari_viewer, self._refresh_layers)
@@ -290,6 +292,10 @@ class TrainWidget(JobWidget):
         layout.addLayout(buttons)
         layout.addWidget(self.progress)
         layout.addWidget(self.status_label)
+        # after a run: its weights as a BioImage.io package (enabled once a run of an exportable method ended)
+        self.export_button = ExportButton(self, self._trained_for_export)
+        self.export_button.setEnabled(False)
+        layout.addWidget(self.export_button)
         layout.addWidget(self.loss_plot, 1)
         self._on_method_changed()
 
@@ -442,6 +448,12 @@ class TrainWidget(JobWidget):
             return
 
     # ----- running ----------------------------------------------------------------------------
+    def _trained_for_export(self) -> tuple[str, Path]:
+        """The last run's method and weights (ValueError before any run ended)."""
+        if self.last_result is None or self._trained_method is None:
+            raise ValueError("Train a model first: the export writes the weights of this dock's last run.")
+        return self._trained_method, self.last_result.weights
+
     def _job_controls(self) -> tuple[QWidget, ...]:
         return (self.train_button, self.method_combo, self.preset_combo, self.steps_spin, self.patch_spin,
                 self.batch_spin, self.device_combo, self.features_combo, self.run_dir_edit, self.run_dir_button,
@@ -515,7 +527,7 @@ class TrainWidget(JobWidget):
 
     def _on_return(self, outcome: TrainingResult, method: str) -> None:
         """Share the weights with the method docks (of the method that was trained); say how it ended."""
-        self.last_result = outcome
+        self.last_result, self._trained_method = outcome, method
         self.last_outcome = "cancelled" if outcome.cancelled else "done"
         self.progress.setValue(outcome.step)
         if outcome.step > outcome.start_step or not outcome.cancelled:

@@ -1,0 +1,259 @@
+"""Each bundled weight set holds its model card's central claims.
+
+The figures come from the committed ``weights/<method>-evaluation.json`` (never typed here), so
+these tests keep holding when weights are retrained and their evaluation rewritten. Two checks
+per weight set:
+
+- *reproduction*: the first committed held-out case, recomputed from the weights, gives the
+  committed numbers (the JSON was measured on these weights with this evaluation code);
+- *a fresh held-out sample* (seeds no training run and no card used): every "A beats B" claim
+  holds on it, and each mean agrees with the card's within a band derived from the card's own
+  spread: ``Z * sd * sqrt(1/n + 1/N)`` (sd over the card's N cases, n fresh cases; Z = 4 leaves
+  a false alarm about once in 15 000 runs under normal spread). The sample is the smallest that
+  resolves every claimed difference at that Z (at least ``MIN_FRESH``), so a claim that is
+  within noise cannot pass.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from napari_vesselgan import methods
+from napari_vesselgan.evaluation.common import (
+    FUNDUS2FFA_HELD_OUT_SEED_BASE,
+    FUNDUS2VIDEO_HELD_OUT_SEED_BASE,
+    HELD_OUT_SEED_BASE,
+)
+
+WEIGHTS = Path(methods.__file__).resolve().parents[1] / "weights"
+Z = 4.0
+MIN_FRESH, MAX_FRESH = 4, 8
+#: Added to each evaluation's first held-out seed: seeds no card used and no training draws
+#: (NIR training seeds are < 1e6; superres validation starts at 1.5e6).
+FRESH = 200_000
+#: Reproduction tolerances: float differences of thread counts / BLAS, not of method.
+REPRODUCE = {"psnr": 0.01, "ssim": 1e-4, "rmse": 1e-5, "saliency_mse": 1e-6, "psnr_knowledge_mask": 0.01}
+
+pytestmark = pytest.mark.usefixtures("single_torch_thread")
+
+
+def card(method: str) -> dict:
+    return json.loads((WEIGHTS / f"{method}-evaluation.json").read_text())
+
+
+def band(card_values: Sequence[float], n: int) -> float:
+    """Z standard errors of (fresh mean - card mean), the sd estimated from the card's values."""
+    values = np.asarray(card_values, float)
+    return Z * float(values.std(ddof=1)) * float(np.sqrt(1 / n + 1 / len(values)))
+
+
+def fresh_size(*claimed_differences: Sequence[float]) -> int:
+    """The smallest sample on which each claimed (positive) mean difference exceeds Z standard errors."""
+    n = MIN_FRESH
+    for differences in claimed_differences:
+        d = np.asarray(differences, float)
+        assert d.mean() > 0, f"the card claims a positive difference, its own cases average {d.mean():.4g}"
+        while d.mean() <= Z * d.std(ddof=1) / np.sqrt(n):
+            n += 1
+            assert n <= MAX_FRESH, (f"the claimed difference {d.mean():.4g} (sd {d.std(ddof=1):.4g}) is within "
+                                    f"noise on {MAX_FRESH} cases: the card should not claim it")
+    return n
+
+
+def assert_agrees(label: str, fresh: Sequence[float], card_values: Sequence[float],
+                  fresh_strata: Sequence[str] | None = None, card_strata: Sequence[str] | None = None) -> None:
+    """The fresh mean equals the card's within :func:`band`; with strata (leakage kinds, which
+    cycle through both samples) each value is taken relative to its stratum's card mean."""
+    fresh, card_values = np.asarray(fresh, float), np.asarray(card_values, float)
+    if fresh_strata is not None:
+        means = {s: card_values[np.asarray(card_strata) == s].mean() for s in set(card_strata)}
+        fresh = fresh - np.array([means[s] for s in fresh_strata])
+        card_values = card_values - np.array([means[s] for s in card_strata])
+        card_values = card_values * np.sqrt((len(card_values) - 1) / (len(card_values) - len(means)))  # pooled sd: K means fitted
+    tolerance = band(card_values, len(fresh))
+    gap = fresh.mean() - card_values.mean()
+    assert abs(gap) <= tolerance, f"{label}: fresh mean differs from the card's by {gap:+.4g} (band ±{tolerance:.4g})"
+
+
+def assert_reproduces(label: str, recomputed: dict, committed: dict) -> None:
+    for key, tolerance in REPRODUCE.items():
+        if key in committed:
+            assert recomputed[key] == pytest.approx(committed[key], abs=tolerance), f"{label} {key}"
+
+
+def claimed_differences(rows: dict[str, list[dict]], winner: str, loser: str, key: str) -> list[float]:
+    return [a[key] - b[key] for a, b in zip(rows[winner], rows[loser], strict=True)]
+
+
+def check_claims(rows_card: dict[str, list[dict]], rows_fresh: dict[str, list[dict]],
+                 claims: Sequence[tuple[str, str, str]]) -> None:
+    """Each (winner, loser, metric) claim holds on the fresh sample, by about the card's margin,
+    and every candidate's mean agrees with the card's."""
+    for winner, loser, key in claims:
+        fresh = claimed_differences(rows_fresh, winner, loser, key)
+        assert np.mean(fresh) > 0, f"{winner} does not beat {loser} on {key} on fresh held-out cases: {fresh}"
+        assert_agrees(f"{winner} - {loser} {key}", fresh, claimed_differences(rows_card, winner, loser, key))
+    for name in rows_fresh:
+        for key in {k for _, _, k in claims}:
+            assert_agrees(f"{name} {key}", [r[key] for r in rows_fresh[name]], [r[key] for r in rows_card[name]])
+
+
+# ----- denoise --------------------------------------------------------------------------------
+def test_denoise_weights_hold_their_card():
+    from napari_vesselgan.evaluation.denoise import evaluate_pairs
+
+    pairs = card("denoise")["pairs"]
+    rows = pairs["per_pair"]
+    method = methods.load("denoise", device="cpu")
+    first = evaluate_pairs(method.predict, n_pairs=1, size=pairs["size"], seed_base=pairs["seeds"][0])
+    for name, committed in rows.items():
+        assert_reproduces(name, first["per_pair"][name][0], committed[0])
+
+    claims = [("model", baseline, key) for baseline in rows if baseline != "model" for key in ("psnr", "ssim")]
+    n = fresh_size(*(claimed_differences(rows, *claim) for claim in claims))
+    fresh = evaluate_pairs(method.predict, n_pairs=n, size=pairs["size"], seed_base=pairs["seeds"][0] + FRESH)
+    check_claims(rows, fresh["per_pair"], claims)
+
+
+def test_denoise_weights_on_real_frames_as_their_card_says(real_dir):
+    """The card's before -> after table of real frames is what these weights do to them."""
+    from napari_vesselgan.evaluation.denoise import evaluate_real
+
+    committed = [row for row in card("denoise").get("real", []) if "before" in row and "after" in row]
+    if not committed:
+        pytest.skip("the denoise card reports no real frames")
+    row = committed[0]
+    recomputed = evaluate_real(methods.load("denoise", device="cpu").predict,
+                               [real_dir / "nir2-mouse" / row["image"]])[0]
+    for key, value in row["after"].items():
+        assert recomputed["after"][key] == pytest.approx(value, rel=1e-3), key
+
+
+# ----- superres -------------------------------------------------------------------------------
+def test_superres_weights_hold_their_card():
+    from napari_vesselgan.evaluation.superres import evaluate_superres
+
+    result = card("superres")
+    synthetic = result["synthetic"]
+    rows, size = synthetic["per_image"], synthetic["shape"][0]
+    first_seed = int(synthetic["images"][0].split()[-1])
+    method = methods.load("superres", device="cpu")
+    first = evaluate_superres(method.predict, n_pairs=1, size=size, rl_iterations=result["rl_iterations"],
+                              seed_base=first_seed)["synthetic"]["per_image"]
+    for name, committed in rows.items():
+        assert_reproduces(name, first[name][0], committed[0])
+
+    claims = [("model", baseline, key) for baseline in rows if baseline != "model" for key in ("psnr", "ssim")]
+    n = fresh_size(*(claimed_differences(rows, *claim) for claim in claims))
+    fresh = evaluate_superres(method.predict, n_pairs=n, size=size, rl_iterations=result["rl_iterations"],
+                              seed_base=first_seed + FRESH)["synthetic"]["per_image"]
+    check_claims(rows, fresh, claims)
+
+
+def test_superres_weights_on_real_frames_as_their_card_says(real_dir):
+    """On the real NIR-IIa acquisitions (not the NIR-IIb-like files, another model's output) the
+    committed per-image figures of the model and of bicubic are what these weights give, and the
+    model's mean gain over bicubic is the card's (Richardson-Lucy's rows are reproduced on the
+    synthetic pairs above)."""
+    from napari_vesselgan.data.degradation import crop_to_multiple, degrade
+    from napari_vesselgan.evaluation.superres import fidelity
+    from napari_vesselgan.io import read_image
+
+    result = card("superres")
+    real = result.get("real")
+    if real is None:
+        pytest.skip("the superres card reports no real frames")
+    acquired = [i for i, name in enumerate(real["images"]) if name.startswith("NIR-IIa")]
+    method = methods.load("superres", device="cpu")
+    gains = []
+    for i in acquired:
+        image = read_image(real_dir / "nir2-mouse" / real["images"][i])
+        low, reference = degrade(image, result["scale"])[1], crop_to_multiple(image, result["scale"])
+        rows = {"bicubic": fidelity(low, reference), "model": fidelity(method.predict(low), reference)}
+        for name, row in rows.items():
+            assert_reproduces(f"{name} {real['images'][i]}", row, real["per_image"][name][i])
+        gains.append(rows["model"]["psnr"] - rows["bicubic"]["psnr"])
+    committed_gain = np.mean([real["per_image"]["model"][i]["psnr"] - real["per_image"]["bicubic"][i]["psnr"]
+                              for i in acquired])
+    assert np.mean(gains) == pytest.approx(committed_gain, abs=0.01)
+
+
+# ----- mask2nir -------------------------------------------------------------------------------
+BUNDLED_MASK2NIR = "mask2nir.safetensors"
+
+
+def test_mask2nir_weights_hold_their_card():
+    from napari_vesselgan.evaluation.mask2nir import evaluate_mask2nir
+
+    result = card("mask2nir")
+    bundled = next(name for name, info in result["candidates"].items()
+                   if Path(info["weights"]).name == BUNDLED_MASK2NIR)
+    cases = result["cases"]
+    rows = {name: [case[name] for case in cases] for name in ("mask (baseline)", "blurred mask (baseline)", bundled)}
+    method = methods.load("mask2nir", device="cpu")
+    first = evaluate_mask2nir({bundled: method.predict}, n_pairs=1, size=result["size"],
+                              seed_base=result["seed_base"])["cases"][0]
+    for name in rows:
+        for key, value in rows[name][0].items():  # psnr_raw_rendered, ssim_fitted_clean, ...
+            assert first[name][key] == pytest.approx(value, abs=REPRODUCE[key.split("_")[0]]), f"{name} {key}"
+
+    # the card: the network beats both baselines on raw PSNR / SSIM and fitted PSNR; the blurred
+    # mask, once fitted, has the higher SSIM
+    claims = [(bundled, baseline, key) for baseline in ("mask (baseline)", "blurred mask (baseline)")
+              for key in ("psnr_raw_rendered", "ssim_raw_rendered", "psnr_fitted_rendered")]
+    claims.append(("blurred mask (baseline)", bundled, "ssim_fitted_rendered"))
+    n = fresh_size(*(claimed_differences(rows, *claim) for claim in claims))
+    fresh = evaluate_mask2nir({bundled: method.predict}, n_pairs=n, size=result["size"],
+                              seed_base=result["seed_base"] + FRESH)["cases"]
+    check_claims(rows, {name: [case[name] for case in fresh] for name in rows}, claims)
+
+
+# ----- fundus2ffa and fundus2video (no bundled baseline: the figures themselves) -------------
+def _stratified_agreement(label: str, fresh_rows: list[dict], card_rows: list[dict], keys: Sequence[str]) -> None:
+    for key in keys:
+        assert_agrees(f"{label} {key}", [r[key] for r in fresh_rows], [r[key] for r in card_rows],
+                      [r["leakage"] for r in fresh_rows], [r["leakage"] for r in card_rows])
+
+
+def test_fundus2ffa_weights_hold_their_card():
+    from napari_vesselgan.evaluation.fundus2ffa import evaluate_heldout
+
+    held = card("fundus2ffa")["heldout"]
+    method = methods.load("fundus2ffa", device="cpu")
+    first = evaluate_heldout(method, n_pairs=1, size=held["size"], seed_base=held["seeds_from"])["rows"][0]
+    assert first["leakage"] == held["rows"][0]["leakage"]
+    assert_reproduces("fundus2ffa", first, held["rows"][0])
+
+    kinds = len({r["leakage"] for r in held["rows"]})
+    fresh = evaluate_heldout(method, n_pairs=2 * kinds, size=held["size"], seed_base=held["seeds_from"] + FRESH)
+    _stratified_agreement("fundus2ffa", fresh["rows"], held["rows"], ("psnr", "ssim", "saliency_mse"))
+
+
+def test_fundus2video_weights_hold_their_card():
+    from napari_vesselgan.evaluation.fundus2video import evaluate_heldout
+
+    held = card("fundus2video")["heldout"]
+    method = methods.load("fundus2video", device="cpu")
+    first = evaluate_heldout(method, n_videos=1, size=held["size"], frames=held["frames"],
+                             seed_base=held["seeds_from"])["rows"][0]
+    assert first["seed"] == held["rows"][0]["seed"]
+    assert_reproduces("fundus2video", first, held["rows"][0])
+
+    kinds = len({r["leakage"] for r in held["rows"]})
+    fresh = evaluate_heldout(method, n_videos=kinds, size=held["size"], frames=held["frames"],
+                             seed_base=held["seeds_from"] + FRESH)
+    _stratified_agreement("fundus2video", fresh["rows"], held["rows"], ("psnr", "ssim", "psnr_knowledge_mask"))
+
+
+def test_fresh_seeds_are_held_out():
+    """The fresh seeds above stay clear of training (< 1e6, fundus: < the held-out bases) and of
+    superres's validation seeds (from 1.5e6)."""
+    from napari_vesselgan.data.nir import TRAINING_SEED_LIMIT, VALIDATION_SEED_BASE
+
+    assert TRAINING_SEED_LIMIT <= HELD_OUT_SEED_BASE + FRESH and HELD_OUT_SEED_BASE + 4000 + FRESH + 64 < VALIDATION_SEED_BASE
+    assert FUNDUS2FFA_HELD_OUT_SEED_BASE + FRESH + 64 < FUNDUS2VIDEO_HELD_OUT_SEED_BASE
