@@ -28,5 +28,5 @@ if ! .venv/bin/python -c "import torch" >/dev/null 2>&1; then
   # set TORCH_INDEX to PyTorch's CPU wheel index to get the small build.
   .venv/bin/python -m pip install -q "torch==${TORCH_VERSION:-2.13.0}" ${TORCH_INDEX:+--index-url "$TORCH_INDEX"}
 fi
-.venv/bin/python -m pip install -q -e ".[all,test,bioimageio]"
+.venv/bin/python -m pip install -q -e ".[all,test,bioimageio,fast]"
 echo "set-up done: .venv/bin/vesselgan and .venv/bin/python are ready"

@@ -55,7 +55,7 @@ def test_predict_stack_plane_by_plane(tiny):
         (np.zeros((0, 32), np.uint16), "empty"),
         (np.zeros((64, 64, 3), np.uint8), "RGB"),
         (np.zeros(64, np.uint16), "2-D"),
-        (np.zeros((32, 32), bool), "dtype bool"),
+        (np.zeros((32, 32), np.complex64), "dtype complex64"),  # bool is taken as 0/1 (issue 17)
         (np.zeros((2, 2), np.uint8), "too small"),
     ],
 )

@@ -101,13 +101,19 @@ def test_saliency_is_exact_for_8bit_and_few_valued_images():
     assert np.allclose(ffa_saliency(u8, 15, 3, a=2.0), scipy_saliency(u8, 15, 3, 2.0), atol=1e-4)
 
 
-def test_saliency_of_many_valued_floats_is_within_half_a_level():
-    image = np.random.default_rng(1).random((64, 64)).astype(np.float32)
-    error = np.abs(median_background(image, 21) - ndimage.median_filter(image.astype(np.float64), 21, mode="reflect"))
-    bound = (image.max() - image.min()) / (2 * 1023)
-    assert 0 < error.max() <= bound * 1.0001
-    assert np.allclose(median_background(image, 21, median="scipy"),
-                       ndimage.median_filter(image.astype(np.float64), 21, mode="reflect"))
+@pytest.mark.parametrize("size", [21, 51])
+def test_saliency_of_many_valued_floats_is_exact(size):
+    rng = np.random.default_rng(1)
+    image = rng.random((70, 90)).astype(np.float32)  # 6300 distinct values: the two-level path
+    image[10:30, 20:60] = 0.5  # ties too
+    expected = ndimage.median_filter(image.astype(np.float64), size, mode="reflect")
+    assert np.array_equal(median_background(image, size), expected)
+    wide = (rng.random((40, 300)) * 60000).astype(np.uint16)  # 16-bit, across several strips
+    from napari_vesselgan.analysis.exact_median import exact_median
+
+    assert np.array_equal(exact_median(wide, size, strip=64), ndimage.median_filter(wide.astype(np.float64), size,
+                                                                                  mode="reflect"))
+    assert np.allclose(median_background(image, size, median="scipy"), expected)
 
 
 def test_saliency_highlights_bright_structures_and_handles_stacks():
@@ -263,9 +269,10 @@ def test_saliency_benchmark_small_run(tmp_path):
     assert all(tuple(row) == module.ROW_KEYS for row in rows)
     errors = {row["case"]: row["value"] for row in rows if row["metric"] == "max_abs_error"}
     assert errors["64px rank uint8"] == 0.0
-    assert 0 <= errors["64px rank float32"] <= 1 / 2046 * 1.001
+    assert errors["64px rank float32"] == 0.0  # the float path is exact too
     seconds = [row for row in rows if row["metric"] == "seconds"]
-    assert len(seconds) == 3 and all(row["value"] > 0 for row in seconds)
+    assert len(seconds) == 4 and all(row["value"] > 0 for row in seconds)
+    assert {row["case"]: row["baseline"] for row in seconds}["64px rank float32 vs uint8"] == "64px rank uint8"
 
 
 def test_circular_patch_mask_blackens_the_corners_only():

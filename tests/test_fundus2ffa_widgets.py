@@ -82,7 +82,8 @@ def test_saliency_widget_overlay_and_difference(click_and_wait, make_napari_view
     low, high = overlay.contrast_limits
     assert low == 0 and 0 < high <= expected.max()
     difference = viewer.layers[f"generated - {real.name} saliency"]
-    assert np.allclose(difference.data, expected - ffa_saliency(real.data), atol=1e-5)
+    # float [0, 1] against 8-bit: on one [0, 1] scale (the 8-bit map / 255)
+    assert np.allclose(difference.data, expected - ffa_saliency(real.data) / 255, atol=1e-5)
     assert difference.contrast_limits[0] == -difference.contrast_limits[1]
     assert difference.metadata["saliency_mse"] == pytest.approx(float(np.mean(difference.data.astype(float) ** 2)))
     # the overlays themselves are not offered as inputs

@@ -107,10 +107,11 @@ def test_video_widget_adds_a_time_series_with_provenance(click_and_wait, make_na
     assert back.shape == (6, 512, 512)
     assert np.abs(back.astype(float) - np.rint(video.data * 255)).mean() < 3  # H.264 is lossy
 
-    # a re-run replaces the data of the same layer
+    # a re-run with other settings keeps the earlier video beside the new one
     widget.frames_spin.setValue(3)
     assert click_and_wait(widget, widget.run_button) == "done"
-    assert viewer.layers[f"{fundus.name} FFA video"] is video and video.data.shape == (3, 512, 512)
+    assert viewer.layers[f"{fundus.name} FFA video"] is video and video.data.shape == (6, 512, 512)
+    assert viewer.layers[f"{fundus.name} FFA video [1]"].data.shape == (3, 512, 512)
 
 
 def test_video_widget_cancel_between_frames_adds_nothing(click_and_wait, make_napari_viewer, qtbot, stand_in, errors,

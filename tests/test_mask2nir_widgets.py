@@ -147,7 +147,8 @@ def test_training_widget_offers_masks_and_images_for_mask2nir(make_napari_viewer
     viewer.add_labels(np.zeros((64, 64), np.uint8), name="masks")
     viewer.add_image(np.zeros((64, 64), np.uint16), name="nir")
     widget.method_combo.setCurrentIndex(widget.method_combo.findData("mask2nir"))
-    assert widget.box_a.title() == "Vessel masks" and widget.box_b.title() == "NIR-II images (unpaired)"
+    assert widget.box_a.title() == "Vessel masks" and widget.box_b.title() == "NIR-II images"
+    assert "unpaired" in widget.detail_b.text()
     items_a = [widget.source_a.layer_list.item(i).text() for i in range(widget.source_a.layer_list.count())]
     items_b = [widget.source_b.layer_list.item(i).text() for i in range(widget.source_b.layer_list.count())]
     assert "masks" in items_a and "masks" not in items_b and "nir" in items_b

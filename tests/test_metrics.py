@@ -178,10 +178,12 @@ def test_entropy_uint8_ramp_is_8_bits_and_constant_zero():
     assert m.entropy(half) == pytest.approx(1.0)
 
 
-def test_entropy_uint16_bins_span_dtype_range():
-    dark = np.arange(256, dtype=np.uint16).reshape(16, 16)
-    assert m.entropy(dark) < 1.0  # all 256 levels fall in the first of 256 bins of width 256
-    assert m.entropy(np.arange(512, dtype=np.uint16).reshape(16, 32)) == pytest.approx(1.0)
+def test_entropy_uint16_bins_span_the_images_own_range():
+    # a 16-bit camera image that uses a few hundred of its levels: 300 levels, equally often
+    camera = (1000 + np.arange(300 * 20) % 300).astype(np.uint16).reshape(60, 100)
+    assert m.entropy(camera) > 7.9  # 300 levels in 256 bins: nearly 8 bits, not ~1 bit
+    assert m.entropy(np.arange(512, dtype=np.uint16).reshape(16, 32)) == pytest.approx(8.0)
+    assert m.entropy(camera) == pytest.approx(m.entropy(camera.astype(np.float64)))
 
 
 def test_entropy_float_uses_min_max():

@@ -217,11 +217,15 @@ def test_denoise_run_adds_result_metrics_and_saliency(click_and_wait, make_napar
     assert saliency.opacity == pytest.approx(0.6)
     np.testing.assert_allclose(saliency.scale, layer.scale)
 
-    # a second run replaces our own result instead of piling up layers
-    widget.saliency_check.setChecked(False)
+    # a second run with the same settings replaces our own result instead of piling up layers
     n_layers = len(viewer.layers)
     assert click_and_wait(widget, widget.run_button) == "done"
-    assert len(viewer.layers) == n_layers
+    assert len(viewer.layers) == n_layers and "'lowlight denoised' replaced" in widget.status_label.text()
+    # one with other settings keeps the earlier result beside the new one
+    widget.saliency_check.setChecked(False)
+    widget.tile_spin.setValue(64)
+    assert click_and_wait(widget, widget.run_button) == "done"
+    assert len(viewer.layers) == n_layers + 1 and "lowlight denoised [1]" in viewer.layers
 
     # the report of the last result
     assert widget.report_button.isEnabled()

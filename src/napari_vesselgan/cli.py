@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import warnings
 import types
 import typing
 from collections.abc import Iterator
@@ -572,6 +573,11 @@ def _route_file_comparison(argv: list[str]) -> list[str]:
     return argv
 
 
+def _warn_in_one_line(message, category, filename, lineno, file=None, line=None) -> None:
+    """Print a warning as one line on stderr, without the file and source line Python adds."""
+    print(f"vesselgan: warning: {message}", file=sys.stderr if file is None else file)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; user errors become one line on stderr and exit status 2."""
     from napari_vesselgan.nn.pretrained import PretrainedWeightsMissing
@@ -582,7 +588,9 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as exit_:
         return int(exit_.code or 0)
     try:
-        return args.func(args)
+        with warnings.catch_warnings():
+            warnings.showwarning = _warn_in_one_line  # a reader's warning, not our source line
+            return args.func(args)
     except ValidationError as error:
         print(f"vesselgan: error: {_validation_text(error)}", file=sys.stderr)
         return 2

@@ -7,18 +7,18 @@ on its own scale (no rescaling), Gaussian sigma from OpenCV's rule for a k-tap k
 borders (scipy's ``'reflect'``: d c b a | a b c d), no clipping, a = 1.
 
 The median is the cost: scipy's ``median_filter`` selects among 2601 values per pixel (~17 s
-for 1024 x 1024 here, see ``benchmarks/bench_ffa_saliency.py``). We use a sliding-histogram
-median (scikit-image's rank filter) on an order-preserving integer code of the image:
+for 1024 x 1024 here, see ``benchmarks/bench_ffa_saliency.py``). Both fast paths are exact,
+identical to scipy's ``median_filter(image, 51, mode='reflect')``:
 
 - images with at most ``levels`` distinct values (default 1024: every 8-bit and 10-bit image,
   masks, any image with few grey levels) are coded by the rank of their value among the
-  distinct values; the median of the codes is the code of the median, so the background is
-  *exactly* scipy's ``median_filter(image, 51, mode='reflect')``;
-- images with more distinct values (16-bit, float) are quantised uniformly to ``levels``
-  levels over their range; the median commutes with that monotone rounding, so the result is
-  the exact median of the quantised image and differs from the exact float median by at most
-  half a quantisation step, ``(max - min) / (2 (levels - 1))`` (0.05% of the range at 1024).
-  ``median="scipy"`` gives the exact (slow) result for such images.
+  distinct values and go through scikit-image's sliding-histogram rank median; the median of
+  the codes is the code of the median;
+- images with more distinct values (16-bit, float) go through :func:`.exact_median.exact_median`,
+  a sliding two-level histogram (coarse bins to find the median's bin, then the exact value
+  within it) over codes of the same kind, compiled with numba (scipy's exact median where
+  numba is missing). ``benchmarks/bench_ffa_saliency.py`` measures its cost against the
+  8-bit path and scipy.
 """
 
 from __future__ import annotations
@@ -47,21 +47,19 @@ def _check_size(name: str, size: int) -> int:
     return size
 
 
-def _codes(image: np.ndarray, levels: int) -> tuple[np.ndarray, np.ndarray, bool]:
-    """Order-preserving integer codes of ``image`` and the value of each code; True if exact."""
+def _codes(image: np.ndarray, levels: int) -> tuple[np.ndarray, np.ndarray] | None:
+    """Order-preserving integer codes of ``image`` and the value of each code, or None when it
+    has more than ``levels`` distinct values."""
     values, inverse = np.unique(image, return_inverse=True)
-    if values.size <= levels:
-        dtype = np.uint8 if values.size <= 256 else np.uint16
-        return inverse.reshape(image.shape).astype(dtype), values, True
-    low, high = float(values[0]), float(values[-1])
-    step = (high - low) / (levels - 1)
-    codes = np.rint((image - low) / step).astype(np.uint16 if levels > 256 else np.uint8)
-    return codes, low + step * np.arange(levels, dtype=np.float64), False
+    if values.size > levels:
+        return None
+    dtype = np.uint8 if values.size <= 256 else np.uint16
+    return inverse.reshape(image.shape).astype(dtype), values
 
 
 def median_background(image: np.ndarray, size: int = 51, *, median: Literal["rank", "scipy"] = "rank",
                       levels: int = MEDIAN_LEVELS) -> np.ndarray:
-    """``size`` x ``size`` median of a 2-D image with mirror borders, as float64 (see the module notes on exactness)."""
+    """``size`` x ``size`` median of a 2-D image with mirror borders, as float64, exact (see the module notes)."""
     size = _check_size("median_size", size)
     image = np.asarray(image)
     if median == "scipy":
@@ -72,7 +70,12 @@ def median_background(image: np.ndarray, size: int = 51, *, median: Literal["ran
         raise InvalidInput(f"levels must be between 2 and 65536, got {levels}")
     from skimage.filters.rank import median as rank_median
 
-    codes, values, _ = _codes(image, levels)
+    coded = _codes(image, levels)
+    if coded is None:  # many distinct values: the exact two-level histogram median
+        from napari_vesselgan.analysis.exact_median import exact_median
+
+        return exact_median(image, size)
+    codes, values = coded
     radius = size // 2
     # the rank filter ignores pixels outside the image; pad with the mirror ourselves so every
     # window holds size^2 values, as scipy's mode='reflect' does ('symmetric' in numpy's names)

@@ -19,6 +19,7 @@ import torch
 from torch import nn
 
 from napari_vesselgan.engine.checkpoint import load_checkpoint, load_network, save_checkpoint
+from napari_vesselgan.engine.run_lock import run_folder_lock
 from napari_vesselgan.engine.schedules import ScheduleName, make_scheduler
 from napari_vesselgan.io.atomic import atomic_path
 
@@ -129,9 +130,17 @@ def fit(
     resumed run draws new, repeatable batches). Writes ``last.safetensors`` (everything needed
     to resume) every ``checkpoint_every`` steps and at the end, ``losses.json``, and the
     inference weights ``<method>.safetensors`` that ``methods.load(..., weights=...)`` takes.
+    The run folder is locked while it trains (``engine.run_lock``): a second training there refuses.
     """
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
+    with run_folder_lock(run_dir):  # a second training on this folder refuses
+        return _fit(model, batches, run_dir, settings, callbacks, provenance)
+
+
+def _fit(model: Trainable, batches: Callable[[int], Iterator[Any]] | Iterable[Any], run_dir: Path,
+         settings: TrainerSettings, callbacks: Sequence[Callback], provenance: dict[str, Any] | None) -> Path:
+    """:func:`fit` once its run folder is locked."""
     start = resume_step(model, run_dir) if settings.resume else 0
     history = read_history(run_dir)[:start] if start else []
     state = TrainState(step=start, total_steps=settings.total_steps, history=history, run_dir=run_dir)

@@ -176,13 +176,24 @@ def _read_tiff(path: Path) -> np.ndarray:
     return array
 
 
+#: The first bytes of PNG and JPEG files: a file that starts with neither is not an image.
+_RASTER_SIGNATURES = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff")
+
+
 def _read_raster(path: Path) -> np.ndarray:
     import imageio.v3 as iio
 
+    kind = suffix_of(path)[1:].upper()
+    with open(path, "rb") as handle:
+        head = handle.read(8)
+    if not head.startswith(_RASTER_SIGNATURES):
+        raise _fail(path, f"not an image: the file does not start like a {kind} file (a misnamed or "
+                          "non-image file?)")
     try:
         array = np.asarray(iio.imread(path, extension=suffix_of(path)))
-    except Exception as exc:
-        raise _fail(path, f"not a readable {suffix_of(path)[1:].upper()} image ({type(exc).__name__}: {exc})") from exc
+    except Exception as exc:  # imageio's advice about plugins would mislead: say what is wrong
+        raise _fail(path, f"not a readable {kind} image: the file is corrupt or truncated "
+                          f"({type(exc).__name__})") from exc
     array = _native(array)
     if array.ndim == 3 and array.shape[-1] in (2, 4):
         array = _drop_alpha(path, array)

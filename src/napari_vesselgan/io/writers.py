@@ -73,7 +73,8 @@ def write_tiff(
     if a.dtype == bool:
         a = a.astype(np.uint8)
     photometric = "rgb" if is_rgb(a) else "minisblack"
-    predictor = bool(compression) and np.issubdtype(a.dtype, np.integer)
+    # tifffile's horizontal predictor takes integers of up to 32 bits (not uint64 / int64)
+    predictor = bool(compression) and np.issubdtype(a.dtype, np.integer) and a.dtype.itemsize <= 4
     meta = dict(metadata) if metadata is not None else {}
     ome = _is_ome(target)
     if ome:  # the temporary name does not end in .ome.tif, so say it explicitly

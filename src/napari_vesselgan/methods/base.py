@@ -49,12 +49,19 @@ def memory_budget_bytes(device: torch.device) -> int:
     return DEFAULT_CPU_BUDGET_MB * 2**20
 
 
+def as_numeric(image: Any) -> Any:
+    """Bool images (a mask, a thresholded image) as uint8 0/1, which every method takes; others as they are."""
+    if hasattr(image, "dtype") and np.dtype(image.dtype) == bool:
+        return image.view(np.uint8) if isinstance(image, np.ndarray) else image.astype(np.uint8)
+    return image
+
+
 def check_image(image: Any, *, channels: int) -> None:
     """Refuse what the networks cannot take, with a message a user can act on."""
     if not hasattr(image, "shape") or not hasattr(image, "dtype"):
         raise TypeError(f"expected a numpy or dask array, got {type(image).__name__}")
     dtype = np.dtype(image.dtype)
-    if dtype == bool or not (np.issubdtype(dtype, np.integer) or np.issubdtype(dtype, np.floating)):
+    if dtype == bool or not (np.issubdtype(dtype, np.integer) or np.issubdtype(dtype, np.floating)):  # see as_numeric
         raise InvalidInput(f"images of dtype {dtype} are not supported; use integer or float images")
     if 0 in image.shape:
         raise InvalidInput(f"the image is empty (shape {tuple(image.shape)})")
@@ -215,7 +222,9 @@ class Method:
 
     def predict(self, image: Any, *, tile: int | None = None, progress: ProgressFn | None = None,
                 precision: str = "fp32", halo: int | None = None) -> np.ndarray:
-        """Run the generator on a 2-D image or each plane of a stack (numpy or dask); see docs/design.md."""
+        """Run the generator on a 2-D image or each plane of a stack (numpy or dask); see docs/design.md.
+        Bool images count as 0/1 (uint8)."""
+        image = as_numeric(image)
         check_image(image, channels=self.in_channels)
         rng = intensity_range(image)
         planes = list(np.ndindex(*image.shape[: image.ndim - (2 if self.in_channels == 1 else 3)]))
@@ -356,6 +365,7 @@ class Method:
         Shows which input pixels drive the output. Images larger than ``max_side`` are
         analysed at a reduced size and the map is resized back (recorded by the caller).
         """
+        image = as_numeric(image)
         check_image(image, channels=self.in_channels)
         if image.ndim != (2 if self.in_channels == 1 else 3):
             raise InvalidInput("saliency is computed for a single 2-D image, not a stack")

@@ -35,7 +35,7 @@ from napari_vesselgan import InvalidInput
 from napari_vesselgan.data.patches import paired_batches, prepare_images
 from napari_vesselgan.data.sources import load_domain
 from napari_vesselgan.engine.trainer import Callback, fit
-from napari_vesselgan.methods.base import Method, ProgressFn, is_synthetic
+from napari_vesselgan.methods.base import Method, ProgressFn, as_numeric, is_synthetic
 from napari_vesselgan.methods.conditional_gan import ConditionalGAN
 from napari_vesselgan.evaluation.common import FUNDUS2FFA_HELD_OUT_SEED_BASE
 from napari_vesselgan.methods.config import TrainingConfig
@@ -169,6 +169,7 @@ class Fundus2FFAMethod(Method):
     def predict(self, image: Any, *, tile: int | None = None, progress: ProgressFn | None = None,
                 precision: str = "fp32", halo: int | None = None, mask_fov: bool = True) -> np.ndarray:
         """The FFA image of an RGB fundus photo (or of each photo of a stack (..., Y, X, 3))."""
+        image = as_numeric(image)
         out = super().predict(image, tile=tile, progress=progress, precision=precision, halo=halo)
         if mask_fov:
             photos = np.asarray(image).reshape(-1, *image.shape[-3:])

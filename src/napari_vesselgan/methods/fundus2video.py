@@ -53,7 +53,7 @@ from napari_vesselgan.engine.trainer import Callback, fit
 from napari_vesselgan.losses.adversarial import GANLoss
 from napari_vesselgan.losses.knowledge_attention import knowledge_attention_loss
 from napari_vesselgan.losses.patchnce import PatchProjector, patch_nce_loss
-from napari_vesselgan.methods.base import RESUME_SEED_STRIDE, Method, ProgressFn, check_image, is_synthetic
+from napari_vesselgan.methods.base import RESUME_SEED_STRIDE, Method, ProgressFn, as_numeric, check_image, is_synthetic
 from napari_vesselgan.evaluation.common import FUNDUS2VIDEO_HELD_OUT_SEED_BASE
 from napari_vesselgan.methods.config import TrainingConfig
 from napari_vesselgan.methods.options import LayerKind, PredictOptions, TrainingSource
@@ -399,6 +399,7 @@ class Fundus2VideoMethod(Method):
     def iter_frames(self, image: Any, *, frames: int = 12, tile: int | None = None, precision: str = "fp32",
                     halo: int | None = None, mask_fov: bool = True) -> Iterator[np.ndarray]:
         """The FFA video of one RGB photo, frame by frame: each float32 (Y, X) in [0, 1] as soon as it is final."""
+        image = as_numeric(image)
         check_image(image, channels=3)
         if image.ndim != 3:
             raise InvalidInput(f"iter_frames takes one RGB photo (Y, X, 3), got shape {tuple(image.shape)}")
@@ -447,6 +448,7 @@ class Fundus2VideoMethod(Method):
 
         ``progress(done, total)`` is called once per finished frame.
         """
+        image = as_numeric(image)
         check_image(image, channels=3)
         photos = np.asarray(image).reshape(-1, *image.shape[-3:])
         frames = int(frames)

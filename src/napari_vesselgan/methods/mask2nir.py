@@ -32,7 +32,7 @@ from napari_vesselgan.data.intensity import IntensityRange
 from napari_vesselgan.data.patches import prepare_images, unpaired_batches
 from napari_vesselgan.data.sources import load_domain
 from napari_vesselgan.engine.trainer import Callback, fit
-from napari_vesselgan.methods.base import Method, ProgressFn, check_image, is_synthetic
+from napari_vesselgan.methods.base import Method, ProgressFn, as_numeric, check_image, is_synthetic
 from napari_vesselgan.methods.config import TrainingConfig
 from napari_vesselgan.methods.options import LayerKind, PredictOptions, TrainingSource
 from napari_vesselgan.methods.cyclegan import CycleGAN, CycleGANConfig
@@ -184,8 +184,7 @@ class Mask2NirMethod(Method):
     def predict(self, image: Any, *, tile: int | None = None, progress=None, precision: str = "fp32",
                 halo: int | None = None) -> np.ndarray:
         """The NIR-II image of a mask (2-D or a stack of masks); any non-zero pixel is a vessel."""
-        if hasattr(image, "dtype") and np.dtype(image.dtype) == bool:
-            image = image.view(np.uint8) if isinstance(image, np.ndarray) else image.astype(np.uint8)
+        image = as_numeric(image)
         check_image(image, channels=1)
         if isinstance(image, np.ndarray):
             binary = binary_mask(image)

@@ -45,7 +45,7 @@ from napari_vesselgan.engine.trainer import Callback, TrainerSettings, TrainStat
 from napari_vesselgan.io.atomic import atomic_path
 from napari_vesselgan.losses.adversarial import GANLoss
 from napari_vesselgan.losses.total_gradient import total_gradient_loss
-from napari_vesselgan.methods.base import Method, ProgressFn, check_image, memory_budget_bytes
+from napari_vesselgan.methods.base import Method, ProgressFn, as_numeric, check_image, memory_budget_bytes
 from napari_vesselgan.methods.config import TrainingConfig
 from napari_vesselgan.methods.options import PredictOptions, TrainingSource
 from napari_vesselgan.metrics import psnr
@@ -375,6 +375,7 @@ class SuperResMethod(Method):
         8); frames too large for the budget go one at a time in tiles. Every frame uses the
         intensity mapping of the whole input, and results come back in the input's dtype.
         """
+        image = as_numeric(image)
         check_image(image, channels=1)
         if not 1 <= int(scale) <= 8:
             raise InvalidInput(f"scale must be 1 (re-upscaled input) or the up-sampling factor (4), got {scale}")

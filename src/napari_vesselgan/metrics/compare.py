@@ -13,9 +13,18 @@ The library half of the "Compare layers" dock and of ``vesselgan evaluate REFERE
   series; :func:`write_csv` writes such rows.
 * :func:`difference_map` and :func:`ssim_map` give the per-pixel maps behind RMSE and SSIM.
 
-Data range: one value for the whole comparison, from the whole reference (the dtype's range
-for integers, max - min of the whole reference stack for floats), so that the frames of a
-series are scored on one scale. Everything is float64 on copies; inputs are never modified.
+Intensity scale (:func:`common_scale`): two images of one dtype are compared in their own
+units. Two images of different dtypes (the plugin's translations are float [0, 1], its samples
+and most files 8- or 16-bit) are first put on one [0, 1] scale, each by the rule of its dtype
+(:func:`unit_scale`): uint8 divided by 255; bool as 0/1; other integers (16-bit cameras rarely
+use more than a few hundred of their levels) by the image's own [min, max]; floats as they are
+when they lie in [0, 1], else by their own [min, max]. A series is mapped with one
+scale for all its frames. :func:`dtype_note` says in words which scale was used.
+
+Data range: one value for the whole comparison: 1 on the common [0, 1] scale, else from the
+whole reference (the dtype's range for integers, max - min of the whole reference stack for
+floats), so that the frames of a series are scored on one scale. Everything is float64 on
+copies; inputs are never modified.
 """
 
 from __future__ import annotations
@@ -24,6 +33,7 @@ import csv
 import math
 import os
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -37,6 +47,10 @@ __all__ = [
     "FIDELITY_METRICS",
     "as_frames",
     "incompatibility",
+    "IntensityScale",
+    "unit_scale",
+    "common_scale",
+    "dtype_note",
     "fidelity_rows",
     "summary_rows",
     "difference_map",
@@ -101,13 +115,79 @@ def incompatibility(reference, test, *, reference_rgb: bool | None = None, test_
     return None
 
 
-def dtype_note(reference, test, *, reference_name: str = "reference", test_name: str = "test") -> str | None:
-    """A warning when the two images are in different units (different dtypes), else None."""
-    a, b = np.asarray(reference).dtype, np.asarray(test).dtype
-    if a == b:
+@dataclass(frozen=True)
+class IntensityScale:
+    """How one image goes onto the common [0, 1] scale: ``(value - low) / span``."""
+
+    low: float = 0.0
+    span: float = 1.0
+    #: In words, for the docks and notes: "uint8 / 255", "uint16 by its own min..max", ...
+    rule: str = "as is"
+
+    @property
+    def factor(self) -> float:
+        """What a difference of two values is multiplied by on the common scale."""
+        return 1.0 / self.span
+
+    def apply(self, image) -> np.ndarray:
+        """``image`` on the common scale, as a float64 copy."""
+        out = np.asarray(image).astype(np.float64)
+        if self.low != 0.0:
+            out -= self.low
+        if self.span != 1.0:
+            out /= self.span
+        return out
+
+
+def _own_range(arr: np.ndarray, dtype_name: str) -> IntensityScale:
+    low, high = float(arr.min()), float(arr.max())
+    return IntensityScale(low, high - low if high > low else 1.0, f"{dtype_name} by its own min..max ({low:g}..{high:g})")
+
+
+def unit_scale(image) -> IntensityScale:
+    """The rule of ``image``'s dtype for the common [0, 1] scale (see the module docstring)."""
+    arr = np.asarray(image)
+    name = str(arr.dtype)
+    if arr.dtype == np.uint8:
+        return IntensityScale(0.0, 255.0, "uint8 / 255")
+    if arr.dtype == bool:
+        return IntensityScale(0.0, 1.0, "bool as 0/1")
+    if arr.dtype.kind in "iu":
+        return _own_range(arr, name)
+    if float(arr.min()) >= 0.0 and float(arr.max()) <= 1.0:
+        return IntensityScale(0.0, 1.0, f"{name} as is (within [0, 1])")
+    return _own_range(arr, name)
+
+
+def common_scale(reference, test) -> tuple[IntensityScale, IntensityScale] | None:
+    """The mappings that put ``reference`` and ``test`` on one [0, 1] scale, or None when they
+    share a dtype (then they are compared in their own units)."""
+    ref, img = np.asarray(reference), np.asarray(test)
+    if ref.dtype == img.dtype:
         return None
-    return (f"{test_name} is {b} but {reference_name} is {a}: the metrics compare raw values on the "
-            f"reference's range, so check that both use the same intensity scale")
+    return unit_scale(ref), unit_scale(img)
+
+
+def dtype_note(reference, test, *, reference_name: str = "reference", test_name: str = "test") -> str:
+    """Which intensity scale a comparison of ``test`` with ``reference`` uses, in words."""
+    scales = common_scale(reference, test)
+    if scales is None:
+        return f"{test_name}: own units (both {np.asarray(reference).dtype})"
+    return (f"{test_name}: one [0, 1] scale ({reference_name} {scales[0].rule}; "
+            f"{test_name} {scales[1].rule})")
+
+
+def on_one_scale(reference, test, data_range: float | None = None) -> tuple[np.ndarray, np.ndarray, float]:
+    """``(reference, test, data range)``: the pair as compared (see :func:`common_scale`) and the
+    data range to score it with (``data_range`` if given, 1 on the common scale, else the
+    reference's default)."""
+    scales = common_scale(reference, test)
+    ref, img = np.asarray(reference), np.asarray(test)
+    if scales is not None:
+        ref, img = scales[0].apply(ref), scales[1].apply(img)
+    if data_range is not None:
+        return ref, img, _resolve_range(ref, data_range)
+    return ref, img, 1.0 if scales is not None else _data_range(ref)
 
 
 def fidelity_rows(
@@ -127,10 +207,11 @@ def fidelity_rows(
     (name -> ``fn(reference_frame, test_frame)``, e.g. LPIPS). ``progress(done, total)`` is
     called after every frame (it may raise to cancel). Raises ``ValueError`` with the
     sentence of :func:`incompatibility` if a test image does not fit the reference.
+    A test image of another dtype than the reference is compared on one [0, 1] scale
+    (:func:`common_scale`, data range 1 unless ``data_range`` is given).
     """
     ref = _checked(reference, "reference")
     frames_ref, series = as_frames(ref, rgb)
-    dr = _resolve_range(ref, data_range) if data_range is not None else _data_range(ref)
     extra = dict(extra or {})
     for name, test in tests.items():
         problem = incompatibility(ref, test, reference_rgb=rgb, test_rgb=rgb, test_name=name)
@@ -140,7 +221,9 @@ def fidelity_rows(
     done = 0
     rows: list[dict] = []
     for name, test in tests.items():
-        frames_test, _ = as_frames(_checked(test, name), rgb)
+        ref_scaled, test_scaled, dr = on_one_scale(ref, _checked(test, name), data_range)
+        frames_ref, _ = as_frames(ref_scaled, rgb)
+        frames_test, _ = as_frames(test_scaled, rgb)
         layer_rows = []
         for index in range(frames_ref.shape[0]):
             a, b = frames_ref[index], frames_test[index]
@@ -175,13 +258,15 @@ def _grey_frames(frames: np.ndarray, colour: bool) -> np.ndarray:
 
 
 def difference_map(reference, image, *, rgb: bool | None = None) -> np.ndarray:
-    """``|image - reference|`` as float32, in the images' own units, of the input's shape
-    without its colour axis (colour images: the mean absolute difference over the channels)."""
+    """``|image - reference|`` as float32, in the images' own units (on one [0, 1] scale when
+    their dtypes differ, see :func:`common_scale`), of the input's shape without its colour
+    axis (colour images: the mean absolute difference over the channels)."""
     problem = incompatibility(reference, image, reference_rgb=rgb, test_rgb=rgb, test_name="image")
     if problem:
         raise InvalidInput(problem)
     ref, img = _checked(reference, "reference"), _checked(image, "image")
     colour = _is_colour(ref, rgb)
+    ref, img, _ = on_one_scale(ref, img)
     diff = np.abs(img.astype(np.float64) - ref.astype(np.float64))
     if colour:
         diff = diff.mean(axis=-1)
@@ -190,8 +275,8 @@ def difference_map(reference, image, *, rgb: bool | None = None) -> np.ndarray:
 
 def ssim_map(reference, image, *, rgb: bool | None = None, data_range: float | None = None) -> np.ndarray:
     """The local SSIM of every pixel (float32, in [-1, 1]) with the settings of
-    :func:`~napari_vesselgan.metrics.ssim` (Gaussian window sigma 1.5, population covariance);
-    a series is mapped frame by frame; colour images average the per-channel maps.
+    :func:`~napari_vesselgan.metrics.ssim` (Gaussian window sigma 1.5, population covariance),
+    on one [0, 1] scale when the dtypes differ; a series is mapped frame by frame; colour images average the per-channel maps.
 
     The mean of one frame's map, without the 5-pixel border skimage crops, is that frame's SSIM.
     """
@@ -201,7 +286,7 @@ def ssim_map(reference, image, *, rgb: bool | None = None, data_range: float | N
     if problem:
         raise InvalidInput(problem)
     ref, img = _checked(reference, "reference"), _checked(image, "image")
-    dr = _resolve_range(ref, data_range) if data_range is not None else _data_range(ref)
+    ref, img, dr = on_one_scale(ref, img, data_range)
     frames_ref, series = as_frames(ref, rgb)
     frames_img, _ = as_frames(img, rgb)
     colour = frames_ref.ndim == 4

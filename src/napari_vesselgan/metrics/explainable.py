@@ -5,8 +5,8 @@ runs. Definitions (the paper's formulas are loose; these are the project's decis
 
 * ``snr``: mean of the signal region / standard deviation (population) of the background
   region; regions default to Otsu's split, and either can be given as a mask.
-* ``entropy``: Shannon entropy in bits, ``-sum p_i log2 p_i``, of a 256-bin histogram over the
-  dtype's full range (integer images) or the image's own [min, max] (float images).
+* ``entropy``: Shannon entropy in bits, ``-sum p_i log2 p_i``, of a 256-bin histogram: uint8
+  over its 256 grey levels, every other dtype over the image's own [min, max].
 * ``edge_density``: fraction of pixels marked by ``skimage.feature.canny(sigma=1.0)`` with
   skimage's default thresholds, on the image rescaled to [0, 1] by its own min/max.
 * ``contrast``: RMS contrast, the population standard deviation of the intensities.
@@ -17,8 +17,9 @@ Common rules:
 * Everything is computed in float64 on copies; inputs are never modified.
 * Intensities stay in the image's own units (no silent normalisation), so ``contrast``,
   ``mean_intensity`` and ``snr`` of an 8-bit and a 16-bit copy of one picture differ by the
-  scale factor; ``entropy`` of integer images depends on how much of the dtype's range is
-  used; ``edge_density`` alone is scale-invariant by construction.
+  scale factor; ``entropy`` of uint8 images depends on how many of the 256 levels are used,
+  that of other dtypes on the spread of values within their own range; ``edge_density`` is
+  scale-invariant by construction.
 * RGB images, shape ``(Y, X, 3)``, are first converted to grey luminance with
   ``skimage.color.rgb2gray``'s weights (0.2125 R + 0.7154 G + 0.0721 B), kept in the image's
   own units (an 8-bit RGB image gives a grey image on 0..255, not 0..1). RGBA ``(Y, X, 4)``:
@@ -128,18 +129,14 @@ def snr(image, signal=None, background=None) -> float:
 def entropy(image) -> float:
     """Shannon entropy in bits of the grey-level histogram, ``-sum p_i log2 p_i``.
 
-    256 equal bins. Integer images: the bins span the dtype's full range (uint8: one bin per
-    level; uint16: 256 levels per bin), so a dark 16-bit image that uses only a small part of
-    its range has low entropy, as it should for a low-light image. Float images: the bins span
-    the image's own [min, max]. A constant image has entropy 0.0. At most 8 bits.
+    256 equal bins. uint8 images: one bin per grey level (0..255). Every other dtype: the bins
+    span the image's own [min, max] (a 16-bit camera image rarely uses more than a few hundred
+    of its 65,536 levels; over the dtype's range they would fall into one or two bins). Bool
+    images: 0 and 1 fall into the end bins. A constant image has entropy 0.0. At most 8 bits.
     """
     grey, span = _grey(image)
-    if span is not None:
-        low, high = span
-        if span == (0.0, 1.0):  # bool: two values, two bins at the ends
-            edges = (0.0, 1.0)
-        else:
-            edges = (low, high + 1.0)  # integer levels low..high, equal-width bins
+    if span == (0.0, 255.0):  # uint8: one bin per level
+        edges = (0.0, 256.0)
     else:
         low, high = float(grey.min()), float(grey.max())
         if low == high:

@@ -277,6 +277,15 @@ def feature_network(
     return ImageNetFeatures(trunk, signed=signed)
 
 
+class FeatureWeightsMissing(InvalidInput):
+    """A training loss's feature network has no weights; ``reason`` says which file, without the
+    command line's advice (a front end with its own controls words its own)."""
+
+    def __init__(self, reason: str, off_option: str):
+        super().__init__(f"{reason} Or train with {off_option}.")
+        self.reason = reason
+
+
 def loss_features(name: str, layers: Sequence[str], weights: str | os.PathLike | None = None, *,
                   signed: bool = False, off_option: str = "perceptual=false") -> tuple[ImageNetFeatures, str]:
     """:func:`feature_network` for a training loss, and a note of which weights it has (for the
@@ -285,7 +294,7 @@ def loss_features(name: str, layers: Sequence[str], weights: str | os.PathLike |
     try:
         network = feature_network(name, layers, weights, signed=signed)
     except PretrainedWeightsMissing as error:
-        raise InvalidInput(f"{error} Or train with {off_option}.") from None
+        raise FeatureWeightsMissing(str(error), off_option) from None
     label = name.upper()
     which = {None: f"ImageNet {label} (torchvision weights)", "random": f"random {label} features (seed 0)"}.get(
         weights, f"{label} weights from {weights}")

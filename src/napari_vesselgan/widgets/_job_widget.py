@@ -11,8 +11,10 @@ cycle around :func:`._workers.run_with_progress` and :func:`._workers.start_job`
 * ``_on_yield`` dispatches on the typed messages of ``jobs.messages`` (``Phase``,
   ``Progress``; the training dock adds its own);
 * :meth:`JobWidget.cancel` sets the event (the job stops at its next progress report or step);
-* ``_on_error`` records "cancelled" or "error" and tells the user, ``_on_finished`` clears the
-  busy state and emits :attr:`JobWidget.run_finished` with the outcome;
+* ``_on_error`` records "cancelled" or "error" and tells the user (a user's error, such as
+  ``InvalidInput``, as a notification only; any other error also logs its traceback);
+  ``_on_finished`` clears the busy state (a finished run reads 100 %) and emits
+  :attr:`JobWidget.run_finished` with the outcome;
 * :meth:`JobWidget.shutdown` (also on close) cancels a running job and drops the viewer's
   connections.
 
@@ -34,7 +36,7 @@ from qtpy.QtWidgets import QFormLayout, QHBoxLayout, QLabel, QProgressBar, QPush
 
 from napari_vesselgan.jobs.messages import Message, Phase, Progress, Report
 from napari_vesselgan.widgets._state import LayerWatcher, state_for
-from napari_vesselgan.widgets._workers import Cancelled, describe_error, run_with_progress, start_job
+from napari_vesselgan.widgets._workers import Cancelled, describe_error, is_user_error, run_with_progress, start_job
 
 if TYPE_CHECKING:
     import napari
@@ -175,8 +177,11 @@ class JobWidget(QWidget):
             self.status_label.setText(self.cancelled_status)
             return
         self.last_outcome = "error"
-        logging.getLogger(type(self).__module__).error(
-            "%s failed", self.job_name.lower(), exc_info=getattr(error, "error", error))
+        log = logging.getLogger(type(self).__module__)
+        if is_user_error(error):  # the notification says it all: no traceback on stderr
+            log.info("%s failed: %s", self.job_name.lower(), describe_error(error))
+        else:  # a bug: keep its traceback
+            log.error("%s failed", self.job_name.lower(), exc_info=getattr(error, "error", error))
         self.status_label.setText(self.failed_status)
         self.report_error(f"{self.job_name} failed: {describe_error(error)}")
 
@@ -186,6 +191,10 @@ class JobWidget(QWidget):
         self._cancel = None
         self._set_busy(False)
         self._after_job()
+        if self.last_outcome == "done":  # a finished run reads 100 %, in every dock
+            if self.progress.maximum() <= 0:
+                self.progress.setRange(0, 1)
+            self.progress.setValue(self.progress.maximum())
         self.run_finished.emit(self.last_outcome or "error")
 
     def _after_job(self) -> None:

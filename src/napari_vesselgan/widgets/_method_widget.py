@@ -43,7 +43,7 @@ from napari_vesselgan.jobs.predict import PredictionResult, run_prediction
 from napari_vesselgan.methods.options import PredictOptions
 from napari_vesselgan.methods.request import DEVICE_HELP, DEVICES, PRECISION_HELP, PRECISIONS, PredictionRequest
 from napari_vesselgan.widgets._job_widget import JobWidget
-from napari_vesselgan.widgets._layers import put_layer
+from napari_vesselgan.widgets._layers import placed_text, put_layer
 from napari_vesselgan.widgets._state import LayerWatcher, fill_layer_combo
 from napari_vesselgan.widgets._workers import describe_error
 
@@ -278,9 +278,12 @@ class MethodWidget(JobWidget):
         return [layer for layer in self.viewer.layers
                 if isinstance(layer, Image) and layer.rgb == colour and not layer.multiscale]
 
+    #: Which layers the dock chooses by itself (None: any it lists); Mask to NIR-II: Labels layers.
+    preferred_layer: ClassVar[Any] = None
+
     def _refresh_layers(self) -> None:
         try:
-            fill_layer_combo(self.layer_combo, self.image_layers(), self.viewer)
+            fill_layer_combo(self.layer_combo, self.image_layers(), self.viewer, preferred=self.preferred_layer)
         except RuntimeError:  # the Qt side was deleted with its viewer
             return
 
@@ -446,6 +449,7 @@ class MethodWidget(JobWidget):
         """Place the result (and its saliency map) over the input; say how the run went."""
         metadata = {**result.metadata, "source_layer": run.source}
         name = f"{run.source} {self.result_suffix}"
+        before = list(self.viewer.layers)
         layer = self._put_result(name, result, metadata, run)
         if result.saliency is not None:
             self._put_saliency(name, result.saliency, metadata, run)
@@ -454,7 +458,8 @@ class MethodWidget(JobWidget):
         self.last_result, self.last_run = result, run
         self._show_result(result, layer)
         self.last_outcome = "done"
-        self.status_label.setText(f"Done in {run.seconds:.1f} s: '{name}' added{self._done_detail(result)}.")
+        self.status_label.setText(
+            f"Done in {run.seconds:.1f} s: {placed_text(layer, layer in before)}{self._done_detail(result)}.")
 
     def _put_result(self, name: str, result: PredictionResult, metadata: dict[str, Any], run: Run) -> Image:
         """The result layer over the input (its last two axes ``zoom`` times finer), shown as

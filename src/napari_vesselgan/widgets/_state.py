@@ -53,11 +53,13 @@ def state_for(viewer: Any) -> ViewerState:
     return state
 
 
-def fill_layer_combo(combo: Any, layers: list, viewer: Any, *, none_item: str | None = None) -> None:
+def fill_layer_combo(combo: Any, layers: list, viewer: Any, *, none_item: str | None = None,
+                     preferred: Any = None) -> None:
     """Refill ``combo`` with ``layers`` (data = the layer) without emitting signals.
 
     The choice survives when its layer is still listed; otherwise the viewer's active layer, or
-    the top one, is chosen (or ``none_item``, a first entry with data None, when given).
+    the top one, is chosen (or ``none_item``, a first entry with data None, when given). With
+    ``preferred`` (a test of a layer), only layers that pass it are chosen that way while any do.
     """
     current = combo.currentData()
     combo.blockSignals(True)
@@ -71,8 +73,11 @@ def fill_layer_combo(combo: Any, layers: list, viewer: Any, *, none_item: str | 
         if current is not None and current in layers:
             combo.setCurrentIndex(layers.index(current) + offset)
         elif none_item is None and layers:
+            candidates = [layer for layer in layers if preferred(layer)] if preferred is not None else []
+            candidates = candidates or layers
             active = viewer.layers.selection.active
-            combo.setCurrentIndex(layers.index(active) if active in layers else len(layers) - 1)
+            chosen = active if active in candidates else candidates[-1]
+            combo.setCurrentIndex(layers.index(chosen))
     finally:
         combo.blockSignals(False)
 

@@ -33,7 +33,9 @@ from typing import Any
 from napari.qt.threading import create_worker
 from pydantic import ValidationError
 
+from napari_vesselgan import InvalidInput
 from napari_vesselgan.jobs.messages import Message, Report
+from napari_vesselgan.nn.pretrained import PretrainedWeightsMissing
 
 #: Seconds between yields while a job runs (about 5 Hz).
 YIELD_INTERVAL = 0.2
@@ -136,6 +138,18 @@ def start_job(
     worker.finished.connect(on_finished)
     worker.start()
     return worker
+
+
+#: Errors that are a user's to fix (bad input, a missing file or weights): a notification says
+#: it all, no traceback. Everything else is a bug and keeps its traceback in the log.
+USER_ERRORS: tuple[type[BaseException], ...] = (InvalidInput, ValidationError, FileNotFoundError, PermissionError,
+                                                IsADirectoryError, NotADirectoryError, PretrainedWeightsMissing)
+
+
+def is_user_error(error: BaseException) -> bool:
+    """Whether ``error`` (or the error a :class:`JobError` wraps) is one of :data:`USER_ERRORS`."""
+    original = error.error if isinstance(error, JobError) else error
+    return isinstance(original, USER_ERRORS)
 
 
 def describe_error(error: BaseException) -> str:

@@ -72,6 +72,22 @@ def _stand_in(layer: Image) -> np.ndarray:
     return np.broadcast_to(np.zeros(1, dtype=np.dtype(data.dtype)), tuple(data.shape))
 
 
+def short_name(name: str, width: int = 16) -> str:
+    """``name`` cut in the middle to ``width`` characters: both ends stay, so two long names that
+    differ at their end still read differently."""
+    if len(name) <= width:
+        return name
+    head = (width - 1) // 2
+    return f"{name[:head]}…{name[len(name) - (width - 1 - head):]}"
+
+
+def scale_notes(reference: np.ndarray, tests: dict[str, np.ndarray], reference_name: str) -> list[str]:
+    """For each test layer: the intensity scale its comparison uses (in a worker; reads values)."""
+    from napari_vesselgan.metrics.compare import dtype_note
+
+    return [dtype_note(reference, data, reference_name=reference_name, test_name=name) for name, data in tests.items()]
+
+
 def lpips_extra(net: str | None, weights: tuple[Any, Any]) -> dict:
     """The LPIPS column for ``net`` (None: no LPIPS), built by the library's one builder; in a worker."""
     if not net:
@@ -151,8 +167,17 @@ class CompareWidget(JobWidget):
         self.table.setHorizontalHeaderLabels(["Layer", "Frame", *(METRIC_TITLES[k] for k in FIDELITY_METRICS)])
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.verticalHeader().hide()
-        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Interactive)
+        # long layer names keep both ends ("fundus ... FFA (synthetic)"), the full name is the tooltip
+        self.table.setTextElideMode(Qt.TextElideMode.ElideMiddle)
         self.table.setMinimumHeight(120)
+        self.scale_label = QLabel("")
+        self.scale_label.setWordWrap(True)
+        self.scale_label.setToolTip("Layers of different dtypes are compared on one [0, 1] scale: uint8 / 255, "
+                                    "bool as 0/1, other integers by their own min..max, floats as they are "
+                                    "when within [0, 1] (else by their own min..max)")
         self.metrics_plot = PlotCanvas(height=170, content=self._draw_metrics)
 
         self.diff_button = QPushButton("Difference maps")
@@ -179,6 +204,7 @@ class CompareWidget(JobWidget):
         layout.addWidget(self.compute_button)
         layout.addLayout(lpips_row)
         layout.addWidget(self.table)
+        layout.addWidget(self.scale_label)
         layout.addWidget(self.metrics_plot)
         layout.addLayout(maps)
         layout.addLayout(files)
@@ -330,15 +356,16 @@ class CompareWidget(JobWidget):
         test_data = {layer.name: layer_array(layer) for layer in tests}
         lpips_net = self.lpips_combo.currentText() if self.lpips_check.isChecked() else None
         lpips_weights = self.lpips_weights
+        ref_name = reference.name
 
         def job(report, cancel: threading.Event):
             from napari_vesselgan.metrics.compare import fidelity_rows
 
             extra = lpips_extra(lpips_net, lpips_weights)
+            ref = np.asarray(ref_data)
             arrays = {name: np.asarray(data) for name, data in test_data.items()}
-            rows = fidelity_rows(np.asarray(ref_data), arrays, rgb=rgb, extra=extra,
-                                 progress=counting(report))
-            return "metrics", rows
+            rows = fidelity_rows(ref, arrays, rgb=rgb, extra=extra, progress=counting(report))
+            return "metrics", (rows, scale_notes(ref, arrays, ref_name))
 
         self._context = {"reference": reference.name}
         self._run(job, f"Comparing {len(tests)} layer(s) with {reference.name}...")
@@ -353,12 +380,15 @@ class CompareWidget(JobWidget):
         kind, payload = result
         seconds = time.perf_counter() - self._started
         if kind == "metrics":
-            self.show_rows(payload)
-            self.status_label.setText(f"Metrics of {len({r['layer'] for r in payload})} layer(s) in {seconds:.1f} s.")
+            rows, notes = payload
+            self.show_rows(rows)
+            self.show_scale(notes)
+            self.status_label.setText(f"Metrics of {len({r['layer'] for r in rows})} layer(s) in {seconds:.1f} s.")
         elif kind == "maps":
-            for name, data, kwargs in payload:
-                put_layer(self.viewer, name, data, **kwargs)
-            self.status_label.setText(f"Added {len(payload)} map layer(s).")
+            maps, notes = payload
+            placed = [put_layer(self.viewer, name, data, **kwargs).name for name, data, kwargs in maps]
+            self.show_scale(notes)
+            self.status_label.setText(f"Map layer(s): {', '.join(placed)}.")
         elif kind == "histograms":
             self.histograms = payload
             self._draw_histograms()
@@ -379,6 +409,10 @@ class CompareWidget(JobWidget):
         self.progress.setRange(0, 1)
         self.progress.setValue(1 if self.last_outcome == "done" else 0)
 
+    def show_scale(self, notes: list[str]) -> None:
+        """Say on which intensity scale each test layer was compared with the reference."""
+        self.scale_label.setText("<small>Intensity scale: " + "; ".join(notes) + "</small>" if notes else "")
+
     def show_rows(self, rows: list[dict]) -> None:
         """Fill the table (one row per layer and frame) and the plot; keep ``rows`` for the CSV."""
         self.rows = [dict(r) for r in rows]
@@ -392,6 +426,8 @@ class CompareWidget(JobWidget):
             cells += [format_value(row[k]) for k in self.metric_keys]
             for j, text in enumerate(cells):
                 item = QTableWidgetItem(text)
+                if j == 0:
+                    item.setToolTip(text)
                 if j >= 2:
                     item.setData(Qt.ItemDataRole.UserRole, float(row[self.metric_keys[j - 2]]))
                     item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
@@ -400,6 +436,10 @@ class CompareWidget(JobWidget):
                     font.setBold(True)
                     item.setFont(font)
                 self.table.setItem(i, j, item)
+        # the Frame column only says something for time series
+        self.table.setColumnHidden(1, not any(row["frame"] is not None for row in rows))
+        self.table.resizeColumnToContents(0)
+        self.table.setColumnWidth(0, min(self.table.columnWidth(0), 220))
         self.csv_button.setEnabled(bool(rows))
         self._draw_metrics()
 
@@ -431,7 +471,7 @@ class CompareWidget(JobWidget):
                 values = [next(r[key] for r in self.rows if r["layer"] == name) for name in layers]
                 finite = [v if math.isfinite(v) else 0.0 for v in values]
                 ax.bar(range(len(layers)), finite, color=[COLOURS[k % len(COLOURS)] for k in range(len(layers))])
-                ax.set_xticks(range(len(layers)), [n[:12] for n in layers], fontsize=6,
+                ax.set_xticks(range(len(layers)), [short_name(n) for n in layers], fontsize=6,
                               rotation=30 if len(layers) > 2 else 0)
                 plot.label(ax, METRIC_TITLES[key])
         if series:
@@ -486,7 +526,8 @@ class CompareWidget(JobWidget):
                     out.append((f"SSIM {name} vs {ref_name}", values,
                                 {"colormap": "viridis", "contrast_limits": (low, 1.0), "metadata": meta, **placement}))
             report(Progress(len(test_data), len(test_data)))
-            return "maps", out
+            return "maps", (out, scale_notes(ref, {name: np.asarray(data) for name, data in test_data.items()},
+                                             ref_name))
 
         self._run(job, f"Computing {kind} maps...")
 

@@ -52,7 +52,7 @@ class DenoiseWidget(MethodWidget):
     method_name = METHOD
     layer_tooltip = "Grey image layer to denoise (RGB and multiscale layers are not listed)"
     no_layer_hint = ("Choose an image layer to denoise (for example File > Open Sample > VesselGAN > "
-                     "Low-light NIR-II image).")
+                     "Low-light NIR-II image (synthetic, 16-bit)).")
     starting_status = "Denoising {name}..."
     result_suffix = "denoised"
     saliency_kind = "gradient"
@@ -94,6 +94,14 @@ class DenoiseWidget(MethodWidget):
     def _set_busy(self, busy: bool) -> None:
         super()._set_busy(busy)
         self.report_button.setEnabled(not busy and self.last_result is not None)
+
+    def _after_job(self) -> None:
+        """After a failed run the table and the report no longer offer the previous result as if it were this one's."""
+        super()._after_job()
+        if self.last_outcome == "error":
+            self.last_result = self.last_run = None
+            self.metrics_table.clearContents()
+            self.report_button.setEnabled(False)
 
     def _put_saliency(self, name: str, saliency: np.ndarray, metadata: dict[str, Any], run: Run) -> Image:
         """"<input> saliency": inferno, additive, 0..1 (the gradient map is normalised)."""

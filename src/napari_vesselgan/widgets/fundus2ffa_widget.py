@@ -23,7 +23,7 @@ class Fundus2FFAWidget(MethodWidget):
     method_name = METHOD
     layer_tooltip = "RGB fundus photo layer (grey layers are not listed)"
     no_layer_hint = ("Choose an RGB fundus photo layer (for example File > Open Sample > VesselGAN > "
-                     "Synthetic fundus photo).")
+                     "Colour fundus photo (synthetic, pairs with the FFA sample)).")
     starting_status = "Translating {name}..."
     result_suffix = "FFA"
     saliency_kind = "ffa"

@@ -33,7 +33,7 @@ class Fundus2VideoWidget(MethodWidget):
     method_name = METHOD
     layer_tooltip = "RGB fundus photo layer (one photo; grey layers and colour time series are not listed)"
     no_layer_hint = ("Choose an RGB fundus photo layer (for example File > Open Sample > VesselGAN > "
-                     "Synthetic colour fundus photo).")
+                     "Colour fundus photo (synthetic, pairs with the FFA sample)).")
     starting_status = "Generating the FFA video of {name}..."
     result_suffix = "FFA video"
     job_name = "Fundus to FFA video"

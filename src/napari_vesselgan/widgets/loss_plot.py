@@ -11,11 +11,12 @@ from qtpy.QtWidgets import QWidget
 
 from napari_vesselgan.widgets._plot import PlotCanvas
 
-#: Curves shown by default: generator total and the two discriminators.
-# CycleGANs report D_A and D_B, the paired GANs (fundus2ffa, fundus2video, superres) one D
+#: Curves the plot knows: generator total and the discriminators. CycleGANs report D_A and D_B,
+#: the paired GANs (fundus2ffa, fundus2video, superres) one D; only curves with data are drawn
+#: and listed in the legend, each in its own colour.
 DEFAULT_CURVES: dict[str, str] = {"G": "generator (G)", "D_A": "discriminator A", "D_B": "discriminator B",
                                   "D": "discriminator"}
-_COLOURS = {"G": "#ff7f0e", "D_A": "#1f77b4", "D_B": "#2ca02c", "D": "#1f77b4"}
+_COLOURS = {"G": "#ff7f0e", "D_A": "#1f77b4", "D_B": "#2ca02c", "D": "#9467bd"}
 
 
 class LossPlot(PlotCanvas):
@@ -45,7 +46,7 @@ class LossPlot(PlotCanvas):
             key: self._axes_for(key).plot([], [], label=label, color=_COLOURS.get(key), linewidth=1.2)[0]
             for key, label in self.curves.items()
         }
-        self.legend(self.axes, handles=self.lines.values(), loc="upper right")
+        self._legend_keys: tuple[str, ...] = ()
 
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
@@ -85,12 +86,25 @@ class LossPlot(PlotCanvas):
             steps, values = self.points[key]
             stride = max(1, len(steps) // self.max_points_drawn)  # long runs: draw every n-th point
             line.set_data(steps[::stride], values[::stride])
+        shown = tuple(key for key in self.lines if self.points[key][0])
+        if shown != self._legend_keys:  # the legend lists the curves the run reports, no more
+            self._legend_keys = shown
+            legend = self.axes.get_legend()
+            if legend is not None:
+                legend.remove()
+            if shown:
+                self.legend(self.axes, handles=[self.lines[key] for key in shown], loc="upper right")
         for axes in (self.axes, self.d_axes):
             axes.relim()
             axes.autoscale_view()
         self.draw()
         self._last_draw = time.monotonic()
         self._dirty = False
+
+    def legend_labels(self) -> list[str]:
+        """The labels the legend shows (what the user reads)."""
+        legend = self.axes.get_legend()
+        return [text.get_text() for text in legend.get_texts()] if legend is not None else []
 
     def draw_content(self) -> None:
         """After a theme change (axes already restyled): draw the curves again."""

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import napari.utils.notifications as notifications
 import numpy as np
 from napari.layers import Image, Labels
 from qtpy.QtWidgets import (
@@ -42,6 +43,22 @@ from napari_vesselgan.widgets._method_widget import MethodWidget
 from napari_vesselgan.widgets._workers import describe_error
 
 
+def non_binary_warning(layer: Any) -> str | None:
+    """A warning when ``layer`` is an image that is not a binary mask (every non-zero pixel
+    becomes a vessel, so a grey photo turns into one large vessel), else None. A Labels layer
+    is a mask whatever its labels."""
+    from napari_vesselgan.io.readers import is_binary_mask
+
+    if isinstance(layer, Labels):
+        return None
+    data = np.asarray(layer.data)
+    if is_binary_mask(data) or (data.size and np.isin(data, (0, 1)).all()):
+        return None
+    levels = np.unique(data[:: max(1, data.shape[0] // 256)]).size  # rows enough to count levels
+    return (f"'{layer.name}' is not a binary mask ({levels}+ grey levels): every non-zero pixel counts as a vessel. "
+            "Extract a mask first ('Extract vessel mask') or choose a Labels layer.")
+
+
 @dataclass(frozen=True)
 class PairsRun:
     """A folder run's context: where the pairs go, and when it started."""
@@ -55,8 +72,8 @@ class Mask2NirWidget(MethodWidget):
 
     method_name = "mask2nir"
     layer_tooltip = "Vessel mask: a Labels layer (any non-zero label is a vessel) or a binary image layer"
-    no_layer_hint = ("Choose a mask: a Labels layer (for example File > Open Sample > VesselGAN > vessel mask) or "
-                     "extract one with the 'Extract vessel mask' widget.")
+    no_layer_hint = ("Choose a mask: a Labels layer (for example File > Open Sample > VesselGAN > "
+                     "Vessel mask (synthetic)) or extract one with the 'Extract vessel mask' widget.")
     starting_status = "Translating {name}..."
     result_suffix = "NIR-II (synthetic)"
     job_name = "Mask to NIR-II"
@@ -134,8 +151,22 @@ class Mask2NirWidget(MethodWidget):
                   if isinstance(layer, Image) and not layer.rgb and not layer.multiscale]
         return labels + images
 
+    @staticmethod
+    def preferred_layer(layer: Any) -> bool:
+        """The dock chooses a Labels layer by itself (a grey image only when the user picks it)."""
+        return isinstance(layer, Labels)
+
     def layer_data(self, layer: Any) -> np.ndarray:
         return np.asarray(layer.data)
+
+    def run(self) -> None:
+        """Translate the chosen mask; a grey image that is not binary gets a warning first."""
+        layer = self.selected_layer()
+        if layer is not None and not self.busy:
+            warning = non_binary_warning(layer)
+            if warning:
+                notifications.show_warning(warning)
+        super().run()
 
     # ----- results ----------------------------------------------------------------------------
     def _on_return(self, result: Any, run: Any) -> None:

@@ -9,6 +9,9 @@ positive values. The difference ``saliency(generated) - saliency(real)`` is sign
 diverging ``bwr`` colormap with symmetric limits (+- the 99.5th percentile of |difference|),
 translucent, so red shows structure the generated image has too much of and blue too little;
 its MSE (the paper's saliency loss) goes into the layer's metadata and the status line.
+Layers of different dtypes (a float [0, 1] translation against an 8-bit FFA image) are compared
+on one [0, 1] scale (``metrics.compare.common_scale``; the map scales with the image, so each
+map is multiplied by its image's factor); the metadata records the scale used.
 
 RGB layers are reduced to their green channel first (the channel fundus cameras and FFA
 frames carry the vessels in); the map is on the layer's own intensity scale.
@@ -73,8 +76,16 @@ def saliency_job(report, *, image, reference, params: dict[str, Any]) -> dict[st
         for index, plane in enumerate(reference.reshape(-1, *reference.shape[-2:])):
             ref_maps.append(ffa_saliency(plane, **params))
             report(Progress(len(planes) + index + 1, total))
-        difference = saliency - np.stack(ref_maps).reshape(image.shape).astype(np.float32)
+        from napari_vesselgan.metrics.compare import common_scale, dtype_note
+
+        ref_saliency = np.stack(ref_maps).reshape(image.shape).astype(np.float32)
+        scales = common_scale(reference, image)
+        if scales is None:
+            difference = saliency - ref_saliency
+        else:  # G and the median commute with value * factor + offset: the map scales by factor
+            difference = (saliency * np.float32(scales[1].factor) - ref_saliency * np.float32(scales[0].factor))
         result["difference"] = difference
+        result["scale"] = dtype_note(reference, image, reference_name="reference", test_name="image")
         result["mse"] = float(np.mean(difference.astype(np.float64) ** 2))
     return result
 
@@ -181,10 +192,11 @@ class SaliencyWidget(JobWidget):
         message = f"'{source['name']} saliency' added."
         if result["difference"] is not None:
             meta = {**base, "kind": "FFA saliency difference", "reference_layer": source["reference"],
-                    "saliency_mse": result["mse"]}
+                    "saliency_mse": result["mse"], "intensity_scale": result.get("scale")}
             self.viewer.add_image(result["difference"], name=f"{source['name']} - {source['reference']} saliency",
                                   **difference_layer_kwargs(result["difference"], meta), **placement)
-            message += f" Saliency MSE vs '{source['reference']}': {result['mse']:.4g}."
+            message += (f" Saliency MSE vs '{source['reference']}': {result['mse']:.4g} "
+                        f"({result['scale'].split(': ', 1)[1]}).")
         self.last_result = result
         self.last_outcome = "done"
         self.status_label.setText(message)

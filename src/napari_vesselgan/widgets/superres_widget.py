@@ -27,7 +27,7 @@ class SuperResWidget(MethodWidget):
     method_name = "superres"
     layer_tooltip = "Grey image or time-series layer to enhance (RGB and multiscale layers are not listed)"
     no_layer_hint = ("Choose a grey image layer to enhance (for example File > Open Sample > VesselGAN > "
-                     "Low-resolution NIR-II image).")
+                     "Low-resolution NIR-II image (synthetic, 16-bit)).")
     starting_status = "Enhancing {name}..."
     result_suffix = "enhanced"
     job_name = "Resolution enhancement"

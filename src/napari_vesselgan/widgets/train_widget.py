@@ -26,6 +26,7 @@ from qtpy.QtWidgets import (
     QFormLayout,
     QGroupBox,
     QHBoxLayout,
+    QLabel,
     QLineEdit,
     QListWidget,
     QListWidgetItem,
@@ -35,12 +36,13 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
-from napari_vesselgan import methods
+from napari_vesselgan import InvalidInput, methods
 from napari_vesselgan.engine.trainer import LAST_CHECKPOINT
 from napari_vesselgan.jobs.messages import CheckpointSaved, Message, TrainingStarted, TrainingStep
 from napari_vesselgan.jobs.train import TrainingRequest, TrainingResult, run_training
 from napari_vesselgan.methods import base
 from napari_vesselgan.methods.options import TrainingSource
+from napari_vesselgan.nn.pretrained import FeatureWeightsMissing, PretrainedWeightsMissing
 from napari_vesselgan.widgets._export import ExportButton
 from napari_vesselgan.widgets._job_widget import JobWidget
 from napari_vesselgan.widgets._method_widget import device_combo
@@ -76,6 +78,36 @@ def layers_of_kinds(viewer: Any, kinds: tuple[str, ...]) -> list[str]:
         names += [layer.name for layer in viewer.layers
                   if not layer.multiscale and takes(layer, kind) and layer.name not in names]
     return names
+
+
+FEATURES_PRESET, FEATURES_OFF, FEATURES_RANDOM, FEATURES_FILE = "preset", "off", "random", "file"
+
+
+def feature_overrides(fields: dict[str, Any], choice: str, path: Path | None) -> dict[str, Any] | None:
+    """The config fields that switch a method's feature (perceptual) losses off, to random
+    features or to a weights file, read from the fields its config has; None where it has no
+    such choice (``{}`` for the preset's own setting)."""
+    if choice == FEATURES_PRESET:
+        return {}
+    if "feature_weights" in fields:  # VGG19 content / style losses, switched off by their weights
+        off = {name: 0.0 for name in ("lambda_content", "lambda_global_style", "lambda_local_style") if name in fields}
+        return {FEATURES_OFF: off, FEATURES_RANDOM: {"feature_weights": "random"},
+                FEATURES_FILE: {"feature_weights": str(path)}}[choice]
+    if "perceptual" in fields:
+        literal = fields["perceptual"].annotation is not bool  # "off" / "imagenet" / "random"
+        if choice == FEATURES_OFF:
+            return {"perceptual": "off" if literal else False}
+        if choice == FEATURES_RANDOM:
+            return {"perceptual": "random"} if literal else {"perceptual": True, "perceptual_weights": "random"}
+        if "perceptual_weights" in fields:  # one VGG19 file
+            return {"perceptual": True, "perceptual_weights": str(path)}
+    return None
+
+
+def loss_text(losses: dict[str, Any]) -> str:
+    """"G 1.234, D 0.456": the generator's and the discriminators' losses the run reports."""
+    keys = [key for key in ("G", *sorted(k for k in losses if k.startswith("D"))) if key in losses]
+    return ", ".join(f"{key} {float(losses[key]):.3f}" for key in keys)
 
 
 def source_name(source: TrainingSource) -> str:
@@ -198,12 +230,10 @@ class TrainWidget(JobWidget):
 
         self.source_a = SourcePicker()
         self.source_b = SourcePicker()
-        self.box_a = QGroupBox()
-        QVBoxLayout(self.box_a).addWidget(self.source_a)
-        self.box_b = QGroupBox()
-        QVBoxLayout(self.box_b).addWidget(self.source_b)
+        self.box_a, self.detail_a = self._source_box(self.source_a)
+        self.box_b, self.detail_b = self._source_box(self.source_b)
 
-        settings = QFormLayout()
+        settings = self._settings = QFormLayout()
         settings.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
         self.preset_combo = QComboBox()
         self.preset_combo.setToolTip("Network size and defaults: default (small, trains on a CPU), "
@@ -225,6 +255,13 @@ class TrainWidget(JobWidget):
         settings.addRow("Batch size", self.batch_spin)
         self.device_combo = device_combo()
         settings.addRow("Device", self.device_combo)
+        self.features_combo = QComboBox()
+        self.features_combo.setToolTip(
+            "The perceptual / feature losses need ImageNet weights (torch's hub cache). Without a network: "
+            "switch them off, use random features (tests only), or choose a weights file")
+        self.features_combo.activated.connect(self._on_features_activated)
+        self.features_file: Path | None = None
+        settings.addRow("Feature losses", self.features_combo)
 
         self.run_dir_edit = QLineEdit()
         self.run_dir_edit.textEdited.connect(self._on_run_dir_edited)
@@ -244,6 +281,7 @@ class TrainWidget(JobWidget):
         buttons = self._build_job_row(self.train_button)
         self.cancel_button.setToolTip("Stop after the current step; a checkpoint is saved and Train resumes")
         self.progress.setFormat("%v / %m steps")
+        self.steps_spin.valueChanged.connect(self._show_steps)
         self.loss_plot = LossPlot()
 
         layout = QVBoxLayout(self)
@@ -261,6 +299,66 @@ class TrainWidget(JobWidget):
         layout.addWidget(self.loss_plot, 1)
         self._on_method_changed()
 
+    @staticmethod
+    def _source_box(picker: SourcePicker) -> tuple[QGroupBox, QLabel]:
+        """A box with a short title and the source's description wrapped inside (never clipped)."""
+        box = QGroupBox()
+        detail = QLabel()
+        detail.setWordWrap(True)
+        layout = QVBoxLayout(box)
+        layout.addWidget(detail)
+        layout.addWidget(picker)
+        return box, detail
+
+    @staticmethod
+    def _title_and_detail(label: str) -> tuple[str, str]:
+        """"Domain A: low-light images" -> ("Domain A", "low-light images"); "X (y)" -> ("X", "y")."""
+        for mark in (": ", " ("):
+            if mark in label:
+                title, detail = label.split(mark, 1)
+                return title, detail.removesuffix(")") if mark == " (" else detail
+        return label, ""
+
+    def _show_steps(self, steps: int) -> None:
+        """Before a run the bar reads "0 / <Steps> steps"."""
+        if not self.busy:
+            self.progress.setRange(0, steps)
+            self.progress.setValue(0)
+
+    # ----- feature (perceptual) losses --------------------------------------------------------
+    def _refresh_feature_choices(self) -> None:
+        fields = self.config_class().model_fields
+        self.features_combo.clear()
+        self.features_combo.addItem("as the preset", FEATURES_PRESET)
+        for choice, text in ((FEATURES_OFF, "off"), (FEATURES_RANDOM, "random features (tests only)"),
+                             (FEATURES_FILE, "weights file...")):
+            if feature_overrides(fields, choice, Path("x")) is not None:
+                self.features_combo.addItem(text, choice)
+        offered = self.features_combo.count() > 1
+        self.features_combo.setEnabled(offered)
+        self.features_combo.setVisible(offered)
+        label = self._settings.labelForField(self.features_combo)
+        if label is not None:
+            label.setVisible(offered)
+
+    def _on_features_activated(self, index: int) -> None:
+        if self.features_combo.itemData(index) == FEATURES_FILE:
+            path, _ = QFileDialog.getOpenFileName(self, "ImageNet VGG weights (.pth or .safetensors)",
+                                                  str(Path.home()), "Weights (*.pth *.safetensors);;All files (*)")
+            if path:
+                self.features_file = Path(path)
+            elif self.features_file is None:
+                self.features_combo.setCurrentIndex(0)
+
+    def set_feature_losses(self, choice: str, path: str | Path | None = None) -> None:
+        """Choose the feature losses (programmatic and test use): "preset", "off", "random" or "file"."""
+        index = self.features_combo.findData(choice)
+        if index < 0:
+            raise ValueError(f"{self.method_name} offers no feature-loss choice {choice!r}")
+        if path is not None:
+            self.features_file = Path(path)
+        self.features_combo.setCurrentIndex(index)
+
     # ----- settings ---------------------------------------------------------------------------
     @property
     def method_name(self) -> str:
@@ -275,9 +373,14 @@ class TrainWidget(JobWidget):
 
     def _on_method_changed(self, *_: Any) -> None:
         sources = self.training_sources()
-        self.box_a.setTitle(sources[0].label)
-        self.box_b.setTitle(sources[-1].label)
+        for box, detail, source in ((self.box_a, self.detail_a, sources[0]), (self.box_b, self.detail_b, sources[-1])):
+            title, text = self._title_and_detail(source.label)
+            box.setTitle(title)
+            box.setToolTip(source.label)
+            detail.setText(f"<small>{text}</small>" if text else "")
+            detail.setVisible(bool(text))
         self.box_b.setVisible(len(sources) > 1)
+        self._refresh_feature_choices()
         if hasattr(self, "_watcher"):  # the first call comes before the layer watcher exists
             self._refresh_layers()
         presets = ["default", *getattr(self.config_class(), "PRESETS", {})]
@@ -329,8 +432,12 @@ class TrainWidget(JobWidget):
         # keep the preset's share of learning-rate decay and its checkpoint spacing, within the steps
         decay = round(steps * preset.decay_steps / preset.steps) if preset.steps else 0
         every = min(preset.checkpoint_every, steps) if preset.checkpoint_every else 0
+        choice = self.features_combo.currentData() or FEATURES_PRESET
+        if choice == FEATURES_FILE and self.features_file is None:
+            raise ValueError("Choose the feature-loss weights file (Feature losses: weights file...).")
+        features = feature_overrides(cls.model_fields, choice, self.features_file) or {}
         return cls.preset(preset_name, steps=steps, patch_size=patch, batch_size=self.batch_spin.value(),
-                          decay_steps=decay, checkpoint_every=every)
+                          decay_steps=decay, checkpoint_every=every, **features)
 
     # ----- layers -----------------------------------------------------------------------------
     def _refresh_layers(self) -> None:
@@ -349,7 +456,8 @@ class TrainWidget(JobWidget):
 
     def _job_controls(self) -> tuple[QWidget, ...]:
         return (self.train_button, self.method_combo, self.preset_combo, self.steps_spin, self.patch_spin,
-                self.batch_spin, self.device_combo, self.run_dir_edit, self.run_dir_button, self.resume_check)
+                self.batch_spin, self.device_combo, self.features_combo, self.run_dir_edit, self.run_dir_button,
+                self.resume_check)
 
     def _set_busy(self, busy: bool) -> None:
         super()._set_busy(busy)
@@ -413,10 +521,7 @@ class TrainWidget(JobWidget):
             self.progress.setRange(0, last.total)
             self.progress.setValue(last.step)
             if points and not self.cancel_requested:
-                losses = points[-1][1]
-                self.status_label.setText(
-                    f"Step {last.step} / {last.total}: G {losses.get('G', float('nan')):.3f}, "
-                    f"D_A {losses.get('D_A', float('nan')):.3f}, D_B {losses.get('D_B', float('nan')):.3f}")
+                self.status_label.setText(f"Step {last.step} / {last.total}: {loss_text(points[-1][1])}")
         if points:
             self.loss_plot.add_points(points)
 
@@ -437,6 +542,15 @@ class TrainWidget(JobWidget):
                 self.run_dir_edit.setText(str(default_run_dir(self.method_name)))
         self.status_label.setText(message)
         notifications.show_info(message)
+
+    def _on_error(self, error: BaseException) -> None:
+        """As every dock; a missing ImageNet file also names this dock's way out."""
+        original = getattr(error, "error", error)
+        if isinstance(original, (PretrainedWeightsMissing, FeatureWeightsMissing)) and self.features_combo.count() > 1:
+            reason = getattr(original, "reason", str(original))
+            error = InvalidInput(f"{reason} In this dock: set 'Feature losses' to 'off', or to 'weights file...' "
+                                 "and choose the file.")
+        super()._on_error(error)
 
     def _after_job(self) -> None:
         self.loss_plot.redraw()

@@ -75,7 +75,8 @@ class VesselMaskWidget(JobWidget):
         self.filter_combo.addItem("Frangi", "frangi")
         self.sigmas_edit = QLineEdit("0.5, 1, 2")
         self.sigmas_edit.setToolTip("Scales of the filter in pixels, about the vessel radii")
-        self.dark_check = QCheckBox("vessels darker than the background (colour fundus)")
+        self.dark_check = QCheckBox("dark vessels")  # a short label keeps the dock narrow
+        self.dark_check.setToolTip("Vessels darker than the background (colour fundus photos)")
         self.otsu_check = QCheckBox("Otsu")
         self.otsu_check.setChecked(True)
         self.threshold_spin = QDoubleSpinBox()
