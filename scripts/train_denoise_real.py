@@ -31,8 +31,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--real", type=Path, default=REAL, help="folder of NIR-IIa_N.png / NIR-IIb_N.png pairs")
     parser.add_argument("--frames", nargs="+", type=int, required=True, help="frame numbers N to train on")
     parser.add_argument("--run-dir", type=Path, required=True)
-    parser.add_argument("--steps", type=int, default=2000)
-    parser.add_argument("--decay-steps", type=int, default=1000)
+    parser.add_argument("--steps", type=int, help="CycleGAN steps (default: the preset's)")
+    parser.add_argument("--decay-steps", type=int, help="of which decayed (default: the preset's)")
     parser.add_argument("--set", action="append", default=[], help="extra config field=value (JSON values)")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--log-every", type=int, default=50)
@@ -54,8 +54,9 @@ def main(argv: list[str] | None = None) -> int:
     degradation, fit_report = fit_degradation(list(zip(domain_a, domain_b)))
     print("fitted degradation:", json.dumps(fit_report["parameters"]), flush=True)
     overrides = {key: json.loads(value) for key, value in (item.split("=", 1) for item in args.set)}
-    config = DenoiseConfig.preset("real", steps=args.steps, decay_steps=args.decay_steps,
-                                  degradation={k: float(v) for k, v in degradation.to_dict().items()}, **overrides)
+    overrides.update({k: v for k, v in (("steps", args.steps), ("decay_steps", args.decay_steps)) if v is not None})
+    config = DenoiseConfig.preset("real", degradation={k: float(v) for k, v in degradation.to_dict().items()},
+                                  **overrides)
 
     def log(state) -> None:
         if state.step % args.log_every == 0 or state.step == state.total_steps:
@@ -63,6 +64,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"step {state.step}/{state.total_steps} {time.perf_counter() - state.started:.0f}s {losses}",
                   flush=True)
 
+    print(f"warm start ({config.pretrain_steps} paired steps), then {config.steps} CycleGAN steps", flush=True)
     started = time.perf_counter()
     method = DenoiseMethod.untrained(config, device="cpu")
     weights = method.train((domain_a, domain_b), config, run_dir=args.run_dir, device="cpu",

@@ -5,12 +5,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-.venv/bin/python}
-STEPS=${STEPS:-800}
 export OMP_NUM_THREADS=1
 for held in 7 35 53; do
   frames=$(for n in 7 35 53; do [ "$n" != "$held" ] && echo -n "$n "; done)
-  $PY scripts/train_denoise_real.py --frames $frames --steps "$STEPS" --decay-steps $((STEPS / 2)) \
+  $PY scripts/train_denoise_real.py --frames $frames \
     --run-dir "runs/denoise-real-no$held"
 done
-$PY scripts/train_denoise_real.py --frames 7 35 53 --steps "$STEPS" --decay-steps $((STEPS / 2)) \
+$PY scripts/train_denoise_real.py --frames 7 35 53 \
   --run-dir runs/denoise-real --export src/napari_vesselgan/weights/denoise.safetensors --fp16

@@ -77,19 +77,20 @@ def test_residual_generator_starts_as_the_identity():
 
 
 def test_real_preset_trains_with_paired_degradations(tmp_path, single_torch_thread):
-    sharp = [(_sharp((64, 64), seed) * 255).astype(np.uint8) for seed in (0, 1)]  # + 1 synthetic: 3 pairs
+    sharp = [(_sharp((64, 64), seed) * 255).astype(np.uint8) for seed in (0, 1)]
     model = NIRDegradation()
     degraded, _ = degraded_copies(sharp, model, copies=1, seed=0)
     config = DenoiseConfig.preset("real", ngf=4, ndf=4, n_blocks=1, patch_size=32, steps=2, decay_steps=1,
-                                  checkpoint_every=0, synthetic_mix=1, synthetic_size=64, degraded_copies=1,
-                                  pool_size=2, degradation=model.to_dict())
+                                  checkpoint_every=0, pretrain_steps=2, synthetic_mix=1, synthetic_size=64,
+                                  degraded_copies=1, pool_size=2, degradation=model.to_dict())
     method = DenoiseMethod.untrained(config, device="cpu")
     losses: list[dict] = []
     record = FunctionCallback(lambda state: losses.append(dict(state.losses)))
     weights = method.train((degraded, sharp), config, run_dir=tmp_path / "run", device="cpu", callbacks=[record])
     assert weights.is_file() and len(losses) == 2 and all("paired" in row for row in losses)
     loaded = methods.load("denoise", weights=weights, device="cpu")
-    assert loaded.generator.residual and "3 registered pairs" in loaded.provenance["training_data"]
+    assert loaded.generator.residual and "2 registered pairs" in loaded.provenance["training_data"]
+    assert "2 supervised L1 steps" in loaded.provenance["warm_start"]
 
 
 def test_real_sample_is_package_data_with_its_licence():
