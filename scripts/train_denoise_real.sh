@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 PY=${PYTHON:-.venv/bin/python}
 export OMP_NUM_THREADS=1
 for held in 7 35 53; do
-  frames=$(for n in 7 35 53; do [ "$n" != "$held" ] && echo -n "$n "; done)
+  frames=$(for n in 7 35 53; do if [ "$n" != "$held" ]; then echo -n "$n "; fi; done)
   $PY scripts/train_denoise_real.py --frames $frames \
     --run-dir "runs/denoise-real-no$held"
 done
