@@ -164,7 +164,7 @@ def main() -> None:
         "",
         "`denoise.safetensors` is the NIR-IIa -> NIR-IIb-like generator (G_AB) of an unpaired CycleGAN",
         "(docs/methods.md card 4), the weights `methods.load(\"denoise\")` and `vesselgan predict denoise` use",
-        "when no others are given. Trained on real in-vivo frames: " + ("; ".join(map(str, provenance.get("training_frames", [])))
+        "when no others are given. Trained on real in-vivo frames: " + (", ".join(map(str, provenance.get("training_frames", [])))
                                                                       or "none") + " of nir2-mouse.",
         "",
         "## Measured results",
@@ -175,7 +175,8 @@ def main() -> None:
         f"  {parameters:,} parameters, stored in fp16 ({size_mb:.2f} MB)"
         + (", residual: it adds a learned correction to its input and started training as the identity"
            if residual else "") + ". The paper's width (ngf 64) is the `paper` preset.",
-        f"- Trained for {provenance.get('steps')} steps ({provenance.get('training_minutes', '?')} min on "
+        f"- Trained {('after a warm start of ' + provenance['warm_start'] + ', ') if provenance.get('warm_start') else ''}"
+        f"for {provenance.get('steps')} CycleGAN steps ({provenance.get('training_minutes', '?')} min in all on "
         f"{provenance.get('device', '?')}, 1 thread, on a shared, loaded machine) by `scripts/train_denoise_real.sh`:",
         f"  `{provenance.get('training_command', '?')}`.",
         f"- Data: {provenance.get('training_data')}.",
@@ -184,8 +185,10 @@ def main() -> None:
         + (f" + {paired:g} x L1 of G_AB(degraded B) to B on the registered pairs" if paired else "") + ",",
         f"  image pool {config['pool_size']}, PatchGAN discriminators (ndf {config['ndf']}, 70x70), Adam lr {config['lr']:g}",
         f"  ({config['beta1']}, {config['beta2']}), constant for {config['steps'] - config['decay_steps']} steps then linearly to 0,",
-        f"  {config['patch_size']} px patches (random crops, flips, quarter turns; each image scaled by its own range), "
-        f"batch {config['batch_size']}, seed {config['seed']}.",
+        f"  {config['patch_size']} px patches (random crops, flips, quarter turns), batch {config['batch_size']}, "
+        f"seed {config['seed']}. Intensity: each image is scaled by its own range, so a global intensity scale never",
+        "  reaches the network; the jittered degradations (each fitted parameter +-20%, photons x0.5-2) vary gain,",
+        "  blur, haze and noise.",
         "- No pretrained feature network is involved: the denoise objective has no perceptual term, so the",
         "  missing ImageNet weights on this machine changed nothing here.",
         "",
