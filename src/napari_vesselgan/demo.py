@@ -91,7 +91,7 @@ def real_frame_section(method: methods.Method, out_dir: Path) -> tuple[list[str]
     iio.imwrite(out_dir / "real_input_ours_published.png", side_by_side(side_by_side(image, ours), published))
     trained = method.provenance.get("training_images", [])
     name = f"NIR-IIa_{REAL_SAMPLE_FRAME}.png"
-    seen = (f"**was in the training set** of these weights (frames {method.provenance.get('training_frames')}); "
+    seen = (f"**was in the training set** of these weights (frames {', '.join(map(str, method.provenance.get('training_frames', [])))}); "
             "`weights/denoise.md` gives the leave-one-frame-out figures, where it was held out"
             if name in trained else "was **not** in the training set of these weights")
     i, o, kept = row["input"], row["output"], row["clean_partner"]
