@@ -131,12 +131,14 @@ def test_training_on_user_arrays_and_cancel(tmp_path):
     assert "1 user low-light images; 1 user clean images" == loaded.provenance["training_data"]
 
 
-def test_bundled_weights_load_and_beat_the_noisy_input():
+def test_bundled_weights_load_and_do_not_harm_a_synthetic_low_light_image():
+    """The bundled weights undo real NIR-IIa scattering (tests/test_denoise_real.py holds their
+    real-frame promises); on a very-low-light synthetic image they must at least not make it worse."""
     method = methods.load("denoise", device="cpu")
     assert method.weights.name == "denoise.safetensors"
-    assert "synthetic" in method.provenance["training_data"]
+    assert "real in-vivo" in method.provenance["training_data"]
     low, high = lowlight_pair((192, 192), seed=1_000_123)  # a held-out seed
-    assert fidelity(method.predict(low), high)["psnr"] > fidelity(low, high)["psnr"] + 3.0
+    assert fidelity(method.predict(low), high)["psnr"] >= fidelity(low, high)["psnr"]
 
 
 def test_mixed_sources_and_fresh_start(tmp_path):

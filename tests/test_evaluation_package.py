@@ -62,14 +62,16 @@ def real_folder(tmp_path_factory) -> Path:
     from napari_vesselgan.io import write_image
 
     folder = tmp_path_factory.mktemp("real")
-    write_image(folder / "frame.png", lowlight_pair((96, 96), seed=3)[1])
+    _, high = lowlight_pair((96, 96), seed=3)
+    write_image(folder / "frame.png", high)
+    write_image(folder / "frame-partner.tif", high)  # denoise's reference partner (not matched by the glob)
     write_image(folder / "other.tif", np.zeros((8, 8), np.uint16))  # not matched by the glob
     return folder
 
 
 def tiny_options(name: str, real_folder: Path) -> dict:
     return {
-        "denoise": {"pairs": 1, "size": 64, "real": real_folder},
+        "denoise": {"pairs": 1, "size": 64, "real": real_folder, "partner": "frame.png:frame-partner.tif"},
         "superres": {"pairs": 1, "size": 64, "real": real_folder},
         "mask2nir": {"pairs": 1, "size": 64, "compare": [WEIGHTS / "mask2nir.safetensors"]},
         "fundus2ffa": {"pairs": 1, "size": 64},
@@ -89,6 +91,8 @@ def test_evaluate_gives_the_committed_layout(name, real_folder, single_torch_thr
     assert lines and all(isinstance(line, str) and line for line in lines)
     if name in ("denoise", "superres"):
         assert "frame.png" in json.dumps(result) and "other.tif" not in json.dumps(result)
+    if name == "denoise":
+        assert [row["partner"] for row in result["real_pairs"]] == ["frame-partner.tif"]
     if name == "mask2nir":  # the same weights twice: the second is named by its file
         assert len(result["candidates"]) == 2
         assert list(result["candidates"])[1].endswith("[mask2nir.safetensors]")

@@ -23,6 +23,16 @@ def test_open_sample_menu_entries(make_napari_viewer, key, layer_type, ndim):
         assert layers[0].rgb
 
 
+def test_open_sample_real_nir_frame_with_its_partner(make_napari_viewer):
+    viewer = make_napari_viewer()
+    layers = viewer.open_sample("napari-vesselgan", "real-nir-mouse")
+    assert [layer._type_string for layer in layers] == ["image", "image"]
+    partner, image = layers
+    assert image.data.shape == partner.data.shape == (512, 640) and image.data.dtype == np.uint8
+    assert image.metadata["licence"] == "BSD-2-Clause" and "PNAS" in image.metadata["citation"]
+    assert not partner.visible
+
+
 def test_reader_opens_16bit_images_and_masks_as_labels(make_napari_viewer, tmp_path):
     low, _ = lowlight_pair((64, 48), seed=1)
     image_path = write_tiff(tmp_path / "low.tif", low)

@@ -9,6 +9,11 @@ low-light version and its 4x low-resolution version pair pixel for pixel.
 The synthetic colour fundus photo, its late-phase FFA image and its FFA video (T, Y, X) show
 one more eye, with its own size. The fundus sample is real: ``skimage.data.retina()``, bundled
 with scikit-image (CC0).
+
+The real NIR sample is one in-vivo mouse frame of Ma et al. (PNAS 2021, BSD-2-Clause): the real
+NIR-IIa image and the NIR-IIb-like image the published CycleGAN made of it. Real images cannot be
+regenerated, so they are package data (``napari_vesselgan/sample_data/nir2-mouse``, which the
+repository's ``sample_data/nir2-mouse`` links to) and install with the wheel.
 """
 
 from __future__ import annotations
@@ -37,6 +42,10 @@ __all__ = [
     "sample_synthetic_fundus",
     "sample_synthetic_ffa",
     "sample_synthetic_ffa_video",
+    "REAL_SAMPLE_FRAME",
+    "real_sample_dir",
+    "real_sample_pair",
+    "sample_real_nir",
 ]
 
 SAMPLE_SEED = 7
@@ -60,10 +69,30 @@ FFA_VIDEO_SAMPLE_FRAMES = 12
 
 LayerDataTuple = tuple[np.ndarray, dict[str, Any], str]
 
+#: The nir2-mouse frame shipped as the real sample.
+REAL_SAMPLE_FRAME = 53
+REAL_SAMPLE_CITATION = ("Ma Z, Wang F, Wang W, Zhong Y, Dai H. Deep learning for in vivo near-infrared imaging. "
+                        "PNAS 118(1):e2021446118 (2021); images from github.com/zhuoranzma/"
+                        "Deep-learning-for-in-vivo-near-infrared-imaging (BSD-2-Clause)")
+
 
 def sample_data_dir() -> Path:
     """The repository's ``sample_data/`` folder (src/napari_vesselgan/data -> ../../../sample_data)."""
     return Path(__file__).resolve().parents[3] / "sample_data"
+
+
+def real_sample_dir() -> Path:
+    """The installed real NIR sample's folder (package data, present in a wheel too)."""
+    return Path(__file__).resolve().parent.parent / "sample_data" / "nir2-mouse"
+
+
+def real_sample_pair() -> tuple[np.ndarray, np.ndarray]:
+    """(real NIR-IIa image, published NIR-IIb-like image) of frame :data:`REAL_SAMPLE_FRAME`, uint8."""
+    from ..io.readers import read_image
+
+    folder = real_sample_dir()
+    return (read_image(folder / f"NIR-IIa_{REAL_SAMPLE_FRAME}.png"),
+            read_image(folder / f"NIR-IIb_{REAL_SAMPLE_FRAME}.png"))
 
 
 def make_samples() -> dict[str, np.ndarray]:
@@ -188,3 +217,21 @@ def sample_synthetic_ffa_video() -> list[LayerDataTuple]:
                 frames=int(data.shape[0]))
     kwargs = {"name": "FFA video (synthetic)", "metadata": meta, "colormap": "gray", "axis_labels": ("t", "y", "x")}
     return [(data, kwargs, "image")]
+
+
+def sample_real_nir() -> list[LayerDataTuple]:
+    """The real in-vivo NIR-IIa mouse frame and, pixel-aligned, the published NIR-IIb-like image of it."""
+    image, partner = real_sample_pair()
+    folder = real_sample_dir()
+    common = {"synthetic": False, "citation": REAL_SAMPLE_CITATION, "licence": "BSD-2-Clause",
+              "licence_file": str(folder / "LICENSE-BSD-2-Clause.txt"), "frame": REAL_SAMPLE_FRAME}
+    input_meta = {**common, "source": str(folder / f"NIR-IIa_{REAL_SAMPLE_FRAME}.png"),
+                  "pairs_with": f"NIR-IIb_{REAL_SAMPLE_FRAME}.png"}
+    partner_meta = {**common, "source": str(folder / f"NIR-IIb_{REAL_SAMPLE_FRAME}.png"),
+                    "pairs_with": f"NIR-IIa_{REAL_SAMPLE_FRAME}.png",
+                    "note": "output of the published CycleGAN (Ma et al. 2021), not a real NIR-IIb acquisition"}
+    return [
+        (partner, {"name": "NIR-IIb-like (published CycleGAN, real frame)", "metadata": partner_meta,
+                   "colormap": "gray", "visible": False}, "image"),
+        (image, {"name": "NIR-IIa mouse (real)", "metadata": input_meta, "colormap": "gray"}, "image"),
+    ]

@@ -3,7 +3,8 @@
 Two generators G_AB: A -> B and G_BA: B -> A, two PatchGAN discriminators D_A and D_B.
 Generator loss: adversarial (both directions) + lambda_cycle * L1 cycle consistency (both
 directions) + lambda_identity * L1 identity (G_AB(b) ~ b, G_BA(a) ~ a) + any extra terms a
-method adds. Discriminators: half the sum of real and pooled-fake losses. Discriminator
+method adds (a batch may carry a third and fourth tensor, registered (A, B) pairs, which reach
+those terms as ``paired_a`` / ``paired_b``). Discriminators: half the sum of real and pooled-fake losses. Discriminator
 parameters are frozen while the generators step.
 """
 
@@ -87,7 +88,7 @@ class CycleGAN:
         return self.config.model_dump()
 
     def train_step(self, batch: tuple[torch.Tensor, torch.Tensor]) -> dict[str, float]:
-        real_a, real_b = (t.to(self.device, non_blocking=True) for t in batch)
+        real_a, real_b, *paired = (t.to(self.device, non_blocking=True) for t in batch)
         cfg = self.config
         with autocast(self.device, cfg.precision):
             # generators
@@ -106,6 +107,8 @@ class CycleGAN:
             if self.extra_generator_loss is not None:
                 tensors = {"real_a": real_a, "real_b": real_b, "fake_a": fake_a, "fake_b": fake_b,
                            "rec_a": rec_a, "rec_b": rec_b}
+                if paired:
+                    tensors["paired_a"], tensors["paired_b"] = paired
                 losses.update(self.extra_generator_loss(tensors))
             loss_g = sum(losses.values())
         self.opt_g.zero_grad(set_to_none=True)

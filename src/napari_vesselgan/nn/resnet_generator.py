@@ -5,7 +5,10 @@ blocks at 4*ngf; two transposed-conv up-samplings; reflect-pad 3, conv 7x7, tanh
 a bias only with instance norm (batch norm has its own shift), as the reference code does, so
 that parameter counts match it. Total stride 4: inputs must be a multiple of 4 (the methods
 pad with reflection and crop back). ``n_downsampling`` other than 2 gives pix2pixHD's global
-generator pattern (stride 2**n, width doubling at each down-sampling).
+generator pattern (stride 2**n, width doubling at each down-sampling). ``residual=True`` adds
+the input to the tanh output (clamped to [-1, 1]) so that the network learns a correction; with
+:meth:`ResnetGenerator.start_at_identity` it begins as the identity (denoise on real frames that
+are already close to their target).
 """
 
 from __future__ import annotations
@@ -68,8 +71,12 @@ class ResnetGenerator(nn.Module):
         dropout: float = 0.0,
         block_relu_after_each: bool = False,
         n_downsampling: int = 2,
+        residual: bool = False,
     ):
         super().__init__()
+        if residual and in_channels != out_channels:
+            raise ValueError("a residual generator needs as many input as output channels")
+        self.residual = residual
         use_bias = norm == "instance"
         self.in_channels, self.out_channels, self.ngf, self.n_blocks = in_channels, out_channels, ngf, n_blocks
         self.n_downsampling = n_downsampling
@@ -100,7 +107,19 @@ class ResnetGenerator(nn.Module):
         self.model = nn.Sequential(*layers)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.residual:
+            return (x + self.model(x)).clamp(-1.0, 1.0)
         return self.model(x)
+
+    def start_at_identity(self) -> "ResnetGenerator":
+        """Zero the last convolution: a residual generator then outputs its input exactly."""
+        if not self.residual:
+            raise ValueError("only a residual generator starts at the identity")
+        last = self.model[-2]
+        with torch.no_grad():
+            last.weight.zero_()
+            last.bias.zero_()
+        return self
 
     @property
     def receptive_radius(self) -> int:
