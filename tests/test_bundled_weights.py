@@ -90,6 +90,11 @@ def claimed_differences(rows: dict[str, list[dict]], winner: str, loser: str, ke
     return [a[key] - b[key] for a, b in zip(rows[winner], rows[loser], strict=True)]
 
 
+def ordered(a: str, b: str, key: str, rows: dict[str, list[dict]]) -> tuple[str, str, str]:
+    """(winner, loser, key) as the card's own cases rank ``a`` and ``b``."""
+    return (a, b, key) if np.mean(claimed_differences(rows, a, b, key)) > 0 else (b, a, key)
+
+
 def check_claims(rows_card: dict[str, list[dict]], rows_fresh: dict[str, list[dict]],
                  claims: Sequence[tuple[str, str, str]]) -> None:
     """Each (winner, loser, metric) claim holds on the fresh sample, by about the card's margin,
@@ -114,7 +119,10 @@ def test_denoise_weights_hold_their_card():
     for name, committed in rows.items():
         assert_reproduces(name, first["per_pair"][name][0], committed[0])
 
-    claims = [("model", baseline, key) for baseline in rows if baseline != "model" for key in ("psnr", "ssim")]
+    # The card's orderings, whichever way they go (the real-frame weights beat the noisy input on
+    # synthetic low light but not non-local means): each must hold again on fresh cases.
+    claims = [ordered("model", baseline, key, rows) for baseline in rows if baseline != "model"
+              for key in ("psnr", "ssim")]
     n = fresh_size(*(claimed_differences(rows, *claim) for claim in claims))
     fresh = evaluate_pairs(method.predict, n_pairs=n, size=pairs["size"], seed_base=pairs["seeds"][0] + FRESH)
     check_claims(rows, fresh["per_pair"], claims)
@@ -148,7 +156,10 @@ def test_superres_weights_hold_their_card():
     for name, committed in rows.items():
         assert_reproduces(name, first[name][0], committed[0])
 
-    claims = [("model", baseline, key) for baseline in rows if baseline != "model" for key in ("psnr", "ssim")]
+    # The card's orderings, whichever way they go (the real-frame weights beat the noisy input on
+    # synthetic low light but not non-local means): each must hold again on fresh cases.
+    claims = [ordered("model", baseline, key, rows) for baseline in rows if baseline != "model"
+              for key in ("psnr", "ssim")]
     n = fresh_size(*(claimed_differences(rows, *claim) for claim in claims))
     fresh = evaluate_superres(method.predict, n_pairs=n, size=size, rl_iterations=result["rl_iterations"],
                               seed_base=first_seed + FRESH)["synthetic"]["per_image"]
