@@ -345,11 +345,16 @@ class Method:
     def begin_training(self, dataset_or_dirs: Any, config: TrainingConfig | None,
                        run_dir: str | os.PathLike | None, device: str | None) -> TrainingRun:
         """The prologue of every ``train``: the config (this method's when None), seeds, the device,
-        the run folder (``runs/<method>-<time>`` by default) and one source per declared source."""
+        the run folder (``runs/<method>-<time>`` by default) and one source per declared source.
+        Under ``torchrun``: joins the process group, this rank's device, rank 0's run folder."""
+        from napari_vesselgan.engine import distributed
+
         config = config or self.config
         seed_everything(config.seed)
+        group, rank_device = distributed.init_from_env(device or self.device or "auto")
         torch_device = resolve_device(device or "auto") if device or self.device is None else self.device
-        run_dir = Path(run_dir) if run_dir is not None else default_run_dir(self.name)
+        torch_device = rank_device or torch_device
+        run_dir = group.agree(Path(run_dir) if run_dir is not None else default_run_dir(self.name))
         count = len(self.training_sources)
         if count == 1 or is_synthetic(dataset_or_dirs):
             sources: tuple[Any, ...] = (dataset_or_dirs,) * count
