@@ -24,6 +24,7 @@ from napari_vesselgan.data.intensity import IntensityRange, intensity_range
 from napari_vesselgan.engine.checkpoint import CheckpointError, load_checkpoint, load_network
 from napari_vesselgan.analysis.gradient_saliency import gradient_saliency
 from napari_vesselgan.engine.device import prepare_backend, resolve_device, seed_everything
+from napari_vesselgan.engine.streaming import Unsupported, predict_streamed
 from napari_vesselgan.engine.tiling import predict_tiled, predict_whole, round_up
 from napari_vesselgan.methods.config import TrainingConfig
 from napari_vesselgan.methods.options import LayerKind, NoOptions, PredictOptions, TrainingSource
@@ -37,6 +38,9 @@ SYNTHETIC = "synthetic"
 RESUME_SEED_STRIDE = 7919
 WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
 DEFAULT_CPU_BUDGET_MB = 2048
+#: Largest automatic tile: streamed tiles hold a few activations of one window at a time, and at
+#: 1024 px the halo of the default generators (72 px) adds 30% pixels; benchmarks/bench_tiling.py.
+MAX_TILE = 1024
 
 
 def memory_budget_bytes(device: torch.device) -> int:
@@ -199,12 +203,13 @@ class Method:
         return 24 * width * self.scale**2
 
     def choose_tile(self, height: int, width: int) -> int | None:
-        """None (whole image) when it fits the memory budget, else the largest power-of-two tile that does."""
+        """None (whole image) when it fits the memory budget, else the largest power-of-two tile up to
+        ``MAX_TILE`` that does."""
         budget = memory_budget_bytes(self.device)
         if height * width * self.bytes_per_pixel() <= budget:
             return None
         halo = self.receptive_halo()
-        tile = 2048
+        tile = MAX_TILE
         while tile > 64 and (tile + 2 * halo) ** 2 * self.bytes_per_pixel() > budget:
             tile //= 2
         return tile
@@ -278,7 +283,8 @@ class Method:
                       tile: int | None, precision: str, halo: int | None,
                       progress: ProgressFn | None = None) -> np.ndarray:
         """The generator's output for a (C, H, W) network input that ``read(y0, y1, x0, x1)`` returns
-        window by window: whole when it fits the memory budget (or ``tile`` covers it), else tiled."""
+        window by window: whole when it fits the memory budget (or ``tile`` covers it), else tiled
+        (``engine.streaming``: exact, whole-image norm statistics, each layer once per tile)."""
         _, height, width = shape
         tile = tile if tile is not None else self.choose_tile(height, width)
         if tile is None or (tile >= height and tile >= width):
@@ -287,10 +293,14 @@ class Method:
             if progress:
                 progress(1, 1)
             return out
-        return predict_tiled(self.generator, read, shape, tile=tile,
-                             halo=self.receptive_halo() if halo is None else halo, stride=self.stride,
-                             out_channels=self.out_channels, device=self.device, precision=precision,
-                             scale=self.scale, progress=progress)
+        options = dict(tile=tile, halo=self.receptive_halo() if halo is None else halo, stride=self.stride,
+                       out_channels=self.out_channels, device=self.device, precision=precision, scale=self.scale,
+                       progress=progress)
+        try:  # every layer once per tile; window states beyond a quarter of the budget go to a scratch folder
+            return predict_streamed(self.generator, read, shape, memory_budget=memory_budget_bytes(self.device) // 4,
+                                    scratch=os.environ.get("VESSELGAN_SCRATCH"), **options)
+        except Unsupported:  # a network of unknown structure: one pass per norm layer (engine.tiling)
+            return predict_tiled(self.generator, read, shape, **options)
 
     def finish_output(self, out: np.ndarray, rng: IntensityRange) -> np.ndarray:
         """Restoration: back to the input's range and dtype; translation: float32 in [0, 1]."""
