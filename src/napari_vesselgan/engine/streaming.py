@@ -206,6 +206,54 @@ def normalise(x: torch.Tensor, mean: torch.Tensor, var: torch.Tensor, eps: float
     return (x - mean[None, :, None, None]) * torch.rsqrt(var[None, :, None, None] + eps)
 
 
+class Streamer:
+    """The stage-by-stage run of one network over windows: this process's window states, the ops.
+
+    ``run_stage`` runs the given windows through one stage; stage 0 reads them, later stages
+    resume from the stored states with the previous norm frozen at ``frozen`` (mean, var). The
+    windows may be all of an image's or one worker's share (``engine.cluster_tiling``).
+    """
+
+    def __init__(self, net: nn.Module, reader: WindowReader, device: torch.device, *, memory_budget: int,
+                 scratch: str | os.PathLike | None = None):
+        self.ops = compile_ops(net)
+        self.norms = [op.module for op in self.ops if op.kind == "norm"]
+        self.reader, self.device = reader, device
+        self.store = StateStore(memory_budget, scratch)
+
+    @property
+    def stages(self) -> int:
+        return len(self.norms) + 1
+
+    def run_stage(self, stage: int, windows: list[tuple[int, Window]],
+                  frozen: tuple[torch.Tensor, torch.Tensor] | None,
+                  finish: Callable[[Window, torch.Tensor], None], tick: Callable[[], None] = lambda: None,
+                  ) -> NormStatistics | None:
+        """Run ``windows`` (key, window) through ``stage``: the statistics of the norm it ends at, or
+        None at the last stage, where ``finish(window, output)`` takes each window's output."""
+        statistics = NormStatistics()
+        last = stage == len(self.norms)
+        for key, window in windows:
+            if stage == 0:
+                block = np.ascontiguousarray(self.reader(*window.window), dtype=np.float32)
+                state = State(0, torch.from_numpy(block)[None].to(self.device))
+            else:
+                state = self.store.take(key, self.device)
+                state.x = normalise(state.x, *frozen, self.norms[stage - 1].eps)
+                state.position += 1
+            state = run_until_norm(self.ops, state)
+            if last:
+                finish(window, state.x)
+            else:
+                statistics.add(state.x, window)
+                self.store.put(key, state)
+            tick()
+        return None if last else statistics
+
+    def close(self) -> None:
+        self.store.close()
+
+
 def predict_streamed(
     net: nn.Module,
     read_window: WindowReader,
@@ -228,42 +276,31 @@ def predict_streamed(
     for networks :func:`compile_ops` does not know. ``memory_budget``: bytes of window states
     kept in memory between stages (the rest go to ``scratch``, default the system's temp folder).
     """
-    ops = compile_ops(net)
-    norms = [op.module for op in ops if op.kind == "norm"]
     _, height, width = shape
     padded_h, padded_w = round_up(height, stride), round_up(width, stride)
-    reader = padded_reader(read_window, height, width)
-    windows = plan_windows(height, width, tile, halo, stride)
-    total, done = len(windows) * (len(norms) + 1), 0
+    windows = list(enumerate(plan_windows(height, width, tile, halo, stride)))
+    streamer = Streamer(net, padded_reader(read_window, height, width), device, memory_budget=memory_budget,
+                        scratch=scratch)
+    total, done = len(windows) * streamer.stages, 0
     out = np.zeros((out_channels, padded_h * scale, padded_w * scale), np.float32)
     weight_sum = np.zeros((padded_h * scale, padded_w * scale), np.float32)
-    store = StateStore(memory_budget, scratch)
-    frozen: tuple[torch.Tensor, torch.Tensor] | None = None
+
+    def tick() -> None:
+        nonlocal done
+        done += 1
+        if progress:
+            progress(done, total)
+
+    def finish(window: Window, output: torch.Tensor) -> None:
+        blend_into(out, weight_sum, output, window, blend=min(blend, 2 * halo), scale=scale)
+
+    frozen = None
     try:
         with torch.inference_mode(), autocast(device, precision):
-            for stage in range(len(norms) + 1):
-                statistics = NormStatistics()
-                for key, window in enumerate(windows):
-                    if stage == 0:
-                        block = np.ascontiguousarray(reader(*window.window), dtype=np.float32)
-                        state = State(0, torch.from_numpy(block)[None].to(device))
-                    else:
-                        state = store.take(key, device)
-                        state.x = normalise(state.x, *frozen, norms[stage - 1].eps)
-                        state.position += 1
-                    state = run_until_norm(ops, state)
-                    if stage < len(norms):
-                        statistics.add(state.x, window)
-                        store.put(key, state)
-                    else:
-                        blend_into(out, weight_sum, state.x, window, blend=min(blend, 2 * halo), scale=scale)
-                    done += 1
-                    if progress:
-                        progress(done, total)
-                if stage < len(norms):
-                    frozen = statistics.mean_var()
+            for stage in range(streamer.stages):
+                statistics = streamer.run_stage(stage, windows, frozen, finish, tick)
+                frozen = statistics.mean_var() if statistics is not None else None
     finally:
-        store.close()
+        streamer.close()
     out /= weight_sum
     return out[:, : height * scale, : width * scale]
-
