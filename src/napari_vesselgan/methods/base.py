@@ -373,8 +373,10 @@ class Method:
             if len(sources) != count:
                 labels = ", ".join(source.label for source in self.training_sources)
                 raise InvalidInput(f"{self.name} trains on {count} sources: ({labels})")
-        return TrainingRun(config, torch_device, run_dir, sources,
-                           {"napari_vesselgan": __version__, "device": str(torch_device)})
+        provenance = {"napari_vesselgan": __version__, "device": str(torch_device)}
+        if group.active:
+            provenance["processes"] = group.world_size  # torchrun data-parallel (the result does not depend on it)
+        return TrainingRun(config, torch_device, run_dir, sources, provenance)
 
     def finish_training(self, run: TrainingRun, weights: Path, generator: nn.Module) -> Path:
         """Predict with the newly trained generator from now on; return the weights."""
