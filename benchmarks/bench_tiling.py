@@ -116,7 +116,7 @@ def row(case: str, metric: str, value: float, unit: str, baseline: str | None = 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--size", type=int, default=2048, help="side of the image compared (default 2048)")
+    parser.add_argument("--size", type=int, default=2048, help="side of the image compared (default 2048; 0: skip)")
     parser.add_argument("--tiles", type=int, nargs="+", default=[1024, 512], help="tile sides (default 1024 512)")
     parser.add_argument("--multipass", action="store_true", help="also time the previous multi-pass tiling")
     parser.add_argument("--huge", type=int, default=8192, help="side of the uint16 memory case (0: skip)")
@@ -136,33 +136,34 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     from napari_vesselgan.data import lowlight_pair
 
     rows: list[dict[str, Any]] = []
-    megapixels = args.size**2 / 1e6
-    with tempfile.TemporaryDirectory() as tmp:
-        image_path = Path(tmp) / "image.npy"
-        np.save(image_path, lowlight_pair((args.size, args.size), seed=0)[0])
-        common = {"image": str(image_path), "repeats": args.repeats, "threads": args.threads,
-                  "untrained": args.untrained, "size": args.size}
-        cases = [("whole", "whole", None)] + [(f"streamed {t}", "streamed", t) for t in args.tiles]
-        if args.multipass:
-            cases += [(f"multipass {t}", "multipass", t) for t in args.tiles]
-        results, outputs = {}, {}
-        for name, kind, tile in cases:
-            output = str(Path(tmp) / f"{kind}-{tile}.npy")
-            results[name] = spawn({**common, "kind": kind, "tile": tile, "output": output})
-            outputs[name] = np.load(output)
-        whole = outputs["whole"]
-        span = float(whole.max() - whole.min()) or 1.0
-        for name, _, _ in cases:
-            label = f"{args.size}px {name}"
-            for metric, key in (("throughput", "seconds"), ("throughput_cpu_time", "cpu_seconds")):
-                mps = megapixels / min(results[name][key])
-                base = megapixels / min(results["whole"][key])
-                rows.append(row(label, metric, round(mps, 4), "MP/s", f"{args.size}px whole",
-                                None if name == "whole" else round(base, 4)))
-            if name != "whole":
-                error = float(np.abs(outputs[name] - whole).max()) / span
-                rows.append(row(label, "max_abs_diff_over_range", error, "fraction", f"{args.size}px whole"))
-            rows.append(row(label, "peak_rss", round(results[name]["peak_rss_mib"], 1), "MiB"))
+    if args.size:  # 0: the memory case alone
+        megapixels = args.size**2 / 1e6
+        with tempfile.TemporaryDirectory() as tmp:
+            image_path = Path(tmp) / "image.npy"
+            np.save(image_path, lowlight_pair((args.size, args.size), seed=0)[0])
+            common = {"image": str(image_path), "repeats": args.repeats, "threads": args.threads,
+                      "untrained": args.untrained, "size": args.size}
+            cases = [("whole", "whole", None)] + [(f"streamed {t}", "streamed", t) for t in args.tiles]
+            if args.multipass:
+                cases += [(f"multipass {t}", "multipass", t) for t in args.tiles]
+            results, outputs = {}, {}
+            for name, kind, tile in cases:
+                output = str(Path(tmp) / f"{kind}-{tile}.npy")
+                results[name] = spawn({**common, "kind": kind, "tile": tile, "output": output})
+                outputs[name] = np.load(output)
+            whole = outputs["whole"]
+            span = float(whole.max() - whole.min()) or 1.0
+            for name, _, _ in cases:
+                label = f"{args.size}px {name}"
+                for metric, key in (("throughput", "seconds"), ("throughput_cpu_time", "cpu_seconds")):
+                    mps = megapixels / min(results[name][key])
+                    base = megapixels / min(results["whole"][key])
+                    rows.append(row(label, metric, round(mps, 4), "MP/s", f"{args.size}px whole",
+                                    None if name == "whole" else round(base, 4)))
+                if name != "whole":
+                    error = float(np.abs(outputs[name] - whole).max()) / span
+                    rows.append(row(label, "max_abs_diff_over_range", error, "fraction", f"{args.size}px whole"))
+                rows.append(row(label, "peak_rss", round(results[name]["peak_rss_mib"], 1), "MiB"))
     if args.huge:
         huge = spawn({"kind": "huge", "size": args.huge, "threads": args.threads, "untrained": args.untrained})
         label = f"{args.huge}px uint16 denoise (tile {huge['tile']}, default budget)"

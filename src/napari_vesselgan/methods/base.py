@@ -296,8 +296,8 @@ class Method:
         options = dict(tile=tile, halo=self.receptive_halo() if halo is None else halo, stride=self.stride,
                        out_channels=self.out_channels, device=self.device, precision=precision, scale=self.scale,
                        progress=progress)
-        try:  # every layer once per tile; window states beyond a quarter of the budget go to a scratch folder
-            return predict_streamed(self.generator, read, shape, memory_budget=memory_budget_bytes(self.device) // 4,
+        try:  # every layer once per tile; window states beyond an eighth of the budget go to a scratch folder
+            return predict_streamed(self.generator, read, shape, memory_budget=memory_budget_bytes(self.device) // 8,
                                     scratch=os.environ.get("VESSELGAN_SCRATCH"), **options)
         except Unsupported:  # a network of unknown structure: one pass per norm layer (engine.tiling)
             return predict_tiled(self.generator, read, shape, **options)
