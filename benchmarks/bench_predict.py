@@ -8,7 +8,8 @@ fresh subprocess so that its peak memory is its own:
 * ``whole bf16``   the same under bf16 autocast (faster on CPUs with bf16 units, approximate)
 * ``tiled T exact`` tiles of T px with the exact halo (``receptive_halo()``): seamless, equal
   to whole-image prediction up to float rounding, but the instance-norm statistics are
-  gathered over all tiles first, so it runs (norm layers + 1) passes over the tiles
+  gathered over all tiles first (since issue 15 streamed: each layer once per tile, stage by
+  stage; before, (norm layers + 1) passes over the tiles)
 * ``tiled T halo 16`` the same with a 16 px halo: fewer pixels per pass, approximate
 
 Rows: throughput (megapixels/s, median of ``--repeats`` timed runs after one warm-up),
@@ -312,9 +313,9 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
                       file=sys.stderr)
                 if case.tile is not None:
                     n_tiles = len(plan_windows(size, size, case.tile, result["halo"], method.stride))
-                    passes = n_norms + 1
-                    notes.append(f"{case.name}: {n_tiles} tiles, {passes} passes over them "
-                                 f"({n_norms} norm-statistics passes + the final one)")
+                    notes.append(f"{case.name}: {n_tiles} tiles streamed in {n_norms + 1} stages "
+                                 f"(engine.streaming: each layer once per tile, {n_norms} norms' statistics "
+                                 "gathered over the whole image)")
                 row_sizes[case.name] = size
                 common = {"device": device_name, "torch": torch.__version__}
                 if case.kind == "whole-fp32":

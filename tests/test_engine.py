@@ -44,8 +44,9 @@ def test_tiled_equals_whole_image_600x520(default_net_method, image_600x520):
 
 
 def test_tiled_memory_is_bounded_by_the_tile(default_net_method, image_600x520):
-    shapes = []
-    handle = default_net_method.generator.register_forward_pre_hook(lambda m, a: shapes.append(tuple(a[0].shape)))
+    shapes = []  # what the first layer sees (streamed tiling runs the layers, not the generator's forward)
+    first_layer = default_net_method.generator.model[0]
+    handle = first_layer.register_forward_pre_hook(lambda m, a: shapes.append(tuple(a[0].shape)))
     try:
         default_net_method.predict(image_600x520, tile=128)
     finally:

@@ -248,6 +248,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     import torch
 
     from napari_vesselgan import methods
+    from napari_vesselgan.engine import distributed
     from napari_vesselgan.engine.checkpoint import export_checkpoint
     from napari_vesselgan.jobs.messages import TrainingStep
     from napari_vesselgan.jobs.train import TrainingRequest, run_training
@@ -267,6 +268,10 @@ def cmd_train(args: argparse.Namespace) -> int:
                 print(f"step {message.step}/{message.total} {losses}", flush=True)
 
     result = run_training(request, report)
+    if not distributed.current().is_main:  # under torchrun rank 0 alone writes and prints
+        distributed.shutdown()
+        return 0
+    distributed.shutdown()
     print(f"weights: {result.weights} ({result.seconds / 60:.1f} min)")
     if args.export:
         exported = export_checkpoint(

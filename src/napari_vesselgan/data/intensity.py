@@ -13,6 +13,9 @@ import numpy as np
 
 from napari_vesselgan import InvalidInput
 
+#: Values mapped back at a time by ``IntensityRange.from_network`` (bounded temporaries).
+FROM_NETWORK_BLOCK = 1 << 22
+
 
 @dataclass(frozen=True)
 class IntensityRange:
@@ -32,11 +35,18 @@ class IntensityRange:
 
     def from_network(self, output: np.ndarray, *, clip_to_range: bool = True) -> np.ndarray:
         """Back to this range and dtype (integers rounded); clipped to the range unless
-        ``clip_to_range`` is False, and always to an integer dtype's limits."""
-        unit = (np.asarray(output, np.float64) + 1.0) / 2.0
-        if clip_to_range:
-            unit = np.clip(unit, 0.0, 1.0)
-        return cast_like(self.low + unit * (self.high - self.low), self.dtype)
+        ``clip_to_range`` is False, and always to an integer dtype's limits. Works through
+        ``FROM_NETWORK_BLOCK`` values at a time, so that the float64 temporaries of a large image
+        (8192 x 8192: 512 MiB each) stay small."""
+        output = np.asarray(output)
+        result = np.empty(output.shape, self.dtype)
+        values, target = output.reshape(-1), result.reshape(-1)
+        for start in range(0, values.size, FROM_NETWORK_BLOCK):
+            unit = (values[start : start + FROM_NETWORK_BLOCK].astype(np.float64) + 1.0) / 2.0
+            if clip_to_range:
+                unit = np.clip(unit, 0.0, 1.0)
+            target[start : start + FROM_NETWORK_BLOCK] = cast_like(self.low + unit * (self.high - self.low), self.dtype)
+        return result
 
 
 def cast_like(values: np.ndarray, dtype: np.dtype) -> np.ndarray:

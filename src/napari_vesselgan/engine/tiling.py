@@ -19,6 +19,11 @@ When the halo covers the receptive field plus half the blend band, the result eq
 whole-image prediction up to float rounding; a smaller halo trades exactness for speed, and
 the blending hides what is left.
 Inputs come through a ``read_window`` callable, so numpy, memory-mapped and dask arrays all work.
+
+This takes (norm layers + 1) passes over the windows. ``engine.streaming`` gives the same result
+with every layer computed once per window, and is what ``Method.predict`` uses; this form stays
+for networks whose structure streaming does not know, and ``FrozenInstanceNorm`` serves the live
+tiles (``engine.live_tiles``).
 """
 
 from __future__ import annotations
@@ -169,6 +174,22 @@ def blend_weights(window: Window, blend: int) -> np.ndarray:
     return ramp(wy0, wy1, cy0, cy1)[:, None] * ramp(wx0, wx1, cx0, cx1)[None, :]
 
 
+def scaled_blend_weights(window: Window, blend: int, scale: int = 1) -> np.ndarray:
+    """:func:`blend_weights` at the output's resolution (each weight repeated ``scale`` x ``scale``)."""
+    weight = blend_weights(window, blend)
+    return np.kron(weight, np.ones((scale, scale), np.float32)) if scale > 1 else weight
+
+
+def blend_into(out: np.ndarray, weight_sum: np.ndarray, pred: torch.Tensor, window: Window, *, blend: int,
+               scale: int = 1) -> None:
+    """Add one window's output (1, C, h*s, w*s), weighted by :func:`blend_weights`, to the running sums."""
+    wy0, wy1, wx0, wx1 = window.window
+    weight = scaled_blend_weights(window, blend, scale)
+    region = (slice(wy0 * scale, wy1 * scale), slice(wx0 * scale, wx1 * scale))
+    out[(slice(None), *region)] += pred[0].float().cpu().numpy() * weight
+    weight_sum[region] += weight
+
+
 def _to_tensor(block: np.ndarray, device: torch.device) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(block, dtype=np.float32))[None].to(device)
 
@@ -248,9 +269,7 @@ def predict_tiled(
                 wy0, wy1, wx0, wx1 = window.window
                 band.flush_before(wy0 * scale)  # rows no later window reaches are final
                 pred = net(_to_tensor(reader(wy0, wy1, wx0, wx1), device))[0].float().cpu().numpy()
-                weight = blend_weights(window, min(blend, 2 * halo))
-                if scale > 1:
-                    weight = np.kron(weight, np.ones((scale, scale), np.float32))
+                weight = scaled_blend_weights(window, min(blend, 2 * halo), scale)
                 band.add(wy0 * scale, wy1 * scale, wx0 * scale, wx1 * scale, pred * weight, weight)
                 done += 1
                 if progress:

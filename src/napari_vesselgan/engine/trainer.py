@@ -18,6 +18,8 @@ from typing import Any, Protocol
 import torch
 from torch import nn
 
+from napari_vesselgan import InvalidInput
+from napari_vesselgan.engine import distributed
 from napari_vesselgan.engine.checkpoint import load_checkpoint, load_network, save_checkpoint
 from napari_vesselgan.engine.run_lock import run_folder_lock
 from napari_vesselgan.engine.schedules import ScheduleName, make_scheduler
@@ -37,6 +39,8 @@ class Trainable(Protocol):
     def train_step(self, batch: Any) -> dict[str, float]: ...
     def inference_networks(self) -> dict[str, nn.Module]: ...
     def config_dict(self) -> dict[str, Any]: ...
+    # Optional, for torchrun: wrap the trained networks with ``group.wrap`` (engine.distributed).
+    # def distribute(self, group: distributed.Distributed) -> None: ...
 
 
 @dataclass
@@ -130,17 +134,31 @@ def fit(
     resumed run draws new, repeatable batches). Writes ``last.safetensors`` (everything needed
     to resume) every ``checkpoint_every`` steps and at the end, ``losses.json``, and the
     inference weights ``<method>.safetensors`` that ``methods.load(..., weights=...)`` takes.
-    The run folder is locked while it trains (``engine.run_lock``): a second training there refuses.
+
+    Under ``torchrun`` (``engine.distributed``) every process runs this loop on its share of each
+    global batch with its networks wrapped for DistributedDataParallel; rank 0 alone writes, the
+    losses recorded are the global batch's, and a stop asked for on any rank stops all of them.
+    The run folder is locked while it trains (``engine.run_lock``, by rank 0): a second training
+    there refuses.
     """
+    group = distributed.current()
     run_dir = Path(run_dir)
+    if group.active:
+        if not hasattr(model, "distribute"):
+            raise InvalidInput(f"{model.method} cannot train in several processes (torchrun)")
+        model.distribute(group)
+    batch_size = int(getattr(model.config, "batch_size", 1)) if hasattr(model, "config") else 1
+    if not group.is_main:
+        return _fit(model, batches, run_dir, settings, callbacks, provenance, group, batch_size)
     run_dir.mkdir(parents=True, exist_ok=True)
     with run_folder_lock(run_dir):  # a second training on this folder refuses
-        return _fit(model, batches, run_dir, settings, callbacks, provenance)
+        return _fit(model, batches, run_dir, settings, callbacks, provenance, group, batch_size)
 
 
 def _fit(model: Trainable, batches: Callable[[int], Iterator[Any]] | Iterable[Any], run_dir: Path,
-         settings: TrainerSettings, callbacks: Sequence[Callback], provenance: dict[str, Any] | None) -> Path:
-    """:func:`fit` once its run folder is locked."""
+         settings: TrainerSettings, callbacks: Sequence[Callback], provenance: dict[str, Any] | None,
+         group: distributed.Distributed, batch_size: int) -> Path:
+    """:func:`fit` once its run folder is locked (rank 0) and its networks wrapped."""
     start = resume_step(model, run_dir) if settings.resume else 0
     history = read_history(run_dir)[:start] if start else []
     state = TrainState(step=start, total_steps=settings.total_steps, history=history, run_dir=run_dir)
@@ -152,7 +170,9 @@ def _fit(model: Trainable, batches: Callable[[int], Iterator[Any]] | Iterable[An
     ]
     provenance = dict(provenance or {})
 
-    def checkpoint() -> Path:
+    def checkpoint() -> Path | None:
+        if not group.is_main:
+            return None
         path = save_checkpoint(
             run_dir / LAST_CHECKPOINT, method=model.method, config=model.config_dict(),
             networks=model.networks(), optimizers=model.optimizers(), step=state.step,
@@ -169,25 +189,32 @@ def _fit(model: Trainable, batches: Callable[[int], Iterator[Any]] | Iterable[An
     for net in model.networks().values():
         net.train()
     while state.step < settings.total_steps and not state.stop_requested:
-        batch = next(iterator)
+        batch = group.split(next(iterator))
         state.losses = model.train_step(batch)
         state.step += 1
-        state.history.append({"step": state.step, **state.losses})
         for scheduler in schedulers:
             scheduler.step()
+        if group.active:  # before the callbacks: they see the global batch's losses
+            state.losses, _ = group.global_losses(state.losses, batch_size, False)
+        state.history.append({"step": state.step, **state.losses})
         for callback in callbacks:
             callback.on_step_end(state)
+        if group.active:
+            _, state.stop_requested = group.global_losses({}, batch_size, state.stop_requested)
         if settings.checkpoint_every and state.step % settings.checkpoint_every == 0:
             checkpoint()
     state.cancelled = state.step < settings.total_steps
     checkpoint()
     for net in model.networks().values():
         net.eval()
-    weights = save_checkpoint(
-        run_dir / f"{model.method}.safetensors", method=model.method, config=model.config_dict(),
-        networks=model.inference_networks(), step=state.step, dtype=settings.export_dtype,
-        provenance={**provenance, "steps": state.step, "complete": not state.cancelled},
-    )
+    weights = run_dir / f"{model.method}.safetensors"
+    if group.is_main:
+        save_checkpoint(
+            weights, method=model.method, config=model.config_dict(),
+            networks=model.inference_networks(), step=state.step, dtype=settings.export_dtype,
+            provenance={**provenance, "steps": state.step, "complete": not state.cancelled},
+        )
+    group.barrier()  # the other ranks may read what rank 0 has just written
     for callback in callbacks:
         callback.on_train_end(state, weights)
     return weights

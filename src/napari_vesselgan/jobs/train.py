@@ -3,7 +3,8 @@
 ``run_training(request, report, cancel)`` builds the method untrained, trains it on the
 request's sources and reports ``TrainingStarted``, one ``TrainingStep`` per step and
 ``CheckpointSaved``; setting ``cancel`` stops it after the current step with a checkpoint, and
-the same run folder resumes. It returns one :class:`TrainingResult`.
+the same run folder resumes. It returns one :class:`TrainingResult`. Under ``torchrun`` each
+process runs it (``engine.distributed``); only rank 0 reports.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from napari_vesselgan.engine import distributed
 from napari_vesselgan.engine.trainer import Callback, TrainState
 from napari_vesselgan.jobs.messages import CheckpointSaved, Phase, Report, TrainingStarted, TrainingStep, ignore
 from napari_vesselgan.methods.base import SYNTHETIC, default_run_dir, is_synthetic
@@ -82,9 +84,12 @@ def run_training(request: TrainingRequest, report: Report = ignore,
     from napari_vesselgan import methods
 
     cancel = cancel or threading.Event()
-    run_dir = Path(request.run_dir) if request.run_dir is not None else default_run_dir(request.method)
+    group, rank_device = distributed.init_from_env(request.device)
+    if not group.is_main:  # rank 0 alone reports (and the terminal shows one progress)
+        report = ignore
+    run_dir = group.agree(Path(request.run_dir) if request.run_dir is not None else default_run_dir(request.method))
     report(Phase("Preparing the training data..."))
-    method = methods.method_class(request.method).untrained(request.config, device=request.device)
+    method = methods.method_class(request.method).untrained(request.config, device=rank_device or request.device)
     callback = ReportingCallback(report, cancel)
     started = time.perf_counter()
     try:

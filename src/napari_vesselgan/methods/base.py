@@ -24,6 +24,7 @@ from napari_vesselgan.data.intensity import IntensityRange, intensity_range
 from napari_vesselgan.engine.checkpoint import CheckpointError, load_checkpoint, load_network
 from napari_vesselgan.analysis.gradient_saliency import gradient_saliency
 from napari_vesselgan.engine.device import prepare_backend, resolve_device, seed_everything
+from napari_vesselgan.engine.streaming import Unsupported, predict_streamed
 from napari_vesselgan.engine.tiling import predict_tiled, predict_whole, round_up
 from napari_vesselgan.methods.config import TrainingConfig
 from napari_vesselgan.methods.options import LayerKind, NoOptions, PredictOptions, TrainingSource
@@ -37,6 +38,9 @@ SYNTHETIC = "synthetic"
 RESUME_SEED_STRIDE = 7919
 WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
 DEFAULT_CPU_BUDGET_MB = 2048
+#: Largest automatic tile: streamed tiles hold a few activations of one window at a time, and at
+#: 1024 px the halo of the default generators (72 px) adds 30% pixels; benchmarks/bench_tiling.py.
+MAX_TILE = 1024
 
 
 def memory_budget_bytes(device: torch.device) -> int:
@@ -210,12 +214,13 @@ class Method:
         return 24 * width * self.scale**2
 
     def choose_tile(self, height: int, width: int) -> int | None:
-        """None (whole image) when it fits the memory budget, else the largest power-of-two tile that does."""
+        """None (whole image) when it fits the memory budget, else the largest power-of-two tile up to
+        ``MAX_TILE`` that does."""
         budget = memory_budget_bytes(self.device)
         if height * width * self.bytes_per_pixel() <= budget:
             return None
         halo = self.receptive_halo()
-        tile = 2048
+        tile = MAX_TILE
         while tile > 64 and (tile + 2 * halo) ** 2 * self.bytes_per_pixel() > budget:
             tile //= 2
         return tile
@@ -294,8 +299,10 @@ class Method:
                       tile: int | None, precision: str, halo: int | None,
                       progress: ProgressFn | None = None, out: Any = None) -> Any:
         """The generator's output for a (C, H, W) network input that ``read(y0, y1, x0, x1)`` returns
-        window by window: whole when it fits the memory budget (or ``tile`` covers it), else tiled.
-        ``out``: an array the output is written into (see ``engine.tiling.predict_tiled``)."""
+        window by window: whole when it fits the memory budget (or ``tile`` covers it), else tiled
+        (``engine.streaming``: exact, whole-image norm statistics, each layer once per tile).
+        ``out``: an array the output is written into row of tiles by row of tiles (for images larger
+        than memory; ``engine.tiling.predict_tiled``)."""
         _, height, width = shape
         tile = tile if tile is not None else self.choose_tile(height, width)
         if tile is None or (tile >= height and tile >= width):
@@ -307,10 +314,16 @@ class Method:
                 return result
             out[:, : result.shape[1], : result.shape[2]] = result
             return out
-        return predict_tiled(self.generator, read, shape, tile=tile,
-                             halo=self.receptive_halo() if halo is None else halo, stride=self.stride,
-                             out_channels=self.out_channels, device=self.device, precision=precision,
-                             scale=self.scale, progress=progress, out=out)
+        options = dict(tile=tile, halo=self.receptive_halo() if halo is None else halo, stride=self.stride,
+                       out_channels=self.out_channels, device=self.device, precision=precision, scale=self.scale,
+                       progress=progress)
+        if out is not None:  # written row by row into an array larger than memory (engine.tiling)
+            return predict_tiled(self.generator, read, shape, out=out, **options)
+        try:  # every layer once per tile; window states beyond an eighth of the budget go to a scratch folder
+            return predict_streamed(self.generator, read, shape, memory_budget=memory_budget_bytes(self.device) // 8,
+                                    scratch=os.environ.get("VESSELGAN_SCRATCH"), **options)
+        except Unsupported:  # a network of unknown structure: one pass per norm layer (engine.tiling)
+            return predict_tiled(self.generator, read, shape, **options)
 
     def predict_into(self, image: Any, out: Any, *, tile: int | None = None, progress: ProgressFn | None = None,
                      precision: str = "fp32", halo: int | None = None, scale: int = 1) -> Any:
@@ -406,11 +419,16 @@ class Method:
     def begin_training(self, dataset_or_dirs: Any, config: TrainingConfig | None,
                        run_dir: str | os.PathLike | None, device: str | None) -> TrainingRun:
         """The prologue of every ``train``: the config (this method's when None), seeds, the device,
-        the run folder (``runs/<method>-<time>`` by default) and one source per declared source."""
+        the run folder (``runs/<method>-<time>`` by default) and one source per declared source.
+        Under ``torchrun``: joins the process group, this rank's device, rank 0's run folder."""
+        from napari_vesselgan.engine import distributed
+
         config = config or self.config
         seed_everything(config.seed)
+        group, rank_device = distributed.init_from_env(device or self.device or "auto")
         torch_device = resolve_device(device or "auto") if device or self.device is None else self.device
-        run_dir = Path(run_dir) if run_dir is not None else default_run_dir(self.name)
+        torch_device = rank_device or torch_device
+        run_dir = group.agree(Path(run_dir) if run_dir is not None else default_run_dir(self.name))
         count = len(self.training_sources)
         if count == 1 or is_synthetic(dataset_or_dirs):
             sources: tuple[Any, ...] = (dataset_or_dirs,) * count
@@ -419,8 +437,10 @@ class Method:
             if len(sources) != count:
                 labels = ", ".join(source.label for source in self.training_sources)
                 raise InvalidInput(f"{self.name} trains on {count} sources: ({labels})")
-        return TrainingRun(config, torch_device, run_dir, sources,
-                           {"napari_vesselgan": __version__, "device": str(torch_device)})
+        provenance = {"napari_vesselgan": __version__, "device": str(torch_device)}
+        if group.active:
+            provenance["processes"] = group.world_size  # torchrun data-parallel (the result does not depend on it)
+        return TrainingRun(config, torch_device, run_dir, sources, provenance)
 
     def finish_training(self, run: TrainingRun, weights: Path, generator: nn.Module) -> Path:
         """Predict with the newly trained generator from now on; return the weights."""

@@ -5,16 +5,22 @@ D learns real pairs against generated ones (half the sum of the two cross-entrop
 minimises L_GAN (-log D(x, G(x))) + lambda_l1 L1 + lambda_perceptual MSE of feature maps +
 lambda_saliency MSE of saliency maps (any term with weight 0 is left out and not computed).
 D's parameters are frozen while G steps.
+
+Under torchrun (``distribute``) G and D are wrapped for DistributedDataParallel separately; the
+generator step runs D unwrapped (frozen: its gradients are neither needed nor synchronised),
+the frozen perceptual features are never wrapped.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import torch
 from torch import nn
 
 from napari_vesselgan.engine.device import autocast
+from napari_vesselgan.engine.distributed import Distributed
 from napari_vesselgan.losses.adversarial import GANLoss
 from napari_vesselgan.losses.saliency import SaliencyLoss
 from napari_vesselgan.methods.cyclegan import set_requires_grad
@@ -35,6 +41,14 @@ class ConditionalGAN:
         betas = (config.beta1, config.beta2)
         self.opt_g = torch.optim.Adam(self.g.parameters(), lr=config.lr, betas=betas)
         self.opt_d = torch.optim.Adam(self.d.parameters(), lr=config.lr, betas=betas)
+        # What the steps call to train G and D (DDP wrappers under torchrun, see distribute).
+        self.train_g: Callable[..., torch.Tensor] = self.g
+        self.train_d_logits: Callable[..., torch.Tensor] = self.d.logits
+
+    def distribute(self, group: Distributed) -> None:
+        """Train with DistributedDataParallel in ``group``: G and D wrapped one by one."""
+        self.train_g = group.wrap(self.g, self.config.batch_size)
+        self.train_d_logits = group.wrap(self.d, self.config.batch_size, "logits")
 
     # Trainable ---------------------------------------------------------------------------------
     def networks(self) -> dict[str, nn.Module]:
@@ -67,10 +81,10 @@ class ConditionalGAN:
         condition, real = (t.to(self.device, non_blocking=True) for t in batch)
         cfg = self.config
         with autocast(self.device, cfg.precision):
-            fake = self.g(condition)
+            fake = self.train_g(condition)
             set_requires_grad([self.d], True)
-            loss_d = 0.5 * (self.gan(self.d.logits(condition, real), True)
-                            + self.gan(self.d.logits(condition, fake.detach()), False))
+            loss_d = 0.5 * (self.gan(self.train_d_logits(condition, real), True)
+                            + self.gan(self.train_d_logits(condition, fake.detach()), False))
         self.opt_d.zero_grad(set_to_none=True)
         loss_d.backward()
         self.opt_d.step()

@@ -6,6 +6,12 @@ directions) + lambda_identity * L1 identity (G_AB(b) ~ b, G_BA(a) ~ a) + any ext
 method adds (a batch may carry a third and fourth tensor, registered (A, B) pairs, which reach
 those terms as ``paired_a`` / ``paired_b``). Discriminators: half the sum of real and pooled-fake losses. Discriminator
 parameters are frozen while the generators step.
+
+Under torchrun (``distribute``) each of the four networks is wrapped for DistributedDataParallel
+on its own; the generator step runs the frozen discriminators unwrapped. The image pools are
+shared and seeded: every rank gathers the generated images of the whole global batch, runs the
+same pool (same seed, same history) on it and keeps its share of the answer, so every rank
+holds identical pools and the run equals the one-process run at the same global batch.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ from torch import nn
 from pydantic import Field
 
 from napari_vesselgan.engine.device import autocast
+from napari_vesselgan.engine.distributed import Distributed
 from napari_vesselgan.engine.image_pool import ImagePool
 from napari_vesselgan.losses.adversarial import GANLoss
 from napari_vesselgan.methods.config import TrainingConfig
@@ -73,6 +80,21 @@ class CycleGAN:
         self.opt_g = torch.optim.Adam([*self.g_ab.parameters(), *self.g_ba.parameters()], lr=config.lr, betas=betas)
         self.opt_d = torch.optim.Adam([*self.d_a.parameters(), *self.d_b.parameters()], lr=config.lr, betas=betas)
         self.extra_generator_loss = extra_generator_loss
+        self.group = Distributed()
+        # What the steps call to train the networks (DDP wrappers under torchrun, see distribute).
+        self.train_g_ab, self.train_g_ba = self.g_ab, self.g_ba
+        self.train_d_a, self.train_d_b = self.d_a, self.d_b
+
+    def distribute(self, group: Distributed) -> None:
+        """Train with DistributedDataParallel in ``group``: each network wrapped on its own."""
+        size = self.config.batch_size
+        self.group = group
+        self.train_g_ab, self.train_g_ba = group.wrap(self.g_ab, size), group.wrap(self.g_ba, size)
+        self.train_d_a, self.train_d_b = group.wrap(self.d_a, size), group.wrap(self.d_b, size)
+
+    def _pooled(self, pool: ImagePool, fake: torch.Tensor) -> torch.Tensor:
+        """This rank's share of what the shared pool returns for the global batch of ``fake``."""
+        return self.group.take_share(pool.query(self.group.gather(fake.detach())))
 
     # Trainable ---------------------------------------------------------------------------------
     def networks(self) -> dict[str, nn.Module]:
@@ -93,17 +115,18 @@ class CycleGAN:
         with autocast(self.device, cfg.precision):
             # generators
             set_requires_grad([self.d_a, self.d_b], False)
-            fake_b = self.g_ab(real_a)
-            rec_a = self.g_ba(fake_b)
-            fake_a = self.g_ba(real_b)
-            rec_b = self.g_ab(fake_a)
+            fake_b = self.train_g_ab(real_a)
+            rec_a = self.train_g_ba(fake_b)
+            fake_a = self.train_g_ba(real_b)
+            rec_b = self.train_g_ab(fake_a)
             losses = {
                 "G_adv_AB": self.gan(self.d_b(fake_b), True),
                 "G_adv_BA": self.gan(self.d_a(fake_a), True),
                 "cycle": (self.l1(rec_a, real_a) + self.l1(rec_b, real_b)) * cfg.lambda_cycle,
             }
             if cfg.lambda_identity > 0:
-                losses["identity"] = (self.l1(self.g_ab(real_b), real_b) + self.l1(self.g_ba(real_a), real_a)) * cfg.lambda_identity
+                losses["identity"] = (self.l1(self.train_g_ab(real_b), real_b)
+                                      + self.l1(self.train_g_ba(real_a), real_a)) * cfg.lambda_identity
             if self.extra_generator_loss is not None:
                 tensors = {"real_a": real_a, "real_b": real_b, "fake_a": fake_a, "fake_b": fake_b,
                            "rec_a": rec_a, "rec_b": rec_b}
@@ -117,10 +140,10 @@ class CycleGAN:
 
         set_requires_grad([self.d_a, self.d_b], True)
         with autocast(self.device, cfg.precision):
-            pooled_b = self.pool_b.query(fake_b.detach())
-            pooled_a = self.pool_a.query(fake_a.detach())
-            loss_d_b = 0.5 * (self.gan(self.d_b(real_b), True) + self.gan(self.d_b(pooled_b), False))
-            loss_d_a = 0.5 * (self.gan(self.d_a(real_a), True) + self.gan(self.d_a(pooled_a), False))
+            pooled_b = self._pooled(self.pool_b, fake_b)
+            pooled_a = self._pooled(self.pool_a, fake_a)
+            loss_d_b = 0.5 * (self.gan(self.train_d_b(real_b), True) + self.gan(self.train_d_b(pooled_b), False))
+            loss_d_a = 0.5 * (self.gan(self.train_d_a(real_a), True) + self.gan(self.train_d_a(pooled_a), False))
         self.opt_d.zero_grad(set_to_none=True)
         (loss_d_a + loss_d_b).backward()
         self.opt_d.step()

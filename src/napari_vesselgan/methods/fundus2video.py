@@ -49,6 +49,7 @@ from napari_vesselgan.data.intensity import intensity_range
 from napari_vesselgan.data.patches import paired_batches, prepare_images
 from napari_vesselgan.data.sources import load_domain
 from napari_vesselgan.engine.device import autocast
+from napari_vesselgan.engine.distributed import Distributed
 from napari_vesselgan.engine.trainer import Callback, fit
 from napari_vesselgan.losses.adversarial import GANLoss
 from napari_vesselgan.losses.knowledge_attention import knowledge_attention_loss
@@ -233,6 +234,19 @@ class Fundus2VideoGAN:
         self.opt_g = torch.optim.Adam(list(self.g.parameters()) + list(self.projector.parameters()),
                                       lr=config.lr, betas=betas)
         self.opt_d = torch.optim.Adam(self.d.parameters(), lr=config.lr, betas=betas)
+        # What the steps call to train the networks (DDP wrappers under torchrun, see distribute).
+        self.train_g_features, self.train_g_encode = self.g.forward_with_features, self.g.encode
+        self.train_d, self.train_projector = self.d, self.projector
+
+    def distribute(self, group: Distributed) -> None:
+        """Train with DistributedDataParallel in ``group``: generator, discriminator and projector
+        wrapped one by one (the generator step runs the frozen discriminator unwrapped). PatchNCE
+        draws its patches per rank, so unlike the other methods the run is not identical to one
+        process's."""
+        size = self.config.batch_size
+        calls = group.wrap_methods(self.g, size, ("forward_with_features", "encode"))
+        self.train_g_features, self.train_g_encode = calls["forward_with_features"], calls["encode"]
+        self.train_d, self.train_projector = group.wrap(self.d, size), group.wrap(self.projector, size)
 
     # Trainable ---------------------------------------------------------------------------------
     def networks(self) -> dict[str, nn.Module]:
@@ -268,8 +282,8 @@ class Fundus2VideoGAN:
     def _d_loss(self, photo, real, fake, weight: float = 1.0, mask=None) -> torch.Tensor:
         if mask is not None:
             real, fake = self._masked(real, mask), self._masked(fake, mask)
-        pred_real = self.d(torch.cat([photo, real], dim=1))
-        pred_fake = self.d(torch.cat([photo, fake.detach()], dim=1))
+        pred_real = self.train_d(torch.cat([photo, real], dim=1))
+        pred_fake = self.train_d(torch.cat([photo, fake.detach()], dim=1))
         loss = sum(self.gan(r[-1], True) + self.gan(f[-1], False) for r, f in zip(pred_real, pred_fake, strict=True))
         return weight * 0.5 * loss / len(pred_real)
 
@@ -298,14 +312,14 @@ class Fundus2VideoGAN:
             losses["att"] = cfg.lambda_attention * knowledge_attention_loss(features, mask)
         if cfg.lambda_nce_unsupervised > 0 or cfg.lambda_nce_supervised > 0:
             doubled = lambda v: torch.cat([v, v], dim=1)  # noqa: E731 - 3 channels into the 6-channel encoder
-            query = self.g.encode(doubled(fake), self.nce_layers)
+            query = self.train_g_encode(doubled(fake), self.nce_layers)
             nce = dict(mask=mask, num_patches=cfg.nce_patches, temperature=cfg.nce_temperature)
             if cfg.lambda_nce_unsupervised > 0:
-                keys = self.g.encode(doubled(photo), self.nce_layers)
-                losses["NCE_UP"] = cfg.lambda_nce_unsupervised * patch_nce_loss(query, keys, self.projector, **nce)
+                keys = self.train_g_encode(doubled(photo), self.nce_layers)
+                losses["NCE_UP"] = cfg.lambda_nce_unsupervised * patch_nce_loss(query, keys, self.train_projector, **nce)
             if cfg.lambda_nce_supervised > 0:
-                keys = self.g.encode(doubled(real), self.nce_layers)
-                losses["NCE_SP"] = cfg.lambda_nce_supervised * patch_nce_loss(query, keys, self.projector, **nce)
+                keys = self.train_g_encode(doubled(real), self.nce_layers)
+                losses["NCE_SP"] = cfg.lambda_nce_supervised * patch_nce_loss(query, keys, self.train_projector, **nce)
         if cfg.lambda_knowledge_d > 0:
             pred = self.d(torch.cat([photo, self._masked(fake, mask)], dim=1))
             losses["G_KD"] = cfg.lambda_knowledge_d * sum(self.gan(p[-1], True) for p in pred) / len(pred)
@@ -319,7 +333,7 @@ class Fundus2VideoGAN:
         real = video[:, window_frames(n, video.shape[1])]
         with autocast(self.device, cfg.precision):
             condition = self.condition(photo, video, n, teacher)
-            fake, features = self.g.forward_with_features(torch.cat([photo, condition], dim=1))
+            fake, features = self.train_g_features(torch.cat([photo, condition], dim=1))
             set_requires_grad([self.d], True)
             loss_d = self._d_loss(photo, real, fake)
             if cfg.lambda_knowledge_d > 0:

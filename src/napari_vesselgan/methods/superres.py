@@ -23,6 +23,7 @@ go back through the same mapping, clipped only to the dtype's limits.
 from __future__ import annotations
 
 import copy
+import gc
 import json
 import os
 from pathlib import Path
@@ -40,6 +41,7 @@ from napari_vesselgan.data.nir import TRAINING_SEED_LIMIT, VALIDATION_SEED_BASE
 from napari_vesselgan.data.patches import grey_planes, paired_batches
 from napari_vesselgan.data.sources import load_domain
 from napari_vesselgan.engine.device import autocast
+from napari_vesselgan.engine.distributed import Distributed, current as current_group
 from napari_vesselgan.engine.tiling import predict_whole
 from napari_vesselgan.engine.trainer import Callback, TrainerSettings, TrainState, fit
 from napari_vesselgan.io.atomic import atomic_path
@@ -223,6 +225,15 @@ class SuperResGAN:
                 if getattr(weights, key) > 0:
                     source = "random" if config.perceptual == "random" else file
                     self.perceptual[key] = PerceptualLoss(network, layer, source).to(device)
+        # What the steps call to train G and D (DDP wrappers under torchrun, see distribute).
+        self.train_generator: Any = self.generator
+        self.train_discriminator: Any = self.discriminator
+
+    def distribute(self, group: Distributed) -> None:
+        """Train with DistributedDataParallel in ``group``: G and D wrapped one by one (the frozen
+        perceptual networks and the best-generator copy are not)."""
+        self.train_generator = group.wrap(self.generator, self.config.batch_size)
+        self.train_discriminator = group.wrap(self.discriminator, self.config.batch_size)
 
     def networks(self) -> dict[str, nn.Module]:
         nets = {"generator": self.generator, "discriminator": self.discriminator}
@@ -245,7 +256,7 @@ class SuperResGAN:
         adversarial = w.adversarial > 0
         with autocast(self.device, self.config.precision):
             self.discriminator.requires_grad_(False)
-            fake = self.generator(low)
+            fake = self.train_generator(low)
             terms: dict[str, torch.Tensor] = {}
             if w.mse > 0:
                 terms["mse"] = w.mse * nn.functional.mse_loss(fake, high)
@@ -266,8 +277,8 @@ class SuperResGAN:
         if adversarial:
             self.discriminator.requires_grad_(True)
             with autocast(self.device, self.config.precision):
-                loss_d = 0.5 * (self.gan(self.discriminator(high), True)
-                                + self.gan(self.discriminator(fake.detach()), False))
+                loss_d = 0.5 * (self.gan(self.train_discriminator(high), True)
+                                + self.gan(self.train_discriminator(fake.detach()), False))
             self.opt_d.zero_grad(set_to_none=True)
             loss_d.backward()
             self.opt_d.step()
@@ -324,7 +335,7 @@ class EarlyStopping(Callback):
             if int(best.stale) >= self.patience:
                 best.stopped.fill_(True)
                 state.request_stop()
-        if state.run_dir is not None:
+        if state.run_dir is not None and current_group().is_main:  # every rank decides alike, rank 0 writes
             with atomic_path(state.run_dir / "validation.json") as tmp:
                 tmp.write_text(json.dumps(self.history))
 
@@ -454,6 +465,8 @@ class SuperResMethod(Method):
                           provenance={**provenance, "stage": "pretrain",
                                       "training_data": f"{config.pretrain_data} images ({len(stage1)})"})
         if config.finetune_steps > 0:
+            model = None  # release stage 1's DDP wrappers (gradient hooks) before stage 2 wraps the generator
+            gc.collect()
             model = self._model(config, config.finetune_loss, generator, config.finetune_lr, torch_device, seed=2,
                                 best=BestGenerator(generator))
             stopper = EarlyStopping(model, validation, config.validate_every, config.patience)
