@@ -50,11 +50,18 @@ Rule = Callable[[np.ndarray, bool], np.ndarray]  # (image, vessels are dark) -> 
 
 
 def _old_defaults(image: np.ndarray, dark: bool) -> np.ndarray:
-    from napari_vesselgan.analysis.vessel_mask import extract_vessel_mask, grey_plane
+    from skimage import filters, morphology
+
+    from napari_vesselgan.analysis.vessel_mask import grey_plane
 
     grey, _ = grey_plane(image)
-    return extract_vessel_mask(grey, sigmas=(0.5, 1.0, 2.0), threshold="otsu", fov=False, dark_vessels=dark,
-                               min_size=64, max_hole=16)
+    planes = grey.reshape(-1, *grey.shape[-2:])
+    response = np.stack([np.clip(filters.sato(p, sigmas=(0.5, 1.0, 2.0), black_ridges=dark, mode="reflect"), 0, None)
+                         for p in planes])
+    mask = response > filters.threshold_otsu(response)
+    mask = np.stack([morphology.remove_small_holes(morphology.remove_small_objects(m, max_size=63), max_size=16)
+                     for m in mask])
+    return mask.reshape(grey.shape)
 
 
 def _sato_top15(image: np.ndarray, dark: bool) -> np.ndarray:

@@ -14,15 +14,21 @@ keeps a photo's vessels. Steps, each one a choice an ophthalmic analyst would ma
 3. **Polarity**: vessels darker than the background (colour photos, red-free, SLO) or brighter
    (FFA, NIR-II, fluorescence) is detected from the image (which ridge kind carries more
    Hessian energy inside the field of view), or set with ``dark_vessels``.
-4. **Optional contrast equalisation** (CLAHE) of the grey plane, and a division by the local
-   illumination for dark vessels (their contrast scales with the light reaching them).
+4. **Background**: for dark vessels a division by the local illumination (their contrast
+   scales with the light reaching them); then whatever lies beyond the local background on
+   the side away from the vessels (the disc, bright lesions and reflexes for dark vessels;
+   the macula's rim and dark spots for bright ones) is cut to the background, so the gaps
+   between bright patches make no "vessels". Optional contrast equalisation (CLAHE).
 5. A multi-scale Hessian **vesselness** (``sato`` by default, or ``frangi``); the scales follow
    the field of view's size (tuned at a 540 px-wide fundus field, as in public vessel sets).
-6. **Threshold inside the field of view**: ``"auto"`` is hysteresis on the vesselness's
-   percentiles there (strong pixels seed vessels that grow into weaker connected ones), so
-   thin vessels attached to the tree are kept and isolated texture is not; ``"percentile"``
-   keeps the top ``fraction``; ``"otsu"`` Otsu's threshold of the inside values; a number in
-   (0, 1) a fraction of the largest response.
+6. **Threshold inside the field of view**: ``"auto"`` is hysteresis (strong pixels seed vessels
+   that grow into weaker connected ones, so vessels attached to the tree are kept and
+   isolated texture is not): in an eye image (a field of view was found) from the top 6 % of
+   the field's vesselness into its top ``fraction`` (vessels are ~10-15 % of a fundus field),
+   in a full frame (NIR-II, light-sheet, whose vessel share varies widely) from Otsu's level
+   of the vesselness down to half of it; ``"percentile"`` keeps the top ``fraction``;
+   ``"otsu"`` Otsu's threshold of the inside values; a number in (0, 1) a fraction of the
+   largest response.
 7. Clean-up: pieces smaller than ``min_size`` px (``"auto"``: scaled with the field) removed,
    holes up to ``max_hole`` px filled.
 
@@ -39,6 +45,8 @@ from typing import Literal
 import numpy as np
 from scipy import ndimage
 from skimage import exposure, filters, morphology
+from skimage.measure import regionprops
+from skimage.transform import resize
 
 from napari_vesselgan import InvalidInput
 
@@ -116,19 +124,26 @@ def field_of_view(plane: np.ndarray) -> np.ndarray:
     edge_labels = np.unique(np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]]))
     outside = np.isin(labels, edge_labels[edge_labels > 0])
     inside_values = plane[~outside]
-    # a real surround is large, flat and well below the retina; a NIR background is not flat
+    # a real surround is large, flat (a NIR-II background is noisy) and leaves a round-ish
+    # field (a dark tissue background leaves a ragged one)
     if (outside.mean() < 0.01 or inside_values.size == 0
-            or plane[outside].std() > 0.25 * inside_values.std()):
-        fov = np.ones(plane.shape, bool)
-    else:
-        fov = ~outside
-        labels, count = ndimage.label(fov)
-        if count > 1:
-            fov = labels == (np.argmax(np.bincount(labels.ravel())[1:]) + 1)
-        fov = ndimage.binary_fill_holes(fov)
-    fov &= ~_lids(smooth, fov, size)
-    erosion = max(1, int(round(size / 150)))
-    eroded = ndimage.binary_erosion(fov, iterations=erosion, border_value=0)
+            or plane[outside].std() > 0.1 * inside_values.std()):
+        return np.ones(plane.shape, bool)
+    fov = ~outside
+    labels, count = ndimage.label(fov)
+    if count > 1:
+        fov = labels == (np.argmax(np.bincount(labels.ravel())[1:]) + 1)
+    fov = ndimage.binary_fill_holes(fov)
+    if regionprops(fov.astype(np.uint8))[0].solidity < 0.85:
+        return np.ones(plane.shape, bool)
+    return _rim_eroded(fov & ~_lids(smooth, fov, size), size)
+
+
+def _rim_eroded(fov: np.ndarray, size: int) -> np.ndarray:
+    """``fov`` less a thin band along its rim (where the aperture's blur lies); a full frame stays whole."""
+    if fov.all():
+        return fov
+    eroded = ndimage.binary_erosion(fov, iterations=max(1, int(round(size / 150))), border_value=1)
     return eroded if eroded.any() else fov
 
 
@@ -180,7 +195,8 @@ def _ridge_energy(plane: np.ndarray, fov: np.ndarray, sigma: float) -> tuple[flo
     """Mean of the strongest bright-ridge and dark-ridge Hessian responses inside ``fov``."""
     from skimage.feature import hessian_matrix, hessian_matrix_eigvals
 
-    eigen = hessian_matrix_eigvals(hessian_matrix(plane, sigma=sigma, order="rc", use_gaussian_derivatives=False))
+    eigen = hessian_matrix_eigvals(hessian_matrix(plane, sigma=sigma, order="rc", mode="reflect",
+                                                  use_gaussian_derivatives=False))
     bright = np.clip(-eigen[-1], 0, None)[fov]  # most negative eigenvalue: bright ridge across it
     dark = np.clip(eigen[0], 0, None)[fov]
     if bright.size == 0:
@@ -231,7 +247,7 @@ def prepare(image: np.ndarray, *, sigmas: Sequence[float] | Literal["auto"] = "a
         if not chosen or min(chosen) <= 0:
             raise InvalidInput("sigmas must be positive")
     if dark_vessels is None:
-        dark_vessels = True if colour else detect_dark_vessels(planes[0], first_fov, float(np.median(chosen)))
+        dark_vessels = True if colour else detect_dark_vessels(planes[0], first_fov, max(chosen))
     return grey, Preparation(fov=np.array(fov_mask), dark_vessels=bool(dark_vessels), sigmas=chosen,
                              field_size=size)
 
@@ -255,11 +271,12 @@ def _vesselness(grey: np.ndarray, preparation: Preparation, method: str, equaliz
         if not field.any():
             continue
         plane = _fill_outside(plane, field, 4 * max(sigmas))
-        if preparation.dark_vessels and not field.all():
+        if preparation.dark_vessels:
             # vessel contrast in reflectance scales with the light reaching them: divide it out
             illumination = ndimage.gaussian_filter(plane, 8 * max(sigmas))
             plane = plane / np.maximum(illumination, 0.05 * max(float(illumination.max()), 1e-6))
             plane = plane / max(float(plane.max()), 1e-6)
+        plane = _flatten_beyond_background(plane, preparation.dark_vessels, max(sigmas))
         if equalize:
             kernel = max(8, int(min(plane.shape) // 8))
             plane = exposure.equalize_adapthist(np.clip(plane, 0, 1), kernel_size=kernel, clip_limit=0.01)
@@ -271,12 +288,34 @@ def _vesselness(grey: np.ndarray, preparation: Preparation, method: str, equaliz
     return out.reshape(grey.shape)
 
 
+def _flatten_beyond_background(plane: np.ndarray, dark_vessels: bool, sigma: float) -> np.ndarray:
+    """``plane`` clipped at its local background on the side away from the vessels.
+
+    Dark vessels lie below the background: whatever rises above it (the disc, lesions,
+    reflexes) is cut to the background, so the valleys between bright patches make no
+    ridges; bright vessels the other way round (the dark macula's rim, dark spots). The
+    background is a median over ~10 vessel radii (on a reduced copy, for speed).
+    """
+    factor = max(1, int(round(sigma)))
+    small = plane[::factor, ::factor]
+    background = ndimage.median_filter(small, size=max(5, int(round(10 * sigma / factor)) | 1), mode="reflect")
+    background = ndimage.gaussian_filter(resize(background, plane.shape, order=1, mode="edge"), factor)
+    return np.minimum(plane, background) if dark_vessels else np.maximum(plane, background)
+
+
 def _threshold_mask(response: np.ndarray, fov: np.ndarray, threshold: Threshold, fraction: float) -> np.ndarray:
     inside = response[fov]
     if inside.size == 0 or float(inside.max()) <= 0:
         return np.zeros(response.shape, bool)
     if threshold == "auto":
-        low, high = np.quantile(inside, [1.0 - fraction, 1.0 - min(_SEED_FRACTION, fraction / 2)])
+        if fov.all():
+            # a full frame (NIR-II, light-sheet): the vessel share varies widely, so Otsu's
+            # level of the vesselness seeds vessels that grow down to half of it
+            high = float(filters.threshold_otsu(inside))
+            low = 0.5 * high
+        else:
+            # an eye: vessels are ~10-15 % of the field; grow from the strongest into the top ``fraction``
+            low, high = np.quantile(inside, [1.0 - fraction, 1.0 - min(_SEED_FRACTION, fraction / 2)])
         planes = response.reshape(-1, *response.shape[-2:])
         fields = fov.reshape(planes.shape)
         return np.stack([filters.apply_hysteresis_threshold(p, low, high) & f

