@@ -107,8 +107,10 @@ def grey_plane(image: np.ndarray) -> tuple[np.ndarray, bool]:
 def field_of_view(plane: np.ndarray) -> np.ndarray:
     """bool (Y, X): the imaged retina / tissue, without a dark surround, black borders or lids.
 
-    The surround is the near-black, flat region connected to the image's edge (a fundus
-    camera's aperture, a registration's empty border); a plane without one is all field. Bright
+    The surround is the near-black region connected to the image's edge that either stands
+    clearly below the darkest retina (a fundus camera's aperture) or is near-constant (a
+    registration's empty border), and leaves a round-ish field; a plane without one (NIR-II,
+    light-sheet) is all field. Bright
     flat regions that reach the field's rim and stand far above the retina (eyelids and lashes
     in ultra-widefield images) are removed too. The result is eroded slightly so the rim's
     blur never counts.
@@ -119,24 +121,49 @@ def field_of_view(plane: np.ndarray) -> np.ndarray:
     black, bright = np.percentile(smooth, [0.5, 99.5])
     if bright <= black:
         return np.ones(plane.shape, bool)
-    dark = smooth < black + 0.06 * (bright - black)
-    labels, count = ndimage.label(dark)
+    for level, accept in ((0.06, _stands_apart), (0.02, _is_flat)):
+        outside = _edge_connected(smooth < black + level * (bright - black))
+        if outside.mean() < 0.01 or outside.all() or not accept(plane, outside, bright - black, size):
+            continue
+        fov = ~outside
+        labels, count = ndimage.label(fov)
+        if count > 1:
+            fov = labels == (np.argmax(np.bincount(labels.ravel())[1:]) + 1)
+        fov = ndimage.binary_fill_holes(fov)
+        if regionprops(fov.astype(np.uint8))[0].solidity < 0.85:  # a ragged "field": dark tissue, not an aperture
+            continue
+        return _rim_eroded(fov & ~_lids(smooth, fov, size), size)
+    return np.ones(plane.shape, bool)
+
+
+def _edge_connected(candidates: np.ndarray) -> np.ndarray:
+    labels, _ = ndimage.label(candidates)
     edge_labels = np.unique(np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]]))
-    outside = np.isin(labels, edge_labels[edge_labels > 0])
-    inside_values = plane[~outside]
-    # a real surround is large, flat (a NIR-II background is noisy) and leaves a round-ish
-    # field (a dark tissue background leaves a ragged one)
-    if (outside.mean() < 0.01 or inside_values.size == 0
-            or plane[outside].std() > 0.1 * inside_values.std()):
-        return np.ones(plane.shape, bool)
-    fov = ~outside
-    labels, count = ndimage.label(fov)
-    if count > 1:
-        fov = labels == (np.argmax(np.bincount(labels.ravel())[1:]) + 1)
-    fov = ndimage.binary_fill_holes(fov)
-    if regionprops(fov.astype(np.uint8))[0].solidity < 0.85:
-        return np.ones(plane.shape, bool)
-    return _rim_eroded(fov & ~_lids(smooth, fov, size), size)
+    return np.isin(labels, edge_labels[edge_labels > 0])
+
+
+def _cores(outside: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Outside and inside less a band along their border (where blur and JPEG ringing lie)."""
+    band = max(2, size // 100)
+    return (ndimage.binary_erosion(outside, iterations=band),
+            ndimage.binary_erosion(~outside, iterations=band, border_value=1))
+
+
+def _stands_apart(plane: np.ndarray, outside: np.ndarray, span: float, size: int) -> bool:
+    """A camera's surround: even the darkest retina is clearly brighter than the brightest surround.
+
+    (A NIR-II image's dark background merges into its tissue: the two overlap.)
+    """
+    out_core, in_core = _cores(outside, size)
+    if not out_core.any() or not in_core.any():
+        return False
+    return float(np.percentile(plane[in_core], 2) - np.percentile(plane[out_core], 98)) > 0.05 * span
+
+
+def _is_flat(plane: np.ndarray, outside: np.ndarray, span: float, size: int) -> bool:
+    """An empty border (registration, padding): near-constant black, unlike any tissue background."""
+    out_core, _ = _cores(outside, size)
+    return bool(out_core.any()) and float(plane[out_core].std()) < 0.005 * span
 
 
 def _rim_eroded(fov: np.ndarray, size: int) -> np.ndarray:
