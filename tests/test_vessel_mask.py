@@ -106,3 +106,18 @@ def test_real_uwf_slo_and_its_angiogram_agree(real_dir):
     score = dice(from_slo, from_fa, both)
     assert score > 0.3  # measured 0.4; a misregistered mask scores far less
     assert score > 1.5 * dice(from_slo, np.roll(from_fa, 25, axis=1), both)
+
+
+# ----- renderer realism statistics --------------------------------------------------------------
+def test_eye_statistics_tell_photos_from_angiograms_and_the_fitted_style_differs(eye):
+    from napari_vesselgan.data.eye_statistics import eye_statistics
+    from napari_vesselgan.data.fundus import FITTED_FFA_STYLE, render_ffa
+
+    photo, ffa, anatomy = eye
+    of_photo, of_ffa = eye_statistics(photo), eye_statistics(ffa)
+    assert of_photo["vessel_contrast"] < 0 < of_ffa["vessel_contrast"]
+    assert "chroma_r" in of_photo and "chroma_r" not in of_ffa
+    assert 0.5 < of_ffa["vignetting"] < 1.0 and of_ffa["noise"] > 0 and of_ffa["spectrum_slope"] < 0
+    fitted = np.rint(render_ffa(anatomy, 424_242, style=FITTED_FFA_STYLE) * 255).astype(np.uint8)
+    # real angiograms' background is about twice as textured as the classic renderer's
+    assert eye_statistics(fitted)["background_cv"] > of_ffa["background_cv"]
