@@ -20,15 +20,11 @@ The weights: the bundled ones (``--weights-ffa`` / ``--weights-video`` for other
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from pathlib import Path
 
 import numpy as np
-
-RESULTS_DIR = Path(__file__).resolve().parent / "results"
-REAL_DIR = Path(__file__).resolve().parents[2] / "shared" / "real"
-ROW_KEYS = ("case", "metric", "value", "unit", "baseline", "baseline_value", "ratio", "device", "torch")
+from eye_common import REAL_DIR, RESULTS_DIR, ROW_KEYS, finish, read, shrink
 
 
 def _photo(size: int) -> np.ndarray:
@@ -39,11 +35,7 @@ def _photo(size: int) -> np.ndarray:
 
 
 def _shrunk(path: Path, factor: int) -> np.ndarray:
-    import imageio.v3 as iio
-    from skimage.transform import downscale_local_mean
-
-    image = np.asarray(iio.imread(path), np.float32) / 255.0
-    return downscale_local_mean(image, (factor, factor, 1) if image.ndim == 3 else (factor, factor))
+    return shrink(read(path), factor) / 255.0
 
 
 def vessel_dice_to_photo(generated: np.ndarray, photo_vessels: np.ndarray, fov: np.ndarray) -> float:
@@ -132,14 +124,8 @@ def main(argv: list[str] | None = None) -> list[dict]:
     args = parser.parse_args(argv)
     started = time.perf_counter()
     rows = run(args.size, args.uwf_factor, args.weights_ffa, args.weights_video, args.frames)
-    print(f"{'case':<52} {'metric':<26} {'value':>8}  ratio vs baseline")
-    for row in rows:
-        print(f"{row['case']:<52} {row['metric']:<26} {row['value']:>8}  {row['ratio']}")
-    print(f"({time.perf_counter() - started:.0f} s)")
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(rows, indent=1) + "\n")
-    return rows
+    return finish(rows, args.out, started, (("case", "case", 52), ("metric", "metric", 26), ("value", "value", 9),
+                                            ("ratio vs baseline", "ratio", 8)))
 
 
 if __name__ == "__main__":

@@ -22,26 +22,15 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import time
-from pathlib import Path
 
 import numpy as np
-
-RESULTS_DIR = Path(__file__).resolve().parent / "results"
-REAL_DIR = Path(__file__).resolve().parents[2] / "shared" / "real"
-ROW_KEYS = ("case", "metric", "value", "unit", "baseline", "baseline_value", "ratio", "device", "torch")
+from eye_common import REAL_DIR, RESULTS_DIR, ROW_KEYS, finish, read
 SIZE = 512
 # statistics the style can change (the vessel fraction belongs to the anatomy, colour to photos)
 FITTED_STATS = ("vessel_contrast", "background_cv", "spectrum_slope", "noise", "vignetting")
 FFA_FREE = ("background", "texture", "grain", "texture_scale", "artery", "vein", "vignetting", "noise")
 FUNDUS_FREE = ("texture", "grain", "vignetting", "vessel_opacity", "noise")
-
-
-def _read(path: Path) -> np.ndarray:
-    import imageio.v3 as iio
-
-    return np.asarray(iio.imread(path))
 
 
 def real_sets(limit: int) -> dict[str, list[np.ndarray]]:
@@ -52,12 +41,12 @@ def real_sets(limit: int) -> dict[str, list[np.ndarray]]:
     for phase in ("arterial", "venous"):
         paths = sorted((REAL_DIR / "ffa-frames" / "phase" / f"{phase}_phase").glob("*.jpg"))[:limit]
         if paths:
-            sets[f"FFA {phase}"] = [_read(p) for p in paths]
+            sets[f"FFA {phase}"] = [read(p) for p in paths]
     retina = skdata.retina()
     sets["photo"] = [downscale_local_mean(retina.astype(np.float32), (2, 2, 1)) / 255.0]  # ~ 700 px, as SIZE
     slo = sorted((REAL_DIR / "uwf-slo-fa").glob("slo_*.jpg"))
     if slo:
-        sets["UWF SLO"] = [downscale_local_mean(_read(p).astype(np.float32), (4, 4, 1)) / 255.0 for p in slo]
+        sets["UWF SLO"] = [downscale_local_mean(read(p).astype(np.float32), (4, 4, 1)) / 255.0 for p in slo]
     return sets
 
 
@@ -156,14 +145,8 @@ def main(argv: list[str] | None = None) -> list[dict]:
     args = parser.parse_args(argv)
     started = time.perf_counter()
     rows = run(args.limit, args.count, args.fit, args.evaluations)
-    print(f"{'case':<30} {'metric':<16} {'synthetic':>10} {'real':>10}  ratio")
-    for row in rows:
-        print(f"{row['case']:<30} {row['metric']:<16} {row['value']:>10} {str(row['baseline_value']):>10}  {row['ratio']}")
-    print(f"({time.perf_counter() - started:.0f} s)")
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(rows, indent=1) + "\n")
-    return rows
+    return finish(rows, args.out, started, (("case", "case", 30), ("metric", "metric", 16), ("synthetic", "value", 10),
+                                            ("real", "baseline_value", 10), ("ratio", "ratio", 8)))
 
 
 if __name__ == "__main__":

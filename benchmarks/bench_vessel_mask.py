@@ -34,17 +34,12 @@ Writes ``benchmarks/results/bench_vessel_mask-cpu.json`` (rows as docs/design.md
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 import numpy as np
+from eye_common import REAL_DIR, RESULTS_DIR, ROW_KEYS, finish, read, shrink
 from scipy import ndimage
-
-RESULTS_DIR = Path(__file__).resolve().parent / "results"
-REAL_DIR = Path(__file__).resolve().parents[2] / "shared" / "real"
-ROW_KEYS = ("case", "metric", "value", "unit", "baseline", "baseline_value", "ratio", "device", "torch")
 
 Rule = Callable[[np.ndarray, bool], np.ndarray]  # (image, vessels are dark) -> mask
 
@@ -91,20 +86,6 @@ def _auto_clahe(image: np.ndarray, dark: bool) -> np.ndarray:
 
 RULES: dict[str, Rule] = {"old defaults": _old_defaults, "sato top 15%": _sato_top15, "auto": _auto,
                           "auto + CLAHE": _auto_clahe}
-
-
-def _read(path: Path) -> np.ndarray:
-    import imageio.v3 as iio
-
-    return np.asarray(iio.imread(path))
-
-
-def _shrink(image: np.ndarray, factor: int) -> np.ndarray:
-    """Block mean by ``factor`` (colour kept), as uint8-range float."""
-    from skimage.transform import downscale_local_mean
-
-    image = np.asarray(image, np.float32)
-    return downscale_local_mean(image, (factor, factor, 1) if image.ndim == 3 else (factor, factor))
 
 
 def synthetic_cases(count: int) -> list[tuple[str, np.ndarray, bool, np.ndarray, np.ndarray | None]]:
@@ -161,8 +142,8 @@ def run(count: int, rules: dict[str, Rule], uwf_pairs: int) -> list[dict]:
         plain: dict[str, list[float]] = {}
         tolerant: dict[str, list[float]] = {}
         for index in range(1, uwf_pairs + 1):
-            slo = _shrink(_read(uwf / f"slo_{index}.jpg"), 4)
-            fa = _shrink(_read(uwf / f"fa_{index}.jpg"), 4)
+            slo = shrink(read(uwf / f"slo_{index}.jpg"), 4)
+            fa = shrink(read(uwf / f"fa_{index}.jpg"), 4)
             both = field_of_view(grey_plane(slo)[0]) & field_of_view(grey_plane(fa)[0])
             for name, rule in rules.items():
                 from_slo, from_fa = rule(slo, True), rule(fa, False)
@@ -180,7 +161,7 @@ def run(count: int, rules: dict[str, Rule], uwf_pairs: int) -> list[dict]:
     from skimage.transform import resize
 
     retina = skdata.retina()
-    half = _shrink(retina, 2)
+    half = shrink(retina, 2)
     fractions, consistency = {}, {}
     for name, rule in rules.items():
         full = rule(retina, True)
@@ -206,11 +187,11 @@ def _polarity_cases() -> list[tuple[np.ndarray, bool]]:
                "ffa-frames/phase/non_ffa": True, "ffa-frames/disease/normal": False}
     for folder, dark in folders.items():
         for path in sorted((REAL_DIR / folder).glob("*.jpg"))[:10]:
-            cases.append((_read(path), dark))
+            cases.append((read(path), dark))
     for path in sorted((REAL_DIR / "uwf-slo-fa").glob("*.jpg")):
-        cases.append((_shrink(_read(path), 4), path.name.startswith("slo")))
+        cases.append((shrink(read(path), 4), path.name.startswith("slo")))
     for path in sorted((REAL_DIR / "nir2-mouse").glob("NIR-IIa_*.png"))[:5]:
-        cases.append((_read(path), False))
+        cases.append((read(path), False))
     return cases
 
 
@@ -222,14 +203,8 @@ def main(argv: list[str] | None = None) -> list[dict]:
     args = parser.parse_args(argv)
     started = time.perf_counter()
     rows = run(args.count, RULES, args.uwf_pairs)
-    print(f"{'case':<44} {'metric':<24} {'value':>8}  {'unit':<30} ratio vs old")
-    for row in rows:
-        print(f"{row['case']:<44} {row['metric']:<24} {row['value']:>8}  {row['unit']:<30} {row['ratio']}")
-    print(f"({time.perf_counter() - started:.0f} s)")
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(rows, indent=1) + "\n")
-    return rows
+    return finish(rows, args.out, started, (("case", "case", 44), ("metric", "metric", 24), ("value", "value", 8),
+                                            ("unit", "unit", 30), ("ratio vs old", "ratio", 8)))
 
 
 if __name__ == "__main__":
