@@ -14,6 +14,7 @@ from pathlib import Path
 
 from napari_vesselgan.engine.checkpoint import load_checkpoint
 from napari_vesselgan.io.atomic import atomic_path
+from real_eye_figures import fundus2ffa_lines  # scripts/ beside this one
 
 ROOT = Path(__file__).resolve().parents[1]
 WEIGHTS = ROOT / "src" / "napari_vesselgan" / "weights"
@@ -143,6 +144,7 @@ def main() -> Path:
         "",
         "## Measured results",
         "",
+        *fundus2ffa_lines(),
     ]
     if evaluation:
         held = evaluation["heldout"]

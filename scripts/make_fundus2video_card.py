@@ -12,6 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from make_fundus2ffa_card import RESULTS, WEIGHTS, _cell, _read
+from real_eye_figures import fundus2video_lines
 
 from napari_vesselgan.engine.checkpoint import load_checkpoint
 from napari_vesselgan.io.atomic import atomic_path
@@ -128,6 +129,7 @@ def main() -> Path:
         "",
         "## Measured results",
         "",
+        *fundus2video_lines(),
     ]
     if evaluation:
         held = evaluation["heldout"]

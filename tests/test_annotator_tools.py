@@ -24,7 +24,7 @@ def test_extraction_recovers_a_known_synthetic_mask():
     np.testing.assert_array_equal(image, before)
     assert mask.dtype == bool and mask.shape == image.shape
     score = dice(mask, tree.mask)
-    assert score > 0.6  # measured 0.71 (sato, scales 0.5, 1, 2, Otsu)
+    assert score > 0.7  # measured 0.83 (auto: whole frame, bright, scales 0.5-1.4, hysteresis); 0.71 before
     assert score > dice(np.roll(tree.mask, 20, axis=1), tree.mask)  # far better than a misplaced mask
 
 
@@ -35,8 +35,9 @@ def test_extraction_on_the_real_liver_stack_against_the_published_otsu_mask(real
     published = tifffile.imread(real_dir / "liver-vessels" / "ves_otsu_mask.tif")
     mask = extract_vessel_mask(raw)
     assert mask.shape == raw.shape
-    # measured 0.40; plain Otsu of the intensities scores 0.36 against the same (3-D pipeline) mask
-    assert dice(mask, published) > 0.3
+    # measured 0.32 (0.40 with the old Otsu default, which is what made the published mask);
+    # plain Otsu of the intensities scores 0.36 against the same (3-D pipeline) mask
+    assert dice(mask, published) > 0.25
 
 
 def test_extraction_options_and_bad_input():
@@ -51,8 +52,8 @@ def test_extraction_options_and_bad_input():
     assert not extract_vessel_mask(np.zeros((32, 32))).any()
     with pytest.raises(ValueError, match="NaN"):
         vesselness(np.full((16, 16), np.nan))
-    with pytest.raises(ValueError, match="grey"):
-        vesselness(np.zeros((64, 64, 3)))
+    with pytest.raises(ValueError, match="2-D"):
+        vesselness(np.zeros(16))
     with pytest.raises(ValueError, match="threshold"):
         extract_vessel_mask(image, threshold=2.0)
 

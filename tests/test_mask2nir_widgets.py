@@ -131,7 +131,8 @@ def test_vessel_mask_widget_adds_a_labels_layer(click_and_wait, make_napari_view
     assert click_and_wait(widget, widget.run_button) == "done"
     layer = viewer.layers["nir vessel mask"]
     assert isinstance(layer, Labels) and layer.data.dtype == np.uint8
-    assert layer.metadata["parameters"]["threshold"] == "otsu"
+    assert layer.metadata["parameters"]["threshold"] == "auto"
+    assert layer.metadata["parameters"]["decided"]["dark_vessels"] is False
     from napari_vesselgan.analysis.vessel_mask import dice, extract_vessel_mask
 
     np.testing.assert_array_equal(layer.data, extract_vessel_mask(image))

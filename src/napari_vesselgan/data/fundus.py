@@ -41,6 +41,10 @@ __all__ = [
     "LEAKAGE_KINDS",
     "FundusAnatomy",
     "FundusPair",
+    "FundusStyle",
+    "FfaStyle",
+    "FITTED_FUNDUS_STYLE",
+    "FITTED_FFA_STYLE",
     "FundusVideo",
     "ffa_phases",
     "fundus_video",
@@ -62,6 +66,57 @@ _STREAM_FFA_FRAMES = 1000  # + frame index: per-frame sensor noise of a video
 
 def _stream(seed: int, tag: int) -> np.random.Generator:
     return np.random.default_rng([int(seed), tag])
+
+
+@dataclass(frozen=True)
+class FundusStyle:
+    """The look of a rendered colour fundus photo (the defaults: the renderer the bundled weights saw).
+
+    ``colour``: the retina's mean RGB; ``texture`` / ``grain``: relative amplitude of the
+    choroidal texture and of the fine grain; ``vignetting``: brightness lost at the field's rim
+    (1 - strength r^2); ``vessel_opacity``: how much a vessel covers the retina's colour; ``blur``
+    (px) and ``noise`` (of 1): the optics and the sensor.
+    """
+
+    colour: tuple[float, float, float] = (0.80, 0.36, 0.16)
+    texture: float = 0.06
+    grain: float = 0.03
+    vignetting: float = 0.55
+    vessel_opacity: float = 1.2
+    blur: float = 0.7
+    noise: float = 0.01
+
+
+@dataclass(frozen=True)
+class FfaStyle:
+    """The look of a rendered angiogram (the defaults: the renderer the bundled weights saw).
+
+    ``background``: choroidal level (of 1); ``texture`` / ``grain``: its relative texture and
+    grain amplitude; ``texture_scale``: the texture's correlation length as a fraction of the
+    image; ``artery`` / ``vein``: peak dye brightness of each tree; ``vignetting``; ``blur``
+    (px); ``noise`` (of 1).
+    """
+
+    background: float = 0.22
+    texture: float = 0.12
+    grain: float = 0.05
+    texture_scale: float = 1 / 30
+    artery: float = 0.55
+    vein: float = 0.6
+    vignetting: float = 0.35
+    blur: float = 0.8
+    noise: float = 0.015
+
+
+# Styles moved towards real images (skimage's retina photo; the venous angiograms of
+# ../shared/real/ffa-frames) by hand, in two steps, from the statistics that
+# ``benchmarks/bench_eye_realism.py`` prints (its JSON holds real vs classic vs fitted): real
+# photos have fainter vessels, less noise and a less green retina; real angiograms have twice
+# the background texture, more fine grain (a flatter spectrum) and almost no vignetting. Not
+# the default: the bundled weights were trained on the classic look.
+FITTED_FUNDUS_STYLE = FundusStyle(colour=(0.78, 0.29, 0.22), texture=0.035, grain=0.03, vignetting=0.45,
+                                  vessel_opacity=0.95, noise=0.002)
+FITTED_FFA_STYLE = FfaStyle(texture=0.35, grain=0.2, artery=0.62, vein=0.68, vignetting=0.15)
 
 
 @dataclass(frozen=True, eq=False)
@@ -204,12 +259,19 @@ def _fov_edge(anatomy: FundusAnatomy) -> np.ndarray:
     return np.clip(anatomy.fov_radius + 0.5 - rr, 0.0, 1.0).astype(np.float32)
 
 
-def render_fundus(anatomy: FundusAnatomy, seed: int = 0, *, noise: float = 0.01) -> np.ndarray:
-    """The colour fundus photo of ``anatomy``: float32 (H, W, 3) in [0, 1], black outside the field of view."""
+def render_fundus(anatomy: FundusAnatomy, seed: int = 0, *, noise: float | None = None,
+                  style: FundusStyle | None = None) -> np.ndarray:
+    """The colour fundus photo of ``anatomy``: float32 (H, W, 3) in [0, 1], black outside the field of view.
+
+    ``style``: the look (default :class:`FundusStyle`); ``noise`` overrides its noise.
+    """
+    style = style or FundusStyle()
+    noise = style.noise if noise is None else noise
     rng = _stream(seed, _STREAM_FUNDUS)
     shape, size = anatomy.shape, min(anatomy.shape)
-    base = np.array([0.80, 0.36, 0.16], np.float32) * rng.uniform(0.85, 1.1, 3).astype(np.float32)
-    texture = 1.0 + 0.06 * _smooth_field(shape, size / 25, rng) + 0.03 * _smooth_field(shape, 1.5, rng)
+    base = np.array(style.colour, np.float32) * rng.uniform(0.85, 1.1, 3).astype(np.float32)
+    texture = (1.0 + style.texture * _smooth_field(shape, size / 25, rng)
+               + style.grain * _smooth_field(shape, 1.5, rng))
     image = base * texture[..., None]
     # macula: darker, browner, with a small bright foveal reflex
     d_fovea = _distance(shape, anatomy.fovea)
@@ -232,11 +294,11 @@ def render_fundus(anatomy: FundusAnatomy, seed: int = 0, *, noise: float = 0.01)
     # vessels: arteries lighter red with a central reflex, veins darker and wider
     for tree, colour, reflex in ((anatomy.veins, (0.42, 0.08, 0.06), 0.0), (anatomy.arteries, (0.62, 0.14, 0.08), 0.25)):
         profile = _profile(tree)
-        opacity = np.clip(profile * 1.2, 0, 1) * np.clip(tree.depth, 0.5, 1.0)
+        opacity = np.clip(profile * style.vessel_opacity, 0, 1) * np.clip(tree.depth, 0.5, 1.0)
         vessel = np.asarray(colour, np.float32) * (1.0 + reflex * np.clip(profile - 0.85, 0, None) / 0.15)[..., None]
         image = image * (1 - opacity[..., None]) + vessel * opacity[..., None]
-    image *= _falloff(anatomy, 0.55)[..., None]
-    image = ndimage.gaussian_filter(image, sigma=(0.7, 0.7, 0), mode="reflect")
+    image *= _falloff(anatomy, style.vignetting)[..., None]
+    image = ndimage.gaussian_filter(image, sigma=(style.blur, style.blur, 0), mode="reflect")
     image += rng.normal(0.0, noise, image.shape).astype(np.float32)
     image = np.clip(image, 0.0, 1.0) * _fov_edge(anatomy)[..., None]
     return image.astype(np.float32)
@@ -244,24 +306,28 @@ def render_fundus(anatomy: FundusAnatomy, seed: int = 0, *, noise: float = 0.01)
 
 def render_ffa(anatomy: FundusAnatomy, seed: int = 0, *, artery_fill: float = 1.0, vein_fill: float = 1.0,
                leakage_amount: float = 1.0, background_level: float = 1.0, disc_stain: float = 1.0,
-               frame: int | None = None, noise: float = 0.015) -> np.ndarray:
+               frame: int | None = None, noise: float | None = None, style: FfaStyle | None = None) -> np.ndarray:
     """The late-phase FFA image of ``anatomy``: float32 (H, W) in [0, 1], black outside the field of view.
 
     ``artery_fill`` / ``vein_fill`` (0..1) scale the dye in each tree, ``leakage_amount`` the
     leakage, ``background_level`` the choroidal background and ``disc_stain`` the optic disc
     staining, so earlier phases can be rendered from the same anatomy. The choroidal texture
     comes from ``seed`` alone; ``frame`` (a video's frame index) draws the sensor noise from
-    its own stream, so the frames of a video share the eye and differ in noise.
+    its own stream, so the frames of a video share the eye and differ in noise. ``style``: the
+    look (default :class:`FfaStyle`); ``noise`` overrides its noise.
     """
+    style = style or FfaStyle()
+    noise = style.noise if noise is None else noise
     rng = _stream(seed, _STREAM_FFA)
     shape, size = anatomy.shape, min(anatomy.shape)
-    background = 0.22 * background_level * (
-        1.0 + 0.12 * _smooth_field(shape, size / 30, rng) + 0.05 * _smooth_field(shape, 1.5, rng))
+    background = style.background * background_level * (
+        1.0 + style.texture * _smooth_field(shape, size * style.texture_scale, rng)
+        + style.grain * _smooth_field(shape, 1.5, rng))
     d_fovea = _distance(shape, anatomy.fovea)
     background *= 1.0 - 0.6 * np.exp(-0.5 * (d_fovea / (1.6 * anatomy.disc_radius)) ** 2)
     image = background
     vessels = np.zeros(shape, np.float32)
-    for tree, fill, level in ((anatomy.arteries, artery_fill, 0.55), (anatomy.veins, vein_fill, 0.6)):
+    for tree, fill, level in ((anatomy.arteries, artery_fill, style.artery), (anatomy.veins, vein_fill, style.vein)):
         vessels = np.maximum(vessels, fill * level * _profile(tree) * (0.6 + 0.4 * tree.depth))
     image = image + vessels * (1.0 - image)
     # optic disc staining: bright rim-weighted disc (late phase)
@@ -273,8 +339,8 @@ def render_ffa(anatomy: FundusAnatomy, seed: int = 0, *, artery_fill: float = 1.
         spread = anatomy.leakage + 0.8 * ndimage.gaussian_filter(anatomy.leakage, 0.012 * size + 1.0)
         leak = np.clip(leakage_amount * 0.9 * spread, 0.0, 1.0)
         image = image + leak * (1.0 - image)
-    image *= _falloff(anatomy, 0.35)
-    image = ndimage.gaussian_filter(image, sigma=0.8, mode="reflect")
+    image *= _falloff(anatomy, style.vignetting)
+    image = ndimage.gaussian_filter(image, sigma=style.blur, mode="reflect")
     noise_rng = rng if frame is None else _stream(seed, _STREAM_FFA_FRAMES + int(frame))
     image = image + noise_rng.normal(0.0, noise, image.shape).astype(np.float32)
     return (np.clip(image, 0.0, 1.0) * _fov_edge(anatomy)).astype(np.float32)
@@ -310,9 +376,10 @@ def ffa_phases(frames: int = 12) -> list[dict[str, float]]:
     return states
 
 
-def render_ffa_video(anatomy: FundusAnatomy, seed: int = 0, *, frames: int = 12, noise: float = 0.015) -> np.ndarray:
+def render_ffa_video(anatomy: FundusAnatomy, seed: int = 0, *, frames: int = 12, noise: float | None = None,
+                     style: FfaStyle | None = None) -> np.ndarray:
     """The FFA video of ``anatomy``: float32 (T, H, W) in [0, 1], dye through arteries, veins, then leakage."""
-    return np.stack([render_ffa(anatomy, seed, frame=index, noise=noise, **state)
+    return np.stack([render_ffa(anatomy, seed, frame=index, noise=noise, style=style, **state)
                      for index, state in enumerate(ffa_phases(frames))])
 
 
