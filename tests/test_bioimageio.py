@@ -76,7 +76,8 @@ def test_package_passes_bioimageio_core_test_and_describes_the_model(denoise_pac
     architecture = rdf["weights"]["pytorch_state_dict"]["architecture"]
     assert (architecture["import_from"], architecture["callable"]) == \
         ("napari_vesselgan.nn.resnet_generator", "ResnetGenerator")
-    assert architecture["kwargs"]["ngf"] == 16 and architecture["kwargs"]["n_blocks"] == 6
+    bundled = methods.load("denoise", device="cpu").config  # the package describes the bundled network
+    assert architecture["kwargs"]["ngf"] == bundled.ngf and architecture["kwargs"]["n_blocks"] == bundled.n_blocks
     assert rdf["license"] == "BSD-3-Clause" and rdf["cite"][0]["doi"] == "10.5281/zenodo.18683096"
     with zipfile.ZipFile(denoise_package) as archive:
         readme = archive.read("README.md").decode()
@@ -238,8 +239,9 @@ def test_export_to_bioimageio_from_the_docks(make_napari_viewer, qtbot, click_an
     from_safetensors = np.asarray(viewer.layers["low denoised"].data).copy()
     dock.set_weights_file(target)
     assert click_and_wait(dock, dock.run_button) == "done"
-    np.testing.assert_array_equal(viewer.layers["low denoised"].data, from_safetensors)
-    assert viewer.layers["low denoised"].metadata["weights"] == str(target)
+    from_package = viewer.layers["low denoised [1]"]  # other weights: a new layer beside the first
+    np.testing.assert_array_equal(from_package.data, from_safetensors)
+    assert from_package.metadata["weights"] == str(target)
 
     train = TrainWidget(viewer)
     viewer.window.add_dock_widget(train)
