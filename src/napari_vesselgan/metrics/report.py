@@ -40,8 +40,8 @@ _RESERVED = {"report", "metrics"}
 _DEFINITIONS = (
     ("snr", "mean of the signal region / standard deviation of the background region "
             "(Otsu's split unless masks were given)"),
-    ("entropy", "Shannon entropy of a 256-bin grey-level histogram (dtype range for integer "
-                "images, the image's min..max for floats), in bits"),
+    ("entropy", "Shannon entropy of a 256-bin grey-level histogram (one bin per level for uint8, "
+                "the image's own min..max for every other dtype), in bits"),
     ("edge_density", "fraction of pixels marked by Canny (sigma 1) on the image rescaled to its own "
                      "min..max"),
     ("contrast", "standard deviation of the intensities, in the image's own units"),
