@@ -251,6 +251,16 @@ def test_user_pairs_train_with_synthetic_pairs_and_a_realism_term_on_unpaired_an
     with pytest.raises(ValueError, match="realism_images"):
         Fundus2FFAConfig(lambda_realism=1.0)
 
+    # fine-tuning starts from given weights: zero steps of training keep them exactly
+    start = tmp_path / "run" / "fundus2ffa.safetensors"
+    same = config.model_copy(update={"init_weights": str(start), "steps": 0, "lambda_realism": 0.0,
+                                     "realism_images": None, "mix_synthetic": False})
+    tuned = Fundus2FFAMethod.untrained(same, device="cpu")
+    tuned.train(([pair.fundus], [pair.ffa]), same, run_dir=tmp_path / "tuned")
+    original = methods.load("fundus2ffa", weights=start, device="cpu")
+    for name, tensor in original.generator.state_dict().items():
+        torch.testing.assert_close(tuned.generator.state_dict()[name], tensor)
+
 
 def test_fitted_style_pairs_differ_from_classic_ones():
     from napari_vesselgan.data.fundus import paired_fundus_ffa

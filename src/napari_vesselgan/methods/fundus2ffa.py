@@ -75,6 +75,9 @@ class Fundus2FFAConfig(TrainingConfig):
     mix_synthetic: bool = Field(
         False, description="With user pairs, train on the synthetic_pairs synthetic pairs too (real structure "
                            "from the user's pairs, variety from the renderer).")
+    init_weights: str | None = Field(
+        None, description="Start the generator from these fundus2ffa weights ('bundled': the bundled default) "
+                          "to fine-tune it; None: from scratch.")
     realism_images: str | None = Field(
         None, description="A folder or image of real angiograms, not paired with the photos, for the realism term.")
     lambda_realism: float = Field(
@@ -245,9 +248,12 @@ class Fundus2FFAMethod(Method):
         if realism is not None:
             data_note += f"; realism term against {len(realism)} unpaired real angiograms ({config.realism_images})"
         features, perceptual_note = perceptual_features(config)
+        generator = init_weights(self.build_generator(config), seed=config.seed)
+        if config.init_weights is not None:  # a resumed run then loads its own last checkpoint over it
+            data_note += f"; generator started from {self.start_from(generator, config.init_weights)}"
         model = ConditionalGAN(
             self.name, config,
-            generator=init_weights(self.build_generator(config), seed=config.seed),
+            generator=generator,
             discriminator=init_weights(ConditionalPatchDiscriminator(4, config.ndf, config.n_layers_d), seed=config.seed + 1),
             device=run.device, features=features,
             realism=(init_weights(PatchDiscriminator(1, config.ndf, config.n_layers_d), seed=config.seed + 2)
