@@ -54,7 +54,7 @@ def main(argv: list[str] | None = None) -> dict:
 
     from napari_vesselgan import methods
     from napari_vesselgan.data import lowlight_pair
-    from napari_vesselgan.data.samples import REAL_SAMPLE_FRAME, SAMPLE_SEED, SAMPLE_SHAPE, real_sample_dir
+    from napari_vesselgan.data.samples import SAMPLE_SEED, SAMPLE_SHAPE, real_sample_dir
     from napari_vesselgan.evaluation.common import HELD_OUT_SEED_BASE
     from napari_vesselgan.evaluation.denoise import fidelity
     from napari_vesselgan.io import read_image
@@ -85,9 +85,10 @@ def main(argv: list[str] | None = None) -> dict:
               + " ".join(f"{k}:{v['ssim']:.3f}/{v['psnr']:.1f}" for k, v in (scores or {}).items()), flush=True)
 
     print(f"{'group':<26} {'image':<28} {'noise':>8} {'auto':>9} {'expected':>9}  SSIM/PSNR(dB): input, sets")
-    folders = [("real NIR-IIa (nir2-mouse)", args.real / "nir2-mouse")] if (args.real / "nir2-mouse").is_dir() else []
-    folders.append(("bundled real sample", real_sample_dir()))
-    for group, folder in folders:
+    folders = [("real NIR-IIa (nir2-mouse)", "real NIR-IIb-like (nir2-mouse)", args.real / "nir2-mouse")] \
+        if (args.real / "nir2-mouse").is_dir() else []
+    folders.append(("bundled sample NIR-IIa", "bundled sample NIR-IIb-like", real_sample_dir()))
+    for group, partner_group, folder in folders:
         for path in sorted(folder.glob("NIR-IIa_*.png")):
             image = read_image(path)
             partner = read_image(path.with_name(path.name.replace("NIR-IIa", "NIR-IIb")))
@@ -96,7 +97,7 @@ def main(argv: list[str] | None = None) -> dict:
             add(group, path.name, image, "nir-iia", scores)
             scores = {"input": real_scores(partner, partner),
                       **{k: real_scores(v, partner) for k, v in outputs(partner).items()}}
-            add(group.replace("NIR-IIa", "NIR-IIb-like"), path.name.replace("NIR-IIa", "NIR-IIb"), partner,
+            add(partner_group, path.name.replace("NIR-IIa", "NIR-IIb"), partner,
                 "nir-iia", scores)
     liver = args.real / "liver-vessels" / "raw_liver_1.tif"
     if liver.is_file():
