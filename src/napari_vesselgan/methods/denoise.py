@@ -229,6 +229,14 @@ class DenoiseMethod(Method):
         self.last_run = record
         return result
 
+    def saliency(self, image: np.ndarray, *, max_side: int = 1024, input_kind: str | None = None) -> np.ndarray:
+        """Gradient saliency of the network that denoises ``image``: the set ``input_kind`` picks,
+        or (None) the set of the last prediction (``last_run``; ``auto`` before any)."""
+        if input_kind is None:
+            input_kind = self.last_run["weight_set"] if self.last_run and self.bundled else "auto"
+        method, _ = self.choose(as_numeric(image), input_kind)
+        return Method.saliency(method, image, max_side=max_side)
+
     def describe(self, **parameters: Any) -> dict[str, Any]:
         """``Method.describe`` with the weights the last prediction actually ran and how they were
         chosen (``weight_set``: nir-iia, low-light or given weights; ``input_kind_choice``)."""
