@@ -155,6 +155,8 @@ class DenoiseMethod(Method):
 
     def __init__(self, config: TrainingConfig, generator: torch.nn.Module, **kwargs: Any):
         super().__init__(config, generator, **kwargs)
+        #: Whether ``input_kind`` picks among the bundled sets (loaded with ``weights=None``).
+        self.picks_bundled_sets = False
         self._low_light: DenoiseMethod | None = None
         #: What the last prediction ran: input kind asked for, weight set, its weights, the noise level.
         self.last_run: dict[str, Any] | None = None
@@ -168,11 +170,20 @@ class DenoiseMethod(Method):
         """The bundled weights of input kind ``kind`` (``WEIGHT_SETS``)."""
         return WEIGHTS_DIR / WEIGHT_SETS[kind]
 
+    @classmethod
+    def load(cls, weights: str | os.PathLike | None = None, device: str | torch.device = "auto") -> "DenoiseMethod":
+        """``Method.load``; ``weights=None`` (the bundled default) lets ``input_kind`` pick between
+        both bundled sets, and a bundled set's name (``"nir-iia"``, ``"low-light"``, where no such
+        file exists) loads that set alone (``vesselgan export denoise --weights low-light``)."""
+        named = isinstance(weights, str) and weights in WEIGHT_SETS and not Path(weights).exists()
+        method = super().load(cls.weight_set_path(weights) if named else weights, device)
+        method.picks_bundled_sets = weights is None
+        return method  # type: ignore[return-value]
+
     @property
     def bundled(self) -> bool:
-        """Whether this object holds the bundled default (real-frame) weights, so that both bundled
-        sets are at hand for ``input_kind``."""
-        return self.weights is not None and Path(self.weights).resolve() == self.default_weights().resolve()
+        """Whether both bundled sets are at hand for ``input_kind`` (loaded with the default weights)."""
+        return self.picks_bundled_sets
 
     def weight_set(self, kind: str) -> "DenoiseMethod":
         """The method that denoises input of ``kind``: this one for ``nir-iia``, the bundled
@@ -180,7 +191,7 @@ class DenoiseMethod(Method):
         if kind == "nir-iia":
             return self
         if self._low_light is None:
-            self._low_light = type(self).load(self.weight_set_path(kind), device=self.device)
+            self._low_light = type(self).load(kind, device=self.device)
         return self._low_light
 
     def choose(self, image: Any, input_kind: str = "auto") -> tuple["DenoiseMethod", dict[str, Any]]:
@@ -192,8 +203,8 @@ class DenoiseMethod(Method):
             if input_kind != "auto":
                 raise InvalidInput(
                     f"input_kind={input_kind!r} picks one of the bundled weight sets, but these weights "
-                    f"({self.weights or 'untrained'}) are one network: leave input_kind at auto, or drop the "
-                    "weights to use the bundled ones")
+                    f"({self.weights or 'untrained'}) are one network: leave input_kind at auto, or give no "
+                    "weights (the bundled ones)")
             return self, {"input_kind": "auto", "weight_set": "given weights", "weights": str(self.weights)}
         level = None
         kind = input_kind
