@@ -35,6 +35,10 @@ def test_both_bundled_sets_are_there_and_differ(bundled):
     assert low_light.weights.name == WEIGHT_SETS["low-light"] and bundled.weights.name == WEIGHT_SETS["nir-iia"]
     assert low_light.provenance["training_command"].startswith("vesselgan train denoise --synthetic")
     assert bundled.weight_set("low-light") is low_light  # loaded once
+    # the default's own path (as the docks pass it) picks too; a set's name loads that set alone
+    assert methods.load("denoise", weights=bundled.weights, device="cpu").bundled
+    alone = methods.load("denoise", weights="nir-iia", device="cpu")
+    assert not alone.bundled and alone.weights == bundled.weights
 
 
 def test_auto_keeps_the_bundled_real_sample_on_the_real_frame_set(bundled):
@@ -153,3 +157,16 @@ def test_cli_input_kind_reaches_the_prediction_and_is_refused_with_other_weights
                  "--weights", str(tiny_weights("denoise")), "--input-kind", "low-light"])
     assert code == 2 and "input_kind" in capsys.readouterr().err
     assert not (tmp_path / "x.tif").exists()
+
+
+def test_demo_denoises_both_images_and_says_which_set_each_used(tmp_path):
+    from napari_vesselgan.demo import run_demo
+    from napari_vesselgan.io import read_image
+
+    report = run_demo(tmp_path / "demo", device="cpu").read_text()
+    assert report.count("Weight set: **nir-iia**") == 1 and report.count("Weight set: **low-light**") == 1
+    assert "denoise (default: low-light set)" in report and "denoise (default: nir-iia set)" in report
+    low, out, clean = (read_image(tmp_path / "demo" / name) for name in
+                       ("lowlight_input.tif", "denoised.tif", "clean_reference.tif"))
+    before, after = fidelity(low, clean), fidelity(out, clean)
+    assert after["psnr"] > before["psnr"] + 6.0 and after["ssim"] > before["ssim"] + 0.4

@@ -172,12 +172,14 @@ class DenoiseMethod(Method):
 
     @classmethod
     def load(cls, weights: str | os.PathLike | None = None, device: str | torch.device = "auto") -> "DenoiseMethod":
-        """``Method.load``; ``weights=None`` (the bundled default) lets ``input_kind`` pick between
-        both bundled sets, and a bundled set's name (``"nir-iia"``, ``"low-light"``, where no such
-        file exists) loads that set alone (``vesselgan export denoise --weights low-light``)."""
+        """``Method.load``; the bundled default (``weights=None`` or its path, as the docks pass it)
+        lets ``input_kind`` pick between both bundled sets, and a bundled set's name (``"nir-iia"``,
+        ``"low-light"``, where no such file exists) loads that set alone (``vesselgan export
+        denoise --weights low-light``)."""
         named = isinstance(weights, str) and weights in WEIGHT_SETS and not Path(weights).exists()
         method = super().load(cls.weight_set_path(weights) if named else weights, device)
-        method.picks_bundled_sets = weights is None
+        method.picks_bundled_sets = weights is None or (
+            not named and Path(weights).resolve() == cls.default_weights().resolve())
         return method  # type: ignore[return-value]
 
     @property
