@@ -193,7 +193,7 @@ class DenoiseMethod(Method):
         if kind == "nir-iia":
             return self
         if self._low_light is None:
-            self._low_light = type(self).load(kind, device=self.device)
+            self._low_light = type(self).load(self.weight_set_path(kind), device=self.device)
         return self._low_light
 
     def choose(self, image: Any, input_kind: str = "auto") -> tuple["DenoiseMethod", dict[str, Any]]:
