@@ -216,8 +216,9 @@ def low_light_lines() -> list[str]:
         f"{provenance.get('device', '?')}): `{provenance.get('training_command', '?')}`;",
         f"  least-squares GAN + {config['lambda_cycle']:g} x cycle L1 + {config['lambda_identity']:g} x identity L1, "
         f"{config['patch_size']} px patches, Adam lr {config['lr']:g}, the last {config['decay_steps']} steps decayed linearly.",
-        f"- {provenance.get('restored_from', 'Bundled as trained')}. `{provenance.get('retrain_script', 'scripts/train_denoise_low_light.sh')}`"
-        " trains it again.",
+        (f"- Restored from {provenance['restored_from']}." if provenance.get("restored_from") else "- Bundled as trained.")
+        + " `scripts/train_denoise_low_light.sh` trains it again with the same command (only the run folder and the",
+        "  export path differ).",
         "- On real NIR-IIa frames it is harmful (it lifts the background and flattens vessels; SSIM to the published",
         "  image about 0.3, see the table above): `auto` keeps it off them, and so should you.",
         "",
