@@ -64,9 +64,13 @@ def denoise() -> str:
             "(`benchmarks/results/bench_denoise_real-cpu.json`).")
     pairs = _read(WEIGHTS / "denoise-evaluation.json")["pairs"]
     s = pairs["summary"]
+    sets = pairs.get("weight_sets") or []
+    which = "it"
+    if sets and len(set(sets)) == 1:  # which bundled set the default (input_kind auto) ran on all of them
+        which = f"the default prediction (input_kind auto, which took the {sets[0]} weight set for all {len(sets)})"
     return real + " " + (
             f"On {pairs['n_pairs']} held-out synthetic low-light pairs ({pairs['size']} px, seeds "
-            f"{pairs['seeds'][0]}-{pairs['seeds'][1]}) it reaches {s['model']['psnr_mean']:.1f} dB PSNR / "
+            f"{pairs['seeds'][0]}-{pairs['seeds'][1]}) {which} reaches {s['model']['psnr_mean']:.1f} dB PSNR / "
             f"{s['model']['ssim_mean']:.3f} SSIM against the clean image, where the noisy input has "
             f"{s['noisy input']['psnr_mean']:.1f} dB / {s['noisy input']['ssim_mean']:.3f} and non-local means "
             f"{s['non-local means']['psnr_mean']:.1f} dB / {s['non-local means']['ssim_mean']:.3f} "
