@@ -4,7 +4,7 @@
 For each held-out pair N of ``../shared/real/uwf-slo-fa`` (``--folds``): the other pairs,
 registered and reduced by ``scripts/prepare_uwf_pairs.py`` (1/4 size), train
 
-* **ours**: the bundled (synthetic-only) generator fine-tuned (``init_weights=bundled``) on those
+* **ours**: the synthetic-only generator (``weights/fundus2ffa-synthetic.safetensors``) fine-tuned on those
   real pairs with the synthetic pairs in the fitted style (``mix_synthetic``) and the realism
   term against the real venous-phase angiograms of ``ffa-frames`` (``lambda_realism``);
 * **pix2pix**: the paper's baseline (U-Net, GAN + 100 L1) from scratch on the same pairs;
@@ -29,12 +29,14 @@ from eye_common import REAL_DIR, RESULTS_DIR, ROW_KEYS, finish, read
 
 ROOT = Path(__file__).resolve().parents[1]
 FACTOR = 4
+#: The synthetic-only weights every fine-tuning starts from (scripts/train_fundus2ffa_weights.sh made them).
+SYNTHETIC_BASE = ROOT / "src" / "napari_vesselgan" / "weights" / "fundus2ffa-synthetic.safetensors"
 
 
 def ours_settings(steps: int) -> list[str]:
     """The ``--set`` options of our fine-tuning (shared with scripts/train_fundus2ffa_real.sh)."""
     realism = REAL_DIR / "ffa-frames" / "phase" / "venous_phase"
-    return ["steps=%d" % steps, "decay_steps=%d" % (steps // 2), "perceptual=false", "init_weights=bundled",
+    return ["steps=%d" % steps, "decay_steps=%d" % (steps // 2), "perceptual=false", f"init_weights={SYNTHETIC_BASE}",
             "lr=0.0001", "mix_synthetic=true", "synthetic_style=fitted", "synthetic_pairs=64",
             f"realism_images={realism}", "lambda_realism=1"]
 
@@ -115,7 +117,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
     numbers = sorted(json.loads((prepared / "registration.json").read_text()))
     rows: list[dict] = []
     common = {"device": "cpu", "torch": torch.__version__}
-    bundled = methods.load("fundus2ffa", device="cpu")
+    bundled = methods.load("fundus2ffa", SYNTHETIC_BASE, device="cpu")
     for number in args.folds:
         fold = args.work / f"no{number}"
         for side in ("photos", "angiograms"):
@@ -124,7 +126,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
                 link = fold / side / f"{other}.png"
                 if other != number and not link.exists():
                     link.symlink_to(prepared / side / f"{other}.png")
-        models = {"bundled (synthetic only)": bundled, "inverted green (no model)": None}
+        models = {"synthetic only": bundled, "inverted green (no model)": None}
         begun = time.perf_counter()
         models["ours"] = methods.load("fundus2ffa", train(fold / "ours", fold / "photos", fold / "angiograms",
                                                            ours_settings(args.steps)), device="cpu")

@@ -154,7 +154,27 @@ def fundus2video() -> str:
 def fundus2ffa() -> str:
     held = _read(WEIGHTS / "fundus2ffa-evaluation.json")["heldout"]
     s = held["summary"]
-    text = (f"On {held['pairs']} held-out synthetic pairs ({held['size']} px, seeds from {held['seeds_from']}): "
+    real = _read(RESULTS / "bench_eye_models_real-cpu.json")
+    retina = next(r for r in real if r["case"].startswith("skimage") and r["case"].endswith(": fundus2ffa"))
+    loo = _read(RESULTS / "bench_fundus2ffa_real-cpu.json")
+
+    def mean(model: str, metric: str) -> float:
+        values = [r["value"] for r in loo if r["case"].endswith(f"held out: {model}") and r["metric"] == metric]
+        return sum(values) / len(values)
+
+    folds = [r["value"] for r in loo if r["case"].startswith("fold") and r["case"].endswith(": ours")]
+    text = (f"On scikit-image's real retina photo the angiogram's vessels overlap the photo's own at Dice "
+            f"{retina['value']:.2f} (goal >= 0.70; `benchmarks/results/bench_eye_models_real-cpu.json`; "
+            f"{min(folds):.2f}-{max(folds):.2f} for the leave-one-out models). Leave one real UWF pair out "
+            f"(`benchmarks/results/bench_fundus2ffa_real-cpu.json`, 1/4 size, means over {len(folds)} held-out "
+            f"pairs): ours {mean('ours', 'psnr'):.1f} dB / {mean('ours', 'ssim'):.3f} SSIM / vessel Dice "
+            f"{mean('ours', 'vessel_dice_to_fa'):.2f}, pix2pix {mean('pix2pix', 'psnr'):.1f} / "
+            f"{mean('pix2pix', 'ssim'):.3f} / {mean('pix2pix', 'vessel_dice_to_fa'):.2f}, the synthetic-only weights "
+            f"{mean('synthetic only', 'psnr'):.1f} / {mean('synthetic only', 'ssim'):.3f} / "
+            f"{mean('synthetic only', 'vessel_dice_to_fa'):.2f}, the inverted green channel (no model) "
+            f"{mean('inverted green (no model)', 'psnr'):.1f} / {mean('inverted green (no model)', 'ssim'):.3f} / "
+            f"{mean('inverted green (no model)', 'vessel_dice_to_fa'):.2f}. "
+            f"On {held['pairs']} held-out synthetic pairs ({held['size']} px, seeds from {held['seeds_from']}): "
             f"{s['psnr']['mean']:.1f} dB PSNR / {s['ssim']['mean']:.3f} SSIM (`weights/fundus2ffa-evaluation.json`).")
     arms = {name: RESULTS / f"fundus2ffa-ablation-{name}.json" for name in ("saliency", "no-saliency", "pix2pix",
                                                                            "saliency-255")}
