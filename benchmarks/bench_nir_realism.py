@@ -78,6 +78,15 @@ def summarise(records: list[dict], real: list[dict] | None = None) -> dict[str, 
     return out
 
 
+def finite(value):
+    """``value`` with every non-finite float as None (strict JSON; the mask's contrast is infinite)."""
+    if isinstance(value, dict):
+        return {k: finite(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [finite(v) for v in value]
+    return None if isinstance(value, float) and not math.isfinite(value) else value
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--real", type=Path, default=REAL, help="folder with nir2-mouse/ and liver-vessels/")
@@ -142,12 +151,12 @@ def main(argv: list[str] | None = None) -> int:
     for label, row in synthetic.items():
         print(f"synthetic held-out trees ({args.synthetic})  {label:<48} mask_dice={row['mask_dice']:.4f}")
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({
+    args.out.write_text(json.dumps(finite({
         "weights": {label: {"file": str(model.weights.name), "provenance": model.provenance}
                     for label, model in models.items()},
         "extractor": "analysis.extract_vessel_mask, default settings (auto polarity, auto scales, hysteresis)",
         "device": "cpu", "torch": torch.__version__,
-        "real": results, "synthetic": synthetic}, indent=1))
+        "real": results, "synthetic": synthetic}), indent=1))
     print(f"wrote {args.out}")
     return 0
 
