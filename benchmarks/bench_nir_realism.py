@@ -7,8 +7,11 @@ liver light-sheet stack. For each, the vessel mask is extracted (``analysis.extr
 default settings) and each set of weights renders an image of it; the image is judged against
 the real one by ``evaluation.mask2nir.realism_statistics``: intensity histogram distance,
 spectrum slope, vessel contrast, noise level, SSIM, and the Dice of the mask extracted from the
-generated image (same extractor, same settings) against the input mask. Synthetic held-out
-tree masks (evaluation seeds) give a second Dice.
+generated image against the input mask: same extractor, same settings, including the polarity
+it detected on the real image (``mask_dice``; bright vessels for synthetic masks), and with the
+polarity detected on the generated image itself (``mask_dice_auto_polarity``: sparse bright
+vessels on black can be read as dark ones). Synthetic held-out tree masks (evaluation seeds)
+give a second Dice.
 
 Baselines in the same run: the real image itself (its own statistics: the targets), the real
 NIR-IIa frame (the raw camera image of the same frame), and the mask itself as an image (the
@@ -35,27 +38,33 @@ import numpy as np
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 REAL = Path(__file__).resolve().parents[2] / "shared" / "real"
 HELD_OUT_FRAMES = (53,)
-SHOWN = ("histogram_distance", "spectrum_slope", "vessel_contrast", "noise_level", "ssim", "mask_dice")
+SHOWN = ("histogram_distance", "spectrum_slope", "vessel_contrast", "noise_level", "ssim", "mask_dice",
+         "mask_dice_auto_polarity")
 LOG_RATIO = ("spectrum_slope", "vessel_contrast", "noise_level")
 
 
 def real_cases(real: Path, frames: list[int], liver: bool) -> list[dict]:
     """Each real image with its extracted mask: frames (IIb-like, with the IIa partner) and the odd liver slices."""
-    from napari_vesselgan.analysis.vessel_mask import extract_vessel_mask
+    from napari_vesselgan.analysis.vessel_mask import extract_vessels
     from napari_vesselgan.io import read_image
+
+    def extracted(image: np.ndarray) -> tuple[np.ndarray, bool]:
+        mask, preparation = extract_vessels(image)
+        return mask, bool(preparation.dark_vessels)
 
     cases = []
     for frame in frames:
         image = read_image(real / "nir2-mouse" / f"NIR-IIb_{frame}.png")
+        mask, dark = extracted(image)
         cases.append({"set": f"frame {frame}" + (" (held out)" if frame in HELD_OUT_FRAMES else " (training)"),
-                      "image": image, "mask": extract_vessel_mask(image),
+                      "image": image, "mask": mask, "dark": dark,
                       "partner": read_image(real / "nir2-mouse" / f"NIR-IIa_{frame}.png")})
     if liver:
         stack = read_image(real / "liver-vessels" / "raw_liver_1.tif")
         for index in range(1, len(stack), 2):
-            mask = extract_vessel_mask(stack[index])
+            mask, dark = extracted(stack[index])
             if mask.any():
-                cases.append({"set": "liver odd slices (held out)", "image": stack[index], "mask": mask})
+                cases.append({"set": "liver odd slices (held out)", "image": stack[index], "mask": mask, "dark": dark})
     return cases
 
 
@@ -72,7 +81,7 @@ def summarise(records: list[dict], real: list[dict] | None = None) -> dict[str, 
     out = {}
     for metric in SHOWN:
         out[metric] = float(np.mean([r[metric] for r in records]))
-        if real is not None and metric not in ("histogram_distance", "ssim", "mask_dice"):
+        if real is not None and metric in LOG_RATIO:
             out[f"{metric}_distance"] = float(np.mean([distance(metric, r[metric], t[metric])
                                                        for r, t in zip(records, real)]))
     return out
@@ -117,26 +126,30 @@ def main(argv: list[str] | None = None) -> int:
     results: dict = {}
     for name in sets:
         chosen = [c for c in cases if c["set"] == name]
-        real_stats = [realism_statistics(c["image"], c["mask"], c["image"]) for c in chosen]
+        real_stats = [realism_statistics(c["image"], c["mask"], c["image"], dark_vessels=c["dark"]) for c in chosen]
         entry = {"images": len(chosen), "mask_fraction": float(np.mean([c["mask"].mean() for c in chosen])),
                  "real": summarise(real_stats),
-                 "mask as image": summarise([realism_statistics(c["mask"].astype(np.float32), c["mask"], c["image"])
-                                             for c in chosen], real_stats)}
+                 "dark_vessels": sorted({c["dark"] for c in chosen}),
+                 "mask as image": summarise([realism_statistics(c["mask"].astype(np.float32), c["mask"], c["image"],
+                                                                dark_vessels=c["dark"]) for c in chosen], real_stats)}
         if all("partner" in c for c in chosen):
-            entry["real NIR-IIa"] = summarise([realism_statistics(c["partner"], c["mask"], c["image"])
-                                               for c in chosen], real_stats)
+            entry["real NIR-IIa"] = summarise([realism_statistics(c["partner"], c["mask"], c["image"],
+                                                                  dark_vessels=c["dark"]) for c in chosen], real_stats)
         for label, model in models.items():
-            generated = [realism_statistics(model.predict(c["mask"].astype(np.uint8)), c["mask"], c["image"])
-                         for c in chosen]
+            generated = [realism_statistics(model.predict(c["mask"].astype(np.uint8)), c["mask"], c["image"],
+                                            dark_vessels=c["dark"]) for c in chosen]
             entry[label] = summarise(generated, real_stats)
         results[name] = entry
     synthetic = {}
     for label, model in models.items():
-        scores = []
+        scores, auto = [], []
         for index in range(args.synthetic):
             mask = held_out_case(index, 256)[0]
-            scores.append(dice(extract_vessel_mask(model.predict(mask)), mask))
-        synthetic[label] = {"mask_dice": float(np.mean(scores)), "masks": args.synthetic, "size": 256}
+            generated = model.predict(mask)
+            scores.append(dice(extract_vessel_mask(generated, dark_vessels=False), mask))
+            auto.append(dice(extract_vessel_mask(generated), mask))
+        synthetic[label] = {"mask_dice": float(np.mean(scores)), "mask_dice_auto_polarity": float(np.mean(auto)),
+                            "masks": args.synthetic, "size": 256}
 
     print(f"{'set':<30} {'image':<48} " + " ".join(f"{m[:12]:>12}" for m in SHOWN))
     for name, entry in results.items():
@@ -149,12 +162,15 @@ def main(argv: list[str] | None = None) -> int:
             if isinstance(row, dict) and "noise_level_distance" in row:
                 print(f"{name:<30} {label:<48} " + " ".join(f"{m[:12]}={row[m + '_distance']:.3f}" for m in LOG_RATIO))
     for label, row in synthetic.items():
-        print(f"synthetic held-out trees ({args.synthetic})  {label:<48} mask_dice={row['mask_dice']:.4f}")
+        print(f"synthetic held-out trees ({args.synthetic})  {label:<48} mask_dice={row['mask_dice']:.4f} "
+              f"(auto polarity {row['mask_dice_auto_polarity']:.4f})")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(finite({
         "weights": {label: {"file": str(model.weights.name), "provenance": model.provenance}
                     for label, model in models.items()},
-        "extractor": "analysis.extract_vessel_mask, default settings (auto polarity, auto scales, hysteresis)",
+        "extractor": ("analysis.extract_vessel_mask, default settings (auto scales, hysteresis); mask_dice with the "
+                      "polarity the extractor detected on the real image (synthetic: bright vessels), "
+                      "mask_dice_auto_polarity with the polarity detected on the generated image"),
         "device": "cpu", "torch": torch.__version__,
         "real": results, "synthetic": synthetic}), indent=1))
     print(f"wrote {args.out}")

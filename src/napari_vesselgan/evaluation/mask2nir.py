@@ -121,7 +121,8 @@ def summary_lines(result: dict[str, Any]) -> list[str]:
 
 
 # ----- realism of generated images against real ones (issue 13) ---------------------------------
-REALISM_STATISTICS = ("histogram_distance", "spectrum_slope", "vessel_contrast", "noise_level", "ssim", "mask_dice")
+REALISM_STATISTICS = ("histogram_distance", "spectrum_slope", "vessel_contrast", "noise_level", "ssim", "mask_dice",
+                      "mask_dice_auto_polarity")
 
 
 def scaled(image: np.ndarray) -> np.ndarray:
@@ -142,7 +143,8 @@ def noise_level(image: np.ndarray) -> float:
     return float(1.4826 * np.median(np.abs(residual - np.median(residual))))
 
 
-def realism_statistics(image: np.ndarray, mask: np.ndarray, reference: np.ndarray) -> dict[str, float]:
+def realism_statistics(image: np.ndarray, mask: np.ndarray, reference: np.ndarray, *,
+                       dark_vessels: bool | None = None) -> dict[str, float]:
     """``image`` (generated from ``mask``, or a real one) against the real ``reference`` image.
 
     ``histogram_distance``: 1-D Wasserstein distance of the scaled intensities to the reference's;
@@ -150,8 +152,10 @@ def realism_statistics(image: np.ndarray, mask: np.ndarray, reference: np.ndarra
     (``data.eye_statistics.spectrum_slope``, no pixels filled); ``vessel_contrast``: mean scaled
     intensity inside ``mask`` over the mean outside; ``noise_level``: as :func:`noise_level`;
     ``ssim``: SSIM of the scaled image to the scaled reference; ``mask_dice``: Dice of
-    ``analysis.extract_vessel_mask(image)`` (default settings, the extractor that made real
-    masks) against ``mask``.
+    ``analysis.extract_vessel_mask(image, dark_vessels=dark_vessels)`` against ``mask`` (pass the
+    polarity the extractor found on the real image the mask came from: the same settings that
+    made the mask); ``mask_dice_auto_polarity``: the same with the polarity detected on ``image``
+    itself (sparse bright vessels on black can be misread as dark ones).
     """
     from scipy.stats import wasserstein_distance
 
@@ -162,11 +166,13 @@ def realism_statistics(image: np.ndarray, mask: np.ndarray, reference: np.ndarra
     mask = np.asarray(mask) != 0
     inside, outside = values[mask].mean(), values[~mask].mean()
     whole = np.ones(values.shape, bool)
+    auto = dice(extract_vessel_mask(image), mask)
     return {
         "histogram_distance": float(wasserstein_distance(values.ravel(), real.ravel())),
         "spectrum_slope": spectrum_slope(values, whole, np.zeros_like(whole)),
         "vessel_contrast": float(inside / outside) if outside > 0 else float("inf"),
         "noise_level": noise_level(image),
         "ssim": ssim(real, values, data_range=1.0),
-        "mask_dice": dice(extract_vessel_mask(image), mask),
+        "mask_dice": auto if dark_vessels is None else dice(extract_vessel_mask(image, dark_vessels=dark_vessels), mask),
+        "mask_dice_auto_polarity": auto,
     }
