@@ -2,7 +2,7 @@
 """Realism statistics of NIR images made by `mask2nir` against real NIR-II images (issue 13, item 4).
 
 Real images: the NIR-IIb-like nir2-mouse frames (``--frames``; frame 53 is held out of the
-bundled weights' training, 7 and 35 are training frames) and the odd (held-out) slices of the
+``real`` preset's training, scripts/train_mask2nir_real.py, 7 and 35 are its training frames) and the odd (held-out) slices of the
 liver light-sheet stack. For each, the vessel mask is extracted (``analysis.extract_vessel_mask``,
 default settings) and each set of weights renders an image of it; the image is judged against
 the real one by ``evaluation.mask2nir.realism_statistics``: intensity histogram distance,
@@ -18,9 +18,9 @@ NIR-IIa frame (the raw camera image of the same frame), and the mask itself as a
 issue's "barely closer than the mask" SSIM). Each candidate's row also gives its distance to
 the real image's statistic (for the slope, contrast and noise: ``|log(generated / real)|``).
 
-    # the bundled weights against the synthetic-only weights shipped before (main@d36bdb6)
-    git show d36bdb6:src/napari_vesselgan/weights/mask2nir.safetensors > runs/mask2nir-synthetic.safetensors
-    python benchmarks/bench_nir_realism.py --compare runs/mask2nir-synthetic.safetensors
+    # the bundled (synthetic-only) weights against candidates of the ``real`` preset
+    python scripts/train_mask2nir_real.py --run-dir runs/mask2nir-real --export runs/mask2nir-real.safetensors --fp16
+    python benchmarks/bench_nir_realism.py --compare runs/mask2nir-real.safetensors  # [--compare more.safetensors]
 
 Prints a table and writes ``benchmarks/results/bench_nir_realism-cpu.json``.
 """

@@ -205,14 +205,15 @@ def main() -> None:
         "",
         "## What it was trained on, and what it cannot do",
         f"- Data: {provenance.get('training_data')}"
-        + ("" if real_trained else " Nothing real was used in training."),
-        "- It draws the vessels of the mask it is given, with the brightness, blur and noise of the NIR-IIb-like",
-        "  frames and light-sheet slices it saw. It cannot know what the mask does not say: the mouse's outline,",
+        + ("." if real_trained else ". Nothing real was used in training."),
+        "- It draws the vessels of the mask it is given, with the brightness, blur and noise of the "
+        + ("NIR-IIb-like frames and light-sheet slices it saw." if real_trained else "synthetic renderer."),
+        "  It cannot know what the mask does not say: the mouse's outline,",
         "  organs and the diffuse glow around vessels are invented (or missing), so whole-frame histograms and",
         "  SSIM stay far from a real frame (see the table). Three NIR frames and one liver stack are a very",
         "  small real set: other animals, windows (NIR-IIa, NIR-I), magnifications or vessel widths are untested.",
-        "- The real masks are what the extractor finds, not annotations: faint vessels it misses are background",
-        "  to the model too.",
+        *(["- The real masks are what the extractor finds, not annotations: faint vessels it misses are background",
+           "  to the model too."] if real_trained else []),
         "",
         "## What it is",
         f"- ResNet generator, 1 -> 1 channel, ngf {config['ngf']}, {config['n_blocks']} residual blocks, instance norm,",
@@ -232,12 +233,14 @@ def main() -> None:
         f"{config['steps'] - config['decay_steps']} steps then linearly to 0, {config['patch_size']} px patches, batch "
         f"{config['batch_size']}, seed {config['seed']}.",
         f"- **Feature network: {provenance.get('feature_losses')}.** The paper's content and style terms need",
-        "  ImageNet VGG-19 features, which the machine that trained these weights lacks; on seeded random",
-        "  features they cost 3.5x the step time and barely steered training, so these weights leave them off.",
+        "  ImageNet VGG-19 features, which the machine that trained these weights lacks; "
+        + ("on seeded random features they cost 3.5x the step time and barely steered training, so these weights"
+           " leave them off." if real_trained else "these weights computed them on a seeded *random* VGG-19"
+           " (`feature_weights=random`)."),
         "  With torchvision's `vgg19-dcbb9e9d.pth` (torch hub cache, or a path in `feature_weights`) the",
         "  default config uses them, and refuses to start without the file rather than fall back.",
         "",
-        *loss_lines(ROOT / "runs" / "mask2nir-real"),
+        *loss_lines(ROOT / "runs" / ("mask2nir-real" if real_trained else "mask2nir-default")),
         "",
         "## Synthetic masks",
         "",
