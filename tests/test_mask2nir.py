@@ -167,8 +167,9 @@ def test_paired_term_needs_registered_domains_and_pulls_towards_the_image(tmp_pa
     trees = [vessel_tree((64, 64), seed=s) for s in range(2)]
     masks = [t.mask.astype(np.uint8) for t in trees]
     images = [(t.mask * 3000 + 200).astype(np.uint16) for t in trees]
+    # identity off: here each image is its mask's pattern, so the identity term alone would teach the mapping
     paired = Mask2NirConfig.preset("test", lambda_paired=10.0, steps=30, decay_steps=10, checkpoint_every=0,
-                                   lambda_content=0, lambda_global_style=0, lambda_local_style=0)
+                                   lambda_content=0, lambda_global_style=0, lambda_local_style=0, lambda_identity=0)
     with pytest.raises(ValueError, match="mask i of domain A"):
         Mask2NirMethod.untrained(paired, device="cpu").train((masks, images[:1]), paired, run_dir=tmp_path / "bad")
     errors = {}
@@ -180,7 +181,7 @@ def test_paired_term_needs_registered_domains_and_pulls_towards_the_image(tmp_pa
         # each image scaled to [0, 1] by its own range is its mask's pattern
         errors[name] = float(np.mean([np.abs(model.predict(m) - m).mean() for m in masks]))
         assert ("paired L1" in model.provenance["training_data"]) == (name == "paired")
-    assert errors["paired"] < errors["unpaired"]
+    assert errors["paired"] < 0.9 * errors["unpaired"]
 
 
 def test_realism_statistics_of_an_image_against_itself_and_a_flat_one():
