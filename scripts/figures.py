@@ -114,15 +114,35 @@ def superres() -> str:
 
 
 def mask2nir() -> str:
+    realism = _read(RESULTS / "bench_nir_realism-cpu.json")
+    bundled = next(n for n, info in realism["weights"].items() if info["file"] == "mask2nir.safetensors")
+    before = next((n for n in realism["weights"] if n != bundled), None)
+    held = {n: e for n, e in realism["real"].items() if "held out" in n}
+
+    def values(label: str, key: str, digits: int) -> str:
+        return " / ".join(f"{e[label][key]:.{digits}f}" for e in held.values())
+
+    text = (f"On held-out real images ({' and '.join(held)}), the images the bundled {bundled} weights render from their extracted vessel "
+            f"masks have vessel contrast {values(bundled, 'vessel_contrast', 1)} (the real images "
+            f"{values('real', 'vessel_contrast', 1)}), noise level {values(bundled, 'noise_level', 3)} (real "
+            f"{values('real', 'noise_level', 3)}), SSIM to the real image {values(bundled, 'ssim', 2)} (the mask "
+            f"itself {values('mask as image', 'ssim', 2)}), and the mask re-extracted from them matches the input "
+            f"with Dice {values(bundled, 'mask_dice', 2)} (the extractor on the mask itself "
+            f"{values('mask as image', 'mask_dice', 2)})")
+    if before is not None:
+        text += (f"; {before} (`{realism['weights'][before]['file']}`): contrast {values(before, 'vessel_contrast', 1)}, "
+                 f"noise {values(before, 'noise_level', 3)}, SSIM {values(before, 'ssim', 2)}, "
+                 f"Dice {values(before, 'mask_dice', 2)}")
     result = _read(WEIGHTS / "mask2nir-evaluation.json")
-    s, cases = result["summary"], result["cases"]
-    bundled = next(n for n, info in result["candidates"].items() if Path(info["weights"]).name == "mask2nir.safetensors")
-    plain = next((n for n in result["candidates"] if "plain CycleGAN" in n), None)
+    s = result["summary"]
     key = "psnr_raw_rendered"
-    text = (f"On {result['n_pairs']} held-out synthetic masks ({result['size']} px, tree seeds from "
-            f"{result['seed_base']}) its images reach {s[bundled][key + '_mean']:.1f} dB PSNR / "
-            f"{s[bundled]['ssim_raw_rendered_mean']:.3f} SSIM against the images rendered from those masks")
+    text += (f" (`benchmarks/results/bench_nir_realism-cpu.json`). On {result['n_pairs']} held-out synthetic masks "
+             f"({result['size']} px, tree seeds from {result['seed_base']}) its images reach "
+             f"{s[bundled][key + '_mean']:.1f} dB PSNR / {s[bundled]['ssim_raw_rendered_mean']:.3f} SSIM against the "
+             "images rendered from those masks")
+    plain = next((n for n in result["candidates"] if "plain CycleGAN" in n), None)
     if plain is not None:
+        cases = result["cases"]
         gap = s[bundled][key + "_mean"] - s[plain][key + "_mean"]
         noise = _paired_noise([c[bundled][key] for c in cases], [c[plain][key] for c in cases])
         verdict = "the same within noise" if abs(gap) <= noise else ("lower" if gap > 0 else "higher")
@@ -130,6 +150,8 @@ def mask2nir() -> str:
         text += (f"; a plain CycleGAN trained for the same steps (in {minutes} min) scores {verdict} "
                  f"({s[plain][key + '_mean']:.1f} dB / {s[plain]['ssim_raw_rendered_mean']:.3f}; the difference, "
                  f"{gap:+.2f} dB, against two standard errors of {noise:.2f} dB)")
+    for other in (n for n in result["candidates"] if n not in (bundled, plain)):
+        text += f"; {other} {s[other][key + '_mean']:.1f} dB / {s[other]['ssim_raw_rendered_mean']:.3f}"
     mask = s["mask (baseline)"]
     return text + (f", the mask itself {mask[key + '_mean']:.1f} dB / {mask['ssim_raw_rendered_mean']:.3f} "
                    "(`weights/mask2nir-evaluation.json`).")
