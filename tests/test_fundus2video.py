@@ -301,6 +301,28 @@ def test_baseline_preset_leaves_the_knowledge_terms_out(tmp_path):
     assert not {"att", "NCE_UP", "NCE_SP", "G_KD"} & set(read_history(tmp_path)[-1])
 
 
+def test_fine_tuning_on_fitted_style_eyes_with_chosen_leakage(tmp_path):
+    """init_weights starts from given weights (0 steps keep them exactly); synthetic_style and
+    synthetic_leakage choose the eyes (issue 14: real-looking eyes, no invented disc leakage)."""
+    from napari_vesselgan.methods.fundus2video import synthetic_videos
+
+    base = Fundus2VideoConfig.preset("test", steps=2, checkpoint_every=0)
+    start = Fundus2VideoMethod.untrained(base, device="cpu").train("synthetic", base, run_dir=tmp_path / "a")
+    same = base.model_copy(update={"steps": 0, "init_weights": str(start), "synthetic_style": "fitted",
+                                   "synthetic_leakage": ["none"]})
+    tuned = Fundus2VideoMethod.untrained(same, device="cpu")
+    weights = tuned.train("synthetic", same, run_dir=tmp_path / "b")
+    for name, tensor in load_checkpoint(start).networks["generator"].items():
+        torch.testing.assert_close(tuned.generator.state_dict()[name], tensor.float())
+    note = load_checkpoint(weights).provenance["training_data"]
+    assert "fitted style" in note and "leakage cycling none" in note and "started from" in note
+    classic = synthetic_videos(base, count=1)
+    fitted = synthetic_videos(same, count=1)
+    assert not np.allclose(classic[0][0], fitted[0][0])  # another look of the same eye
+    with pytest.raises(ValueError, match="synthetic_leakage"):
+        synthetic_videos(base.model_copy(update={"synthetic_leakage": ["glaucoma"]}))
+
+
 def test_training_resumes_where_it_stopped(tmp_path):
     config = Fundus2VideoConfig.preset("test", steps=2, checkpoint_every=1)
     Fundus2VideoMethod.untrained(config, device="cpu").train("synthetic", config, run_dir=tmp_path)

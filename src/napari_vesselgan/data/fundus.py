@@ -393,11 +393,12 @@ class FundusVideo:
 
 
 def fundus_video(shape: tuple[int, int] = (256, 256), seed: int = 0, *, frames: int = 12,
-                 leakage: str | None = None) -> FundusVideo:
-    """A colour fundus photo and the FFA video of the same synthetic eye."""
+                 leakage: str | None = None, fundus_style: FundusStyle | None = None,
+                 ffa_style: FfaStyle | None = None) -> FundusVideo:
+    """A colour fundus photo and the FFA video of the same synthetic eye (classic styles by default)."""
     anatomy = fundus_anatomy(shape, seed, leakage=leakage)
-    return FundusVideo(fundus=render_fundus(anatomy, seed), video=render_ffa_video(anatomy, seed, frames=frames),
-                       anatomy=anatomy)
+    return FundusVideo(fundus=render_fundus(anatomy, seed, style=fundus_style),
+                       video=render_ffa_video(anatomy, seed, frames=frames, style=ffa_style), anatomy=anatomy)
 
 
 def fundus_pair(shape: tuple[int, int] = (256, 256), seed: int = 0, *, leakage: str | None = None,

@@ -107,6 +107,16 @@ class Fundus2VideoConfig(TrainingConfig):
                                  "None: the photo's own size. Synthetic training sets it to synthetic_size.")
     synthetic_videos: int = Field(48, ge=1, description="Videos when training on synthetic data.")
     synthetic_size: int = Field(192, ge=32, description="Side of each synthetic training video in pixels.")
+    synthetic_style: Literal["classic", "fitted"] = Field(
+        "classic", description="The synthetic eyes' look: the classic renderer or the style fitted to real images "
+                               "(data.fundus.FITTED_FUNDUS_STYLE / FITTED_FFA_STYLE).")
+    synthetic_leakage: list[str] = Field(
+        default_factory=lambda: ["none", "optic_disc", "large_focal", "punctate_focal"],
+        description="Leakage kinds the synthetic eyes cycle through (data.fundus.LEAKAGE_KINDS; repeat a kind to "
+                    "make it more common, leave one out to never show it).")
+    init_weights: str | None = Field(
+        None, description="Start the generator from these fundus2video weights ('bundled': the bundled default) "
+                          "to fine-tune it; None: from scratch.")
 
     PRESETS: ClassVar[dict[str, dict[str, Any]]] = {
         # pix2pixHD's sizes; Adam 2e-3 with a step every 50 iterations (the paper does not give the
@@ -178,15 +188,21 @@ def resample_frames(video: np.ndarray, frames: int) -> np.ndarray:
 def synthetic_videos(config: Fundus2VideoConfig, seed: int | None = None,
                      count: int | None = None) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """(fundus photos, FFA videos) of synthetic eyes, seeds ``seed ..``; leakage kinds cycle."""
-    from napari_vesselgan.data.fundus import LEAKAGE_KINDS, fundus_video
+    from napari_vesselgan.data.fundus import FITTED_FFA_STYLE, FITTED_FUNDUS_STYLE, LEAKAGE_KINDS, fundus_video
 
+    kinds = config.synthetic_leakage
+    unknown = sorted(set(kinds) - set(LEAKAGE_KINDS))
+    if not kinds or unknown:
+        raise InvalidInput(f"synthetic_leakage takes kinds from {', '.join(LEAKAGE_KINDS)}; got {kinds!r}")
+    styles = ({"fundus_style": FITTED_FUNDUS_STYLE, "ffa_style": FITTED_FFA_STYLE}
+              if config.synthetic_style == "fitted" else {})
     seed = config.seed if seed is None else seed
     count = config.synthetic_videos if count is None else count
     size = config.synthetic_size
     photos, videos = [], []
     for index in range(count):
         sample = fundus_video((size, size), seed + index, frames=config.frames,
-                              leakage=LEAKAGE_KINDS[index % len(LEAKAGE_KINDS)])
+                              leakage=kinds[index % len(kinds)], **styles)
         photos.append(sample.fundus)
         videos.append(sample.video)
     return photos, videos
@@ -511,14 +527,16 @@ class Fundus2VideoMethod(Method):
                 run = dataclasses.replace(run, config=config)
             photos, videos = synthetic_videos(config)
             data_note = (f"{config.synthetic_videos} synthetic {config.synthetic_size}px fundus photos with "
-                         f"{config.frames}-frame FFA videos (data.fundus.fundus_video, seeds {config.seed}.."
-                         f"{config.seed + config.synthetic_videos - 1})")
+                         f"{config.frames}-frame FFA videos (data.fundus.fundus_video, {config.synthetic_style} "
+                         f"style, leakage cycling {'/'.join(config.synthetic_leakage)}, seeds {config.seed}..{config.seed + config.synthetic_videos - 1})")
         else:
             photos, videos = load_domain(run.sources[0]), video_set(run.sources[1])
             data_note = f"{len(photos)} user fundus photo / FFA video pairs, resampled to {config.frames} frames"
         inputs, targets = training_arrays(photos, videos, config)
         features, perceptual_note = perceptual_features(config)
         model = Fundus2VideoGAN(config, device=run.device, features=features)
+        if config.init_weights is not None:  # a resumed run then loads its own last checkpoint over it
+            data_note += f"; generator started from {self.start_from(model.g, config.init_weights)}"
         mask_area = float(np.mean([(t[-1] > 0).mean() for t in targets]))
         weights = fit(model, lambda start: window_batches(inputs, targets, config, start), run.run_dir,
                       config.trainer_settings(resume=resume), callbacks=callbacks, provenance={
