@@ -295,6 +295,14 @@ def test_evaluation_reports_all_candidates(tiny_method, real_dir):
         assert set(summary) == {"bicubic", "Richardson-Lucy (2 it.)", "model"}
         assert all(np.isfinite(row["psnr_mean"]) and 0 < row["ssim_mean"] <= 1 for row in summary.values())
     assert result["real"]["shape"] == [512, 640]
+    from napari_vesselgan.evaluation.superres import DEFAULT_OPTICS
+
+    optics = evaluate_superres(tiny_method.predict, n_pairs=1, size=64, real_paths=paths, rl_iterations=2,
+                               optics=DEFAULT_OPTICS)
+    assert set(optics["real_optics"]["summary"]) == {"bicubic", "model", "Richardson-Lucy "
+                                                     f"({optics['real_optics_degradation']['rl_iterations']} it.)"}
+    # the same frame through real optics: noisier input, so bicubic scores lower than without it
+    assert optics["real_optics"]["summary"]["bicubic"]["psnr_mean"] < optics["real"]["summary"]["bicubic"]["psnr_mean"]
 
 
 # ----- command line --------------------------------------------------------------------------
