@@ -101,7 +101,8 @@ def loo_lines(bench: dict) -> list[str]:
     summary = bench["summary"]
     lines += ["", "Mean PSNR (dB) on images never trained on (liver: odd slices; every fold model trained on the even "
               "ones; synthetic: the held-out seeds below):", "",
-              "| set | protocol | " + " | ".join(summary["liver (odd slices)"]["real optics"]) + " |",
+              "| set | protocol | " + " | ".join(c.replace("baseline", "before")
+                                               for c in summary["liver (odd slices)"]["real optics"]) + " |",
               "|---|---|" + "---|" * len(summary["liver (odd slices)"]["real optics"])]
     for set_name in ("liver (odd slices)", "synthetic"):
         for protocol in PROTOCOLS:
