@@ -72,6 +72,12 @@ def crop_to_multiple(image: np.ndarray, scale: int) -> np.ndarray:
     return image[..., : height - height % int(scale), : width - width % int(scale)]
 
 
+#: The lens core and camera of the NIR degradation fitted to all three nir2-mouse frame pairs
+#: (benchmarks/results/bench_nir_degradation-cpu.json, "fit"): ``realistic_degrade``'s default optics.
+NIR_CAMERA_OPTICS: dict[str, float] = {"core_sigma": 0.3, "photons": 745.8338541153312,
+                                       "read_noise": 6.9374984051453845, "bit_depth": 8}
+
+
 def realistic_degrade(image: np.ndarray, scale: int = 4, *, optics: Any = None, seed: int = 0,
                       jitter: float | None = 0.2) -> tuple[np.ndarray, np.ndarray]:
     """(low-resolution, re-upscaled) float64 versions of ``image`` through real optics: a Gaussian
@@ -79,7 +85,7 @@ def realistic_degrade(image: np.ndarray, scale: int = 4, *, optics: Any = None, 
 
     Why: real low-resolution fluorescence is not a clean bicubic reduction; its camera adds shot
     and read noise, which bicubic up-sampling carries into the result. ``optics`` is a fitted
-    ``data.nir_optics.NIRDegradation`` (None: its defaults); only its PSF core (``core_sigma``,
+    ``data.nir_optics.NIRDegradation`` (None: ``NIR_CAMERA_OPTICS``); only its PSF core (``core_sigma``,
     in high-resolution pixels) and camera (``photons`` at full scale, ``read_noise``,
     ``bit_depth``) are used: the scattering tail, haze and vignetting belong to the tissue, which
     the high-resolution image already shows. With ``jitter`` each parameter is drawn around the
@@ -94,7 +100,7 @@ def realistic_degrade(image: np.ndarray, scale: int = 4, *, optics: Any = None, 
 
     if int(scale) < 1:
         raise InvalidInput(f"scale must be a positive integer, got {scale}")
-    model = optics if optics is not None else NIRDegradation()
+    model = optics if optics is not None else NIRDegradation.from_dict(NIR_CAMERA_OPTICS)
     rng = np.random.default_rng(seed)
     if jitter is not None:
         model = model.jittered(rng, jitter)

@@ -23,7 +23,7 @@ import zlib
 import numpy as np
 from skimage.restoration import richardson_lucy
 
-from napari_vesselgan.data.degradation import crop_to_multiple, degrade, realistic_degrade
+from napari_vesselgan.data.degradation import NIR_CAMERA_OPTICS, crop_to_multiple, degrade, realistic_degrade
 from napari_vesselgan.data.nir import VALIDATION_SEED_BASE, lowres_pair
 from napari_vesselgan.evaluation.common import HELD_OUT_SEED_BASE, RealImagesOptions, result_head, summarise
 from napari_vesselgan.metrics import psnr, rmse, ssim
@@ -32,10 +32,9 @@ if TYPE_CHECKING:
     from napari_vesselgan.methods.base import Method
 
 RL_ITERATIONS = (1, 2, 3, 5, 10, 20)
-#: Real optics for weights that record none: the NIR degradation fitted to all three nir2-mouse
-#: frame pairs (benchmarks/results/bench_nir_degradation-cpu.json, "fit"), its lens core and camera.
-DEFAULT_OPTICS: dict[str, float] = {"core_sigma": 0.3, "photons": 745.8338541153312,
-                                    "read_noise": 6.9374984051453845, "bit_depth": 8}
+#: The real optics of the ``real_optics`` set: the NIR degradation fitted to all three nir2-mouse
+#: frame pairs, its lens core and camera (``data.degradation.NIR_CAMERA_OPTICS``).
+DEFAULT_OPTICS: dict[str, float] = NIR_CAMERA_OPTICS
 
 
 class Options(RealImagesOptions):

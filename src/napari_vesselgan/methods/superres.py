@@ -35,7 +35,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from torch import nn
 
 from napari_vesselgan import InvalidInput
-from napari_vesselgan.data.degradation import crop_to_multiple, degrade, realistic_degrade, upsample
+from napari_vesselgan.data.degradation import (NIR_CAMERA_OPTICS, crop_to_multiple, degrade,
+                                                  realistic_degrade, upsample)
 from napari_vesselgan.data.intensity import IntensityRange, intensity_range
 from napari_vesselgan.data.nir import TRAINING_SEED_LIMIT, VALIDATION_SEED_BASE
 from napari_vesselgan.data.patches import grey_planes, paired_batches
@@ -139,11 +140,12 @@ class SuperResConfig(TrainingConfig):
         "paper": {"features": 64, "growth": 32, "batch_size": 64, "patch_size": 64, "lr": 1e-3,
                   "steps": 40_000, "decay_steps": 0, "finetune_steps": 20_000, "finetune_lr": 1e-6,
                   "perceptual": "imagenet"},
-        # Stage 2 on real fluorescence with real optics, from the bundled weights (scripts/train_superres_real.py
-        # adds the fitted NIR degradation). Pixel losses and a small TG term, no adversary: with the paper's
+        # Stage 2 on real fluorescence with real optics, from the bundled weights (the NIR camera fitted to
+        # all three nir2-mouse pairs; scripts/train_superres_real.py refits it on the training frames only). Pixel losses and a small TG term, no adversary: with the paper's
         # stage-2 weights (TG 10, adversarial 1) a leave-one-out fold gained only +0.1 dB over bicubic under
         # real optics; a quarter of bicubic-only pairs lost up to 0.5 dB under the bicubic protocol (notes).
-        "real": {"steps": 0, "init_weights": "bundled", "finetune_steps": 600, "finetune_lr": 1e-4,
+        "real": {"steps": 0, "init_weights": "bundled", "degradation": dict(NIR_CAMERA_OPTICS),
+                 "finetune_steps": 600, "finetune_lr": 1e-4,
                  "validate_every": 50, "patience": 4, "degraded_copies": 4, "bicubic_share": 0.5,
                  "synthetic_mix": 16, "checkpoint_every": 100,
                  "finetune_loss": {"mse": 10.0, "smooth_l1": 10.0, "vgg": 0.0, "resnet": 0.0, "adversarial": 0.0,
