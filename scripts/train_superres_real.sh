@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Stage 2 of `superres` on real fluorescence with real optics (the `real` preset), from the bundled
 # weights: the three leave-one-frame-out folds on the nir2-mouse frames (train on two frame numbers
-# and the even liver slices, judge on the third; ~7 min each on one loaded CPU core), the
+# and the even liver slices, judge on the third; ~13 min each on one CPU core), the
 # benchmark that the model card leads with (benchmarks/bench_superres_real.py, against the weights
 # bundled before this stage), then the shipped weights on all three frames, their evaluation,
 # training summary and card.
