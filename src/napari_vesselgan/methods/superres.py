@@ -141,8 +141,8 @@ class SuperResConfig(TrainingConfig):
                   "steps": 40_000, "decay_steps": 0, "finetune_steps": 20_000, "finetune_lr": 1e-6,
                   "perceptual": "imagenet"},
         # Stage 2 on real fluorescence with real optics, from the bundled weights (the NIR camera fitted to
-        # all three nir2-mouse pairs; scripts/train_superres_real.py refits it on the training frames only). Pixel losses and a small TG term, no adversary: with the paper's
-        # stage-2 weights (TG 10, adversarial 1) a leave-one-out fold gained only +0.1 dB over bicubic under
+        # all three nir2-mouse pairs; scripts/train_superres_real.py refits it on the training frames only).
+        # Pixel losses and a small TG term, no adversary: with the paper's stage-2 weights (TG 10, adversarial 1) a leave-one-out fold gained only +0.1 dB over bicubic under
         # real optics; a quarter of bicubic-only pairs lost up to 0.5 dB under the bicubic protocol, and 600 steps
         # at 1e-4 left half the real-optics gain (issue 13 notes).
         "real": {"steps": 0, "init_weights": "bundled", "degradation": dict(NIR_CAMERA_OPTICS),
