@@ -113,6 +113,10 @@ def main() -> Path:
     config, provenance = checkpoint.config, checkpoint.provenance
     n_params = sum(t.numel() for t in checkpoint.networks["generator"].values())
     evaluation = _read(WEIGHTS / "fundus2ffa-evaluation.json")
+    moved = [row for row in _read(RESULTS / "bench_uwf_registration-cpu.json") or []
+             if row["metric"].startswith("vessel displacement")]
+    registration = (" / ".join(f"{row['baseline_value']:.1f}" for row in moved),
+                    " / ".join(f"{row['value']:.1f}" for row in moved))
     lines = [
         "# Model card: `fundus2ffa` default weights",
         "",
@@ -124,20 +128,29 @@ def main() -> Path:
         f"- ResNet generator 3 -> 1 channels, ngf {config['ngf']}, {config['n_blocks']} residual blocks (two 3x3 convs,",
         f"  each followed by a ReLU), instance norm, {n_params:,} parameters, fp16 "
         f"({weights.stat().st_size / 2**20:.2f} MB). The paper's size is the `paper` preset.",
-        f"- Trained for {provenance.get('steps')} steps ({provenance.get('training_minutes', '?')} min, CPU, 1 thread, "
-        "on a machine shared with other jobs) by `scripts/train_fundus2ffa_weights.sh`:",
+        "- Made in two steps. (1) The synthetic-only weights, `fundus2ffa-synthetic.safetensors` (bundled beside",
+        "  them, the previous default), trained for 8000 steps on 128 synthetic 256 px fundus/FFA pairs by",
+        "  `scripts/train_fundus2ffa_weights.sh` (43 min on one CPU thread). (2) Those fine-tuned for "
+        f"{provenance.get('steps')} steps ({provenance.get('training_minutes', '?')} min, CPU, 1 thread, on a "
+        "machine shared with other jobs) by `scripts/train_fundus2ffa_real.sh`:",
         f"  `{provenance.get('training_command', '?')}`.",
-        "  (The bundled run was first started with steps=12000, stopped at its step-500 checkpoint after about",
-        "  5 minutes and resumed with the command above; the minutes count the resumed part only.)",
-        f"- Data: {provenance.get('training_data')}. Nothing real was used in training: the model has only",
-        "  seen synthetic eyes. On real photos (e.g. the `fundus` sample) it produces FFA-like images of the",
-        "  vessels it finds, but nothing here measures whether they are right.",
+        f"- Data of step (2): {provenance.get('training_data')}.",
+        "  The real pairs are the four ultra-widefield SLO / FA pairs of `../shared/real/uwf-slo-fa` (MIT,",
+        "  UWAFA-GAN), each angiogram warped onto its photo by their vessels (`data.pair_registration`; the",
+        f"  vessel displacement of the pairs fell from {registration[0]} px to {registration[1]} px,",
+        "  `benchmarks/results/bench_uwf_registration-cpu.json`) and reduced to 1/4; the realism term's angiograms",
+        "  are the 20 venous-phase frames of `../shared/real/ffa-frames` (Apache-2.0). No real *colour* fundus",
+        "  photo was used: SLO images are two-wavelength pseudo-colour, so on colour photos the model relies on",
+        "  the synthetic pairs. It cannot tell the phase, or leakage the photo does not show.",
         f"- Objective: conditional PatchGAN (ndf {config['ndf']}, five 4x4 convs, sigmoid; cross-entropy) + "
         f"{config['lambda_l1']:g} x L1 + {config['lambda_saliency']:g} x L_sal (MSE of Eq. 1 saliency maps, median "
         f"{config['saliency_median_size']}, Gaussian {config['saliency_gaussian_size']}, on the [-1, 1] scale); "
         f"Adam {config['lr']} ({config['beta1']}, {config['beta2']}), constant for "
         f"{config['steps'] - config['decay_steps']} steps then linearly to 0; {config['patch_size']} px crops, batch "
-        f"{config['batch_size']}, seed {config['seed']}.",
+        f"{config['batch_size']}, seed {config['seed']}."
+        + (f" Beyond the paper: {config['lambda_realism']:g} x a least-squares realism term (an unconditional PatchGAN "
+           "that tells patches of the unpaired real angiograms from generated ones)." if config.get("lambda_realism")
+           else ""),
         f"- Perceptual term: **{provenance.get('perceptual_features')}**. No ImageNet VGG19 weights exist on the",
         "  machine that trained these weights, so the 0.001 x VGG19 term of Eq. 3 was switched off rather than",
         "  computed with meaningless features. With the weights available, retrain with `--set perceptual=true`.",

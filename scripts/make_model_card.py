@@ -1,11 +1,14 @@
-"""Write the model card of the bundled `denoise` weights from measured files only.
+"""Write the model card of the bundled `denoise` weights (both sets) from measured files only.
 
-Reads the weights' own metadata (config, provenance), the evaluation written by
-`vesselgan evaluate` (weights/denoise-evaluation.json), the leave-one-frame-out benchmark on
-real frames (benchmarks/results/bench_denoise_real-cpu.json), the degradation fit
-(benchmarks/results/bench_nir_degradation-cpu.json) and, when present, the speed benchmark
-(benchmarks/results/bench_predict-cpu.json); writes src/napari_vesselgan/weights/denoise.md.
-Run after scripts/train_denoise_real.sh and the benchmarks.
+Reads both weight sets' own metadata (config, provenance: denoise.safetensors, the real-frame
+set, and denoise-low-light.safetensors, the photon-limited set), the evaluation written by
+`vesselgan evaluate` (weights/denoise-evaluation.json: the default path, input_kind auto), the
+input-kind calibration (benchmarks/results/bench_denoise_input_kind-cpu.json), the
+leave-one-frame-out benchmark on real frames (benchmarks/results/bench_denoise_real-cpu.json),
+the degradation fit (benchmarks/results/bench_nir_degradation-cpu.json) and, when present, the
+speed benchmark (benchmarks/results/bench_predict-cpu.json); writes
+src/napari_vesselgan/weights/denoise.md. Run after scripts/train_denoise_real.sh,
+scripts/train_denoise_low_light.sh and the benchmarks.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ WEIGHTS = ROOT / "src" / "napari_vesselgan" / "weights"
 BENCH = ROOT / "benchmarks" / "results" / "bench_predict-cpu.json"
 REAL_BENCH = ROOT / "benchmarks" / "results" / "bench_denoise_real-cpu.json"
 FIT_BENCH = ROOT / "benchmarks" / "results" / "bench_nir_degradation-cpu.json"
+KIND_BENCH = ROOT / "benchmarks" / "results" / "bench_denoise_input_kind-cpu.json"
 REAL_FIGURE = "docs/denoise_real_loo.png"
 
 
@@ -117,6 +121,13 @@ def evaluation_tables(evaluation: dict) -> list[str]:
         "clean image is scaled to [0, 1] and the candidate is fitted to it by least squares (scale and offset:",
         "low-light and clean frames differ in exposure, so brightness alone must not count).",
         "",
+    ]
+    sets = pairs.get("weight_sets") or []
+    if sets:
+        counts = ", ".join(f"{sets.count(kind)} of {len(sets)}: the {kind} set" for kind in dict.fromkeys(sets))
+        lines += ["\"model\" is the default prediction (`input_kind=\"auto\"`), which picked by the measured noise",
+                  f"level: {counts}.", ""]
+    lines += [
         "| candidate | PSNR (dB), mean ± sd | SSIM, mean ± sd |",
         "|---|---|---|",
     ]
@@ -138,7 +149,80 @@ def evaluation_tables(evaluation: dict) -> list[str]:
         for row in real:
             cells = [f"{row['before'][m]:.4g} -> {row['after'][m]:.4g}" for m in metrics]
             lines.append(f"| {row['image']} | " + " | ".join(cells) + " |")
+        picked = sorted({str(row.get("weight_set")) for row in real})
+        lines += ["", f"(`input_kind=\"auto\"` picked the {' / '.join(picked)} set for these frames.)"]
     return lines
+
+
+def input_kind_lines() -> list[str]:
+    """Which set ``input_kind="auto"`` picks, on what measure, with the measured margins."""
+    if not KIND_BENCH.is_file():
+        return []
+    bench = json.loads(KIND_BENCH.read_text())
+    m = bench["margins"]
+    lines = [
+        "### Which weight set runs: `input_kind` (auto, nir-iia, low-light)",
+        "",
+        "Two bundled sets: `denoise.safetensors` for real NIR-IIa frames and `denoise-low-light.safetensors` for",
+        "photon-limited images. `input_kind=\"auto\"` (the default; `--input-kind` on the command line, the dock's",
+        "*Input kind*) measures the image's noise level, the wavelet noise estimate (`skimage.restoration.estimate_sigma`)",
+        "of the image scaled so that its 0.5th / 99.5th percentiles are 0 / 1 (`methods.denoise.noise_level`; a stack:",
+        f"the median over up to 5 planes), and takes the low-light set above {m['threshold']:g}. `nir-iia` / `low-light`",
+        "force a set; with other weights than the bundled ones only `auto` is accepted (they are one network). Each",
+        "result's metadata says which set ran (`weight_set`, `weights`, `input_kind_choice`).",
+        "",
+        "| input | n | noise level | auto picks | right | mean SSIM / PSNR (dB): input, nir-iia set, low-light set, auto |",
+        "|---|---|---|---|---|---|",
+    ]
+    for group, g in bench["groups"].items():
+        scores = ", ".join(f"{name} {v['ssim']:.3f} / {v['psnr']:.1f}" for name, v in g["mean_scores"].items()
+                           if name != "input" or v["psnr"] < 100) or "no reference"
+        lines.append(f"| {group} | {g['n']} | {g['noise_min']:.4f}-{g['noise_max']:.4f} | {' + '.join(g['auto'])} | "
+                     f"{g['correct']}/{g['n']} | {scores} |")
+    costs = ", ".join(f"{k}: {v:.1f} dB" for k, v in m["either_cost_db"].items())
+    lines += [
+        "",
+        "Real frames: SSIM / PSNR to the published NIR-IIb-like image (8-bit range; NIR-IIb-like rows: the image",
+        "through the weights against itself). Synthetic: affine-normalised PSNR / SSIM to the clean image. \"right\":",
+        "real frames, clean images and the liver light-sheet slices should get the nir-iia set; synthetic images",
+        "where the low-light set at least halves the squared error (3 dB) the low-light set; between (500+ photons)",
+        "either is right. Margins: the noisiest image that should get the nir-iia set measures "
+        f"{m['highest_nir_iia']:.4f}",
+        f"({m['nir_iia_margin_factor']:.2f}x below the threshold), the least noisy that should get the low-light set "
+        f"{m['lowest_low_light']:.4f} ({m['low_light_margin_factor']:.2f}x above).",
+        "The threshold sits nearer the low-light side on purpose: the low-light set ruins a real frame (see the",
+        "real rows' low-light column), the real-frame set merely leaves a low-light image as it was."
+        + (f" Mildly noisy images get the real-frame set; `input_kind=\"low-light\"` would gain them up to {costs}."
+           if costs else ""),
+        "From `benchmarks/results/bench_denoise_input_kind-cpu.json` (`benchmarks/bench_denoise_input_kind.py`).",
+        "",
+    ]
+    return lines
+
+
+def low_light_lines() -> list[str]:
+    """What the low-light set is and how it was made (its own metadata)."""
+    path = WEIGHTS / "denoise-low-light.safetensors"
+    if not path.is_file():
+        return []
+    checkpoint = load_checkpoint(path, expected_method="denoise")
+    config, provenance = checkpoint.config, checkpoint.provenance
+    parameters = sum(t.numel() for t in checkpoint.networks["generator"].values())
+    return [
+        "## The low-light set (`denoise-low-light.safetensors`)",
+        f"- The same ResNet generator, not residual, ngf {config['ngf']}, {config['n_blocks']} blocks, {parameters:,} parameters, fp16",
+        f"  ({path.stat().st_size / 1e6:.2f} MB). Data: {provenance.get('training_data')}.",
+        f"- Trained from scratch for {provenance.get('steps')} CycleGAN steps ({provenance.get('training_minutes', '?')} min on "
+        f"{provenance.get('device', '?')}): `{provenance.get('training_command', '?')}`;",
+        f"  least-squares GAN + {config['lambda_cycle']:g} x cycle L1 + {config['lambda_identity']:g} x identity L1, "
+        f"{config['patch_size']} px patches, Adam lr {config['lr']:g}, the last {config['decay_steps']} steps decayed linearly.",
+        (f"- Restored from {provenance['restored_from']}." if provenance.get("restored_from") else "- Bundled as trained.")
+        + " `scripts/train_denoise_low_light.sh` trains it again with the same command (only the run folder and the",
+        "  export path differ).",
+        "- On real NIR-IIa frames it is harmful (it lifts the background and flattens vessels; SSIM to the published",
+        "  image about 0.3, see the table above): `auto` keeps it off them, and so should you.",
+        "",
+    ]
 
 
 def benchmark_lines(rows: list[dict]) -> list[str]:
@@ -179,10 +263,13 @@ def main() -> None:
         "(docs/methods.md card 4), the weights `methods.load(\"denoise\")` and `vesselgan predict denoise` use",
         "when no others are given. Trained on real in-vivo frames: " + (", ".join(map(str, provenance.get("training_frames", [])))
                                                                       or "none") + " of nir2-mouse.",
+        "Beside it, `denoise-low-light.safetensors`, trained on synthetic photon-limited images, which the default",
+        "prediction (`input_kind=\"auto\"`) takes for images it measures as photon-limited (below).",
         "",
         "## Measured results",
         "",
         *real_sections(evaluation),
+        *input_kind_lines(),
         "## What it is",
         f"- ResNet generator, 1 -> 1 channel, ngf {config['ngf']}, {config['n_blocks']} residual blocks, instance norm,",
         f"  {parameters:,} parameters, stored in fp16 ({size_mb:.2f} MB)"
@@ -205,6 +292,7 @@ def main() -> None:
         "- No pretrained feature network is involved: the denoise objective has no perceptual term, so the",
         "  missing ImageNet weights on this machine changed nothing here.",
         "",
+        *low_light_lines(),
         "## Synthetic figures",
         "",
         *evaluation_tables(evaluation),
@@ -213,8 +301,10 @@ def main() -> None:
     if BENCH.is_file():
         lines += [*benchmark_lines(json.loads(BENCH.read_text())), ""]
     lines += [
-        "Reproduce: `bash scripts/train_denoise_real.sh` (the three leave-one-out folds, then the shipped weights), then",
+        "Reproduce: `bash scripts/train_denoise_real.sh` (the three leave-one-out folds, then the shipped weights) and",
+        "`bash scripts/train_denoise_low_light.sh` (the low-light set), then",
         "`.venv/bin/python benchmarks/bench_nir_degradation.py`, `.venv/bin/python benchmarks/bench_denoise_real.py`,",
+        "`.venv/bin/python benchmarks/bench_denoise_input_kind.py`,",
         "`vesselgan evaluate denoise --real ../shared/real/nir2-mouse --real-glob 'NIR-IIa_*.png' --partner NIR-IIa:NIR-IIb "
         "-o src/napari_vesselgan/weights/denoise-evaluation.json` and `.venv/bin/python scripts/make_model_card.py`.",
         "",
@@ -227,8 +317,12 @@ def main() -> None:
         "  first); `vesselgan train denoise --preset real` on unpaired folders skips the paired warm start unless",
         "  `--set degradation=...` gives fitted parameters.",
         *modest_gain_lines(),
-        "- It corrects a frame that is already close to its target; it is not a strong shot-noise remover: on",
-        "  the synthetic very-low-light pairs (20 photons at the peak) see the synthetic figures above.",
+        "- The real-frame set corrects a frame that is already close to its target; it is not a shot-noise",
+        "  remover (synthetic 20-photon pairs: about 0.1 dB). Photon-limited images go to the low-light set, trained on",
+        "  synthetic images only: on real photon-limited acquisitions it is untested here (no such real images with a",
+        "  reference were available), and the noise-level rule was calibrated on three real frames of one set-up, a",
+        "  liver light-sheet stack and synthetic images; a real frame noisier than those could be taken as",
+        "  photon-limited: check the result's `weight_set` and force `input_kind` when it is wrong.",
         "- A CycleGAN can invent or drop faint structure: the residual design and the identity term keep it",
         "  close to its input, and the mask Dice above measures it; still compare with the input (saliency",
         "  overlay, metric table) before trusting a thin vessel that only the output shows.",

@@ -8,6 +8,7 @@ descriptions validated by bioimageio.spec with its file checks.
 from __future__ import annotations
 
 import functools
+import json
 import hashlib
 import io
 import sys
@@ -88,7 +89,9 @@ def test_package_passes_bioimageio_core_test_and_describes_the_model(denoise_pac
 
 def test_round_trip_predicts_as_the_safetensors_weights(denoise_package, tmp_path, single_torch_thread):
     image = _load("lowlight_nir")[0][:96, :128]
-    expected = methods.load("denoise", device="cpu").predict(image)
+    # the package holds one network, the default (real-frame) set: input_kind auto would take
+    # this photon-limited image to the low-light set, so compare with the real-frame set itself
+    expected = methods.load("denoise", device="cpu").predict(image, input_kind="nir-iia")
     packaged = methods.load("denoise", weights=denoise_package, device="cpu")
     np.testing.assert_array_equal(packaged.predict(image), expected)
     assert packaged.weights == denoise_package and packaged.provenance["training_minutes"] > 0
@@ -108,10 +111,27 @@ def test_the_package_output_is_our_prediction_in_units_of_the_input_range(denois
         test_input = np.load(io.BytesIO(archive.read("test_input.npy")))
         test_output = np.load(io.BytesIO(archive.read("test_output.npy")))
     image = test_input[0, 0].astype(np.uint16)
-    ours = methods.load("denoise", device="cpu").predict(image).astype(np.float64)
+    ours = methods.load("denoise", device="cpu").predict(image, input_kind="nir-iia").astype(np.float64)
     unit = (ours - image.min()) / (image.max() - image.min())
     # ours is rounded to uint16 counts; the package's output is the unrounded value
     assert np.abs(unit - test_output[0, 0]).max() <= 0.6 / (int(image.max()) - int(image.min()))
+
+
+def test_export_of_the_low_light_set_by_name(tmp_path, single_torch_thread):
+    """``vesselgan export denoise --weights low-light`` packages the bundled low-light set (the
+    default packages the real-frame set); the package predicts as that set does."""
+    from napari_vesselgan.export.bioimageio import export_model
+
+    low_light = methods.load("denoise", weights="low-light", device="cpu")
+    assert low_light.weights.name == "denoise-low-light.safetensors" and not low_light.bundled
+    package = export_model(low_light, tmp_path / "low.zip", test=False)
+    image = _load("lowlight_nir")[0][:96, :128]
+    expected = methods.load("denoise", device="cpu").predict(image, input_kind="low-light")
+    packaged = methods.load("denoise", weights=package, device="cpu")
+    np.testing.assert_array_equal(packaged.predict(image), expected)
+    assert "denoise-low-light.safetensors" in json.dumps(rdf_of(package), default=str)
+    with pytest.raises(InvalidInput, match="one network"):
+        packaged.predict(image, input_kind="low-light")
 
 
 @pytest.mark.slow

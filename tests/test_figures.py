@@ -77,6 +77,14 @@ def test_mask2nir_card_tables_are_its_evaluation():
     assert _contains(card("mask2nir"), script("make_mask2nir_card").evaluation_lines(evaluation("mask2nir")))
 
 
+def test_mask2nir_card_leads_with_its_real_image_benchmark():
+    realism = json.loads((ROOT / "benchmarks" / "results" / "bench_nir_realism-cpu.json").read_text())
+    text = card("mask2nir")
+    lines = script("make_mask2nir_card").realism_lines(realism)
+    assert _contains(text, lines)
+    assert text.index(lines[0]) < text.index("## Synthetic masks"), "the real-image figures come first"
+
+
 def test_fundus2video_card_tables_are_its_evaluation():
     assert _contains(card("fundus2video"), script("make_fundus2video_card").ablation_lines(evaluation("fundus2video")))
 

@@ -223,6 +223,52 @@ def test_training_steps_use_every_loss_term_and_resume(tmp_path):
     assert [row["step"] for row in read_history(tmp_path)] == [1, 2, 3]
 
 
+def test_user_pairs_train_with_synthetic_pairs_and_a_realism_term_on_unpaired_angiograms(tmp_path):
+    """Real pairs + fitted-style synthetic pairs + the unconditional realism discriminator (issue 14)."""
+    from napari_vesselgan.engine.checkpoint import load_checkpoint
+    from napari_vesselgan.engine.trainer import FunctionCallback
+    from napari_vesselgan.io import write_image
+
+    angiograms = tmp_path / "angiograms"
+    angiograms.mkdir()
+    for seed in (1, 2):  # real angiograms arrive as JPEGs of grey images stored as RGB
+        ffa = (fundus_pair((96, 96), seed=seed).ffa * 255).astype(np.uint8)
+        write_image(angiograms / f"ffa_{seed}.png", np.repeat(ffa[..., None], 3, axis=-1))
+    pair = fundus_pair((96, 96), seed=0)
+    config = Fundus2FFAConfig.preset("test", steps=2, decay_steps=1, mix_synthetic=True, synthetic_style="fitted",
+                                     realism_images=str(angiograms), lambda_realism=0.5)
+    seen = []
+    Fundus2FFAMethod.untrained(config, device="cpu").train(
+        ([pair.fundus], [pair.ffa]), config, run_dir=tmp_path / "run",
+        callbacks=[FunctionCallback(lambda s: seen.append(s.losses))])
+    assert {"realism", "D_realism"} <= set(seen[0])
+    assert seen[0]["realism"] > 0 and seen[0]["D_realism"] > 0
+    checkpoint = load_checkpoint(tmp_path / "run" / "last.safetensors")
+    assert "realism_discriminator" in checkpoint.networks
+    note = methods.load("fundus2ffa", weights=tmp_path / "run" / "fundus2ffa.safetensors").provenance["training_data"]
+    assert "1 user fundus/FFA pairs" in note and "2 synthetic" in note and "fitted style" in note
+    assert "2 unpaired real angiograms" in note
+    with pytest.raises(ValueError, match="realism_images"):
+        Fundus2FFAConfig(lambda_realism=1.0)
+
+    # fine-tuning starts from given weights: zero steps of training keep them exactly
+    start = tmp_path / "run" / "fundus2ffa.safetensors"
+    same = config.model_copy(update={"init_weights": str(start), "steps": 0, "lambda_realism": 0.0,
+                                     "realism_images": None, "mix_synthetic": False})
+    tuned = Fundus2FFAMethod.untrained(same, device="cpu")
+    tuned.train(([pair.fundus], [pair.ffa]), same, run_dir=tmp_path / "tuned")
+    original = methods.load("fundus2ffa", weights=start, device="cpu")
+    for name, tensor in original.generator.state_dict().items():
+        torch.testing.assert_close(tuned.generator.state_dict()[name], tensor)
+
+
+def test_fitted_style_pairs_differ_from_classic_ones():
+    from napari_vesselgan.data.fundus import paired_fundus_ffa
+
+    classic, fitted = paired_fundus_ffa(1, (64, 64), 3), paired_fundus_ffa(1, (64, 64), 3, fitted_style=True)
+    assert not np.allclose(classic[0][0], fitted[0][0]) and not np.allclose(classic[1][0], fitted[1][0])
+
+
 def test_training_refuses_unpaired_or_missing_perceptual_weights(tmp_path):
     config = Fundus2FFAConfig.preset("test")
     method = Fundus2FFAMethod.untrained(config, device="cpu")

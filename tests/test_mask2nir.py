@@ -11,7 +11,7 @@ import torch
 
 from napari_vesselgan import methods
 from napari_vesselgan.cli import main
-from napari_vesselgan.data import vessel_tree
+from napari_vesselgan.data import render_nir, vessel_tree
 from napari_vesselgan.data.mask_augment import MaskAugmentation, augment_mask
 from napari_vesselgan.data.segmentation_dataset import synthesize_pairs
 from napari_vesselgan.engine.trainer import read_history
@@ -159,6 +159,42 @@ def test_user_masks_and_images(tmp_path):
     with pytest.raises(ValueError, match="no vessel pixels"):
         Mask2NirMethod.untrained(config, device="cpu").train(([np.zeros((80, 80), np.uint8)], images), config,
                                                              run_dir=tmp_path / "run2")
+
+
+def test_paired_term_needs_registered_domains_and_pulls_towards_the_image(tmp_path):
+    """lambda_paired: mask i belongs to image i; the L1 term appears in the history and lowers
+    the distance of G_AB(mask) to its own image against training without it."""
+    trees = [vessel_tree((64, 64), seed=s) for s in range(2)]
+    masks = [t.mask.astype(np.uint8) for t in trees]
+    images = [(t.mask * 3000 + 200).astype(np.uint16) for t in trees]
+    # identity off: here each image is its mask's pattern, so the identity term alone would teach the mapping
+    paired = Mask2NirConfig.preset("test", lambda_paired=10.0, steps=30, decay_steps=10, checkpoint_every=0,
+                                   lambda_content=0, lambda_global_style=0, lambda_local_style=0, lambda_identity=0)
+    with pytest.raises(ValueError, match="mask i of domain A"):
+        Mask2NirMethod.untrained(paired, device="cpu").train((masks, images[:1]), paired, run_dir=tmp_path / "bad")
+    errors = {}
+    for name, config in (("paired", paired), ("unpaired", paired.model_copy(update={"lambda_paired": 0.0}))):
+        weights = Mask2NirMethod.untrained(config, device="cpu").train((masks, images), config,
+                                                                       run_dir=tmp_path / name)
+        assert ("paired" in read_history(tmp_path / name)[-1]) == (name == "paired")
+        model = methods.load("mask2nir", weights=weights, device="cpu")
+        # each image scaled to [0, 1] by its own range is its mask's pattern
+        errors[name] = float(np.mean([np.abs(model.predict(m) - m).mean() for m in masks]))
+        assert ("paired L1" in model.provenance["training_data"]) == (name == "paired")
+    assert errors["paired"] < 0.9 * errors["unpaired"]
+
+
+def test_realism_statistics_of_an_image_against_itself_and_a_flat_one():
+    from napari_vesselgan.evaluation.mask2nir import realism_statistics
+
+    tree = vessel_tree((128, 128), seed=3)
+    image = render_nir(tree, 3)
+    same = realism_statistics(image, tree.mask, image)
+    assert same["histogram_distance"] == 0 and same["ssim"] == pytest.approx(1.0)
+    assert same["vessel_contrast"] > 1.5 and same["spectrum_slope"] < 0 and same["noise_level"] > 0
+    flat = realism_statistics(np.random.default_rng(0).uniform(0.4, 0.6, (128, 128)), tree.mask, image)
+    assert flat["vessel_contrast"] == pytest.approx(1.0, abs=0.05) and flat["mask_dice"] < 0.3
+    assert flat["histogram_distance"] > same["histogram_distance"]
 
 
 # ----- evaluation --------------------------------------------------------------------------------

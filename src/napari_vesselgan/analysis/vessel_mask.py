@@ -176,7 +176,7 @@ def _rim_eroded(fov: np.ndarray, size: int) -> np.ndarray:
 
 def _lids(smooth: np.ndarray, fov: np.ndarray, size: int) -> np.ndarray:
     """Bright blobs touching the field's rim that stand far above the retina (lids, lashes)."""
-    broad = ndimage.gaussian_filter(_fill_outside(smooth, fov, size / 50), size / 100)
+    broad = ndimage.gaussian_filter(fill_outside(smooth, fov, size / 50), size / 100)
     inside = broad[fov]
     if inside.size == 0:
         return np.zeros(fov.shape, bool)
@@ -194,7 +194,7 @@ def _lids(smooth: np.ndarray, fov: np.ndarray, size: int) -> np.ndarray:
     return ndimage.binary_dilation(lids, iterations=max(1, size // 60)) & fov if lids.any() else lids
 
 
-def _fill_outside(plane: np.ndarray, fov: np.ndarray, sigma: float) -> np.ndarray:
+def fill_outside(plane: np.ndarray, fov: np.ndarray, sigma: float) -> np.ndarray:
     """``plane`` with the outside of ``fov`` replaced by a smooth continuation of the inside."""
     if fov.all():
         return plane
@@ -242,7 +242,7 @@ def detect_dark_vessels(plane: np.ndarray, fov: np.ndarray, sigma: float) -> boo
     factor = max(1, int(min(plane.shape) // 512))
     small = plane[::factor, ::factor]
     small_fov = fov[::factor, ::factor]
-    filled = _fill_outside(small, small_fov, 4 * max(1.0, sigma / factor))
+    filled = fill_outside(small, small_fov, 4 * max(1.0, sigma / factor))
     bright, dark = _ridge_energy(filled, small_fov, max(1.0, sigma / factor))
     return dark > bright
 
@@ -297,7 +297,7 @@ def _vesselness(grey: np.ndarray, preparation: Preparation, method: str, equaliz
     for index, (plane, field) in enumerate(zip(planes, fields)):
         if not field.any():
             continue
-        plane = _fill_outside(plane, field, 4 * max(sigmas))
+        plane = fill_outside(plane, field, 4 * max(sigmas))
         if preparation.dark_vessels:
             # vessel contrast in reflectance scales with the light reaching them: divide it out
             illumination = ndimage.gaussian_filter(plane, 8 * max(sigmas))

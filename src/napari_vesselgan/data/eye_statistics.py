@@ -38,10 +38,10 @@ def _radial(fov: np.ndarray) -> np.ndarray:
 
 def spectrum_slope(plane: np.ndarray, fov: np.ndarray, vessels: np.ndarray) -> float:
     """Log-log slope of the background's radial power spectrum (vessels and outside filled smooth)."""
-    from napari_vesselgan.analysis.vessel_mask import _fill_outside
+    from napari_vesselgan.analysis.vessel_mask import fill_outside
 
     keep = fov & ~ndimage.binary_dilation(vessels, iterations=2)
-    filled = _fill_outside(plane, keep, 3.0)
+    filled = fill_outside(plane, keep, 3.0)
     yy, xx = np.nonzero(fov)
     side = int(min(np.ptp(yy), np.ptp(xx)) / np.sqrt(2))  # the square inscribed in the field
     cy, cx = int(yy.mean()), int(xx.mean())

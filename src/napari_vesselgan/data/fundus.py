@@ -400,17 +400,22 @@ def fundus_video(shape: tuple[int, int] = (256, 256), seed: int = 0, *, frames: 
                        anatomy=anatomy)
 
 
-def fundus_pair(shape: tuple[int, int] = (256, 256), seed: int = 0, *, leakage: str | None = None) -> FundusPair:
-    """A registered (fundus photo, late-phase FFA) pair of one synthetic eye."""
+def fundus_pair(shape: tuple[int, int] = (256, 256), seed: int = 0, *, leakage: str | None = None,
+                fundus_style: FundusStyle | None = None, ffa_style: FfaStyle | None = None) -> FundusPair:
+    """A registered (fundus photo, late-phase FFA) pair of one synthetic eye (classic styles by default)."""
     anatomy = fundus_anatomy(shape, seed, leakage=leakage)
-    return FundusPair(fundus=render_fundus(anatomy, seed), ffa=render_ffa(anatomy, seed), anatomy=anatomy)
+    return FundusPair(fundus=render_fundus(anatomy, seed, style=fundus_style),
+                      ffa=render_ffa(anatomy, seed, style=ffa_style), anatomy=anatomy)
 
 
-def paired_fundus_ffa(n: int, shape: tuple[int, int] = (256, 256), seed: int = 0) -> tuple[list[np.ndarray], list[np.ndarray]]:
-    """``n`` training pairs with seeds ``seed .. seed + n - 1``; the leakage kinds cycle through all four."""
+def paired_fundus_ffa(n: int, shape: tuple[int, int] = (256, 256), seed: int = 0, *,
+                      fitted_style: bool = False) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """``n`` training pairs with seeds ``seed .. seed + n - 1``; the leakage kinds cycle through all four.
+    ``fitted_style``: rendered in the styles fitted to real images instead of the classic ones."""
+    styles = {"fundus_style": FITTED_FUNDUS_STYLE, "ffa_style": FITTED_FFA_STYLE} if fitted_style else {}
     fundus, ffa = [], []
     for index in range(n):
-        pair = fundus_pair(shape, seed + index, leakage=LEAKAGE_KINDS[index % len(LEAKAGE_KINDS)])
+        pair = fundus_pair(shape, seed + index, leakage=LEAKAGE_KINDS[index % len(LEAKAGE_KINDS)], **styles)
         fundus.append(pair.fundus)
         ffa.append(pair.ffa)
     return fundus, ffa

@@ -166,18 +166,47 @@ def evaluate_real_pairs(predict: Callable[[np.ndarray], np.ndarray], pairs: Sequ
     return rows
 
 
+def recording(method: Method) -> tuple[Callable[[np.ndarray], np.ndarray], list[str | None]]:
+    """``method.predict`` and the list it appends each call's weight set to (``last_run`` of a
+    method that picks among bundled sets, as denoise's ``input_kind="auto"``; else None)."""
+    sets: list[str | None] = []
+
+    def predict(image: np.ndarray) -> np.ndarray:
+        output = method.predict(image)
+        run = getattr(method, "last_run", None)
+        sets.append(run.get("weight_set") if isinstance(run, dict) else None)
+        return output
+
+    return predict, sets
+
+
 def evaluate(method: Method, options: Options) -> dict[str, Any]:
     """The whole result (``weights/denoise-evaluation.json``'s layout): held-out pairs, and
-    ``real`` when ``options.real`` names a folder."""
-    result = {**result_head(method), "pairs": evaluate_pairs(method.predict, n_pairs=options.pairs, size=options.size)}
+    ``real`` when ``options.real`` names a folder. With the bundled weights the default
+    prediction (``input_kind="auto"``) runs; each section says which weight set each image got
+    (``weight_sets``, ``weight_set``, ``partner_weight_set``)."""
+    predict, sets = recording(method)
+    head = result_head(method)
+    if getattr(method, "bundled", False):  # the bundled sets input_kind="auto" chose from
+        from napari_vesselgan.methods.denoise import LOW_LIGHT_NOISE, WEIGHT_SETS
+
+        head.update(input_kind="auto", weight_set_files=dict(WEIGHT_SETS), low_light_noise=LOW_LIGHT_NOISE)
+    result = {**head, "pairs": evaluate_pairs(predict, n_pairs=options.pairs, size=options.size)}
+    result["pairs"]["weight_sets"] = sets[:]
     if options.real is not None:
         paths = options.real_paths()
-        result["real"] = evaluate_real(method.predict, paths)
+        sets.clear()
+        result["real"] = evaluate_real(predict, paths)
+        for row, weight_set in zip(result["real"], sets):
+            row["weight_set"] = weight_set
         pairs = [(path, options.partner_path(path)) for path in paths]
         pairs = [(path, partner) for path, partner in pairs if partner is not None]
         if pairs:
+            sets.clear()
             result["real_pairs"] = evaluate_real_pairs(
-                method.predict, pairs, training_images=method.provenance.get("training_images", []))
+                predict, pairs, training_images=method.provenance.get("training_images", []))
+            for index, row in enumerate(result["real_pairs"]):  # each pair: the image, then its partner
+                row["weight_set"], row["partner_weight_set"] = sets[2 * index], sets[2 * index + 1]
     return result
 
 

@@ -8,6 +8,11 @@ least-squares affine fit to the reference ("fitted"; brightness and contrast do 
 The rendered image also carries camera noise and a random tissue background that no mask
 determines, so the noise-free rendering (``clean_nir``) is a second reference.
 Baselines: the mask itself, and the mask blurred by the renderer's point-spread function.
+
+``realism_statistics`` compares a generated image with a real one (issue 13): intensity
+histogram distance, power-spectrum slope, vessel-to-background contrast, noise level, SSIM, and
+the Dice of the vessel mask extracted from the generated image against the input mask
+(benchmarks/bench_nir_realism.py, the model card's real-image figures, tests/test_bundled_weights.py).
 """
 
 from __future__ import annotations
@@ -82,7 +87,12 @@ def candidate_name(method: Method, taken: dict[str, Any]) -> str:
     """The name a mask2nir checkpoint goes by in a result: plain CycleGAN or attention-guided (by
     its recorded feature losses), with the weights' file name added where two would clash."""
     losses = method.provenance.get("feature_losses", "unknown feature losses")
-    name = "mask2nir, plain CycleGAN" if losses.startswith("off") else f"mask2nir, attention-guided ({losses})"
+    if "paired L1" in method.provenance.get("training_data", ""):
+        name = "mask2nir, real images (CycleGAN + paired L1)"
+    elif losses.startswith("off"):
+        name = "mask2nir, plain CycleGAN"
+    else:
+        name = f"mask2nir, attention-guided ({losses})"
     return name if name not in taken else f"{name} [{method.weights.name}]"
 
 
@@ -108,3 +118,61 @@ def summary_lines(result: dict[str, Any]) -> list[str]:
         lines.append(f"{name:<52} {row['psnr_raw_rendered_mean']:9.2f} {row['ssim_raw_rendered_mean']:9.4f} "
                      f"{row['psnr_fitted_rendered_mean']:9.2f} {row['ssim_fitted_rendered_mean']:9.4f}")
     return lines
+
+
+# ----- realism of generated images against real ones (issue 13) ---------------------------------
+REALISM_STATISTICS = ("histogram_distance", "spectrum_slope", "vessel_contrast", "noise_level", "ssim", "mask_dice",
+                      "mask_dice_auto_polarity")
+
+
+def scaled(image: np.ndarray) -> np.ndarray:
+    """float64 in [0, 1] by the image's 0.5th and 99.5th percentiles (clipped): one scale for any dtype."""
+    values = np.asarray(image, np.float64)
+    low, high = np.percentile(values, [0.5, 99.5])
+    return np.clip((values - low) / (high - low if high > low else 1.0), 0.0, 1.0)
+
+
+def noise_level(image: np.ndarray) -> float:
+    """Robust standard deviation (1.4826 x MAD) of the scaled image minus its 3x3 median, over the
+    lit region (3x3 median above 0.05: an 8-bit frame's black surround has no measurable noise)."""
+    values = scaled(image)
+    smooth = ndimage.median_filter(values, 3)
+    residual = (values - smooth)[smooth > 0.05]
+    if residual.size == 0:
+        return float("nan")
+    return float(1.4826 * np.median(np.abs(residual - np.median(residual))))
+
+
+def realism_statistics(image: np.ndarray, mask: np.ndarray, reference: np.ndarray, *,
+                       dark_vessels: bool | None = None) -> dict[str, float]:
+    """``image`` (generated from ``mask``, or a real one) against the real ``reference`` image.
+
+    ``histogram_distance``: 1-D Wasserstein distance of the scaled intensities to the reference's;
+    ``spectrum_slope``: log-log slope of the radial power spectrum of the whole image
+    (``data.eye_statistics.spectrum_slope``, no pixels filled); ``vessel_contrast``: mean scaled
+    intensity inside ``mask`` over the mean outside; ``noise_level``: as :func:`noise_level`;
+    ``ssim``: SSIM of the scaled image to the scaled reference; ``mask_dice``: Dice of
+    ``analysis.extract_vessel_mask(image, dark_vessels=dark_vessels)`` against ``mask`` (pass the
+    polarity the extractor found on the real image the mask came from: the same settings that
+    made the mask); ``mask_dice_auto_polarity``: the same with the polarity detected on ``image``
+    itself (sparse bright vessels on black can be misread as dark ones).
+    """
+    from scipy.stats import wasserstein_distance
+
+    from napari_vesselgan.analysis.vessel_mask import dice, extract_vessel_mask
+    from napari_vesselgan.data.eye_statistics import spectrum_slope
+
+    values, real = scaled(image), scaled(reference)
+    mask = np.asarray(mask) != 0
+    inside, outside = values[mask].mean(), values[~mask].mean()
+    whole = np.ones(values.shape, bool)
+    auto = dice(extract_vessel_mask(image), mask)
+    return {
+        "histogram_distance": float(wasserstein_distance(values.ravel(), real.ravel())),
+        "spectrum_slope": spectrum_slope(values, whole, np.zeros_like(whole)),
+        "vessel_contrast": float(inside / outside) if outside > 0 else float("inf"),
+        "noise_level": noise_level(image),
+        "ssim": ssim(real, values, data_range=1.0),
+        "mask_dice": auto if dark_vessels is None else dice(extract_vessel_mask(image, dark_vessels=dark_vessels), mask),
+        "mask_dice_auto_polarity": auto,
+    }

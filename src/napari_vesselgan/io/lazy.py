@@ -22,7 +22,7 @@ import numpy as np
 
 from .atomic import atomic_path
 from .metadata import PhysicalScale, read_tiff_scale, tiff_scale
-from .readers import TIFF_SUFFIXES, ImageReadError, read_image, suffix_of
+from .readers import TIFF_SUFFIXES, ImageReadError, native_dtype, read_image, suffix_of
 
 __all__ = ["OpenedImage", "lazy_threshold_bytes", "open_image", "open_tiff_lazy", "opens_lazily", "scratch_array",
            "write_tiff_tiled"]
@@ -100,8 +100,8 @@ def open_tiff_lazy(path: str | os.PathLike) -> OpenedImage:
     rgb_like = photometric is not None and int(photometric) == int(tifffile.PHOTOMETRIC.RGB)
     fixed = []
     for level in levels:
-        if level.dtype.byteorder not in ("=", "|"):
-            level = level.astype(level.dtype.newbyteorder("="))
+        if native_dtype(level.dtype) != level.dtype:
+            level = level.astype(native_dtype(level.dtype))
         if level.dtype == bool:
             level = level.astype(np.uint8)
         if rgb_like and "S" in axes and len(axes) == level.ndim and axes.index("S") != level.ndim - 1:

@@ -107,10 +107,15 @@ def _memory_mapped(array: np.ndarray) -> bool:
     return False
 
 
+def native_dtype(dtype: np.dtype) -> np.dtype:
+    """``dtype`` in this machine's byte order (a big-endian TIFF's ``>u2`` -> ``uint16``): napari,
+    torch and dask expect native numbers."""
+    return dtype if dtype.byteorder in ("=", "|") else dtype.newbyteorder("=")
+
+
 def _native(array: np.ndarray) -> np.ndarray:
     """An in-memory, native-byte-order, writeable array (never a view into a memory-mapped file)."""
-    if array.dtype.byteorder not in ("=", "|"):
-        array = array.astype(array.dtype.newbyteorder("="))
+    array = array.astype(native_dtype(array.dtype), copy=False)
     if _memory_mapped(array) or not array.flags.writeable:
         array = np.array(array, copy=True)
     return np.asarray(array)

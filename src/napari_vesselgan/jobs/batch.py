@@ -177,7 +177,8 @@ def _predict_streamed(method: Method, opened: Any, target: Path, request: Predic
 
     data = opened.data
     dtype = np.float32 if method.kind == "translation" else data.dtype
-    kwargs = {"tile": request.tile, "halo": request.halo, "precision": request.precision}
+    kwargs = {"tile": request.tile, "halo": request.halo, "precision": request.precision,
+              **request.options.predict_kwargs()}  # the method's own options (denoise's input_kind)
     if fmt == "ome-zarr":
         pending = ome_zarr.create(target, tuple(data.shape), dtype, axes=opened.axes, scale=opened.scale)
         try:

@@ -72,7 +72,7 @@ def streamed_prediction(method: Method, data: Any, request: PredictionRequest, r
 
     out = scratch_array(tuple(data.shape), np.float32 if method.kind == "translation" else data.dtype)
     method.predict_into(data, out, tile=request.tile, halo=request.halo, precision=request.precision,
-                        progress=counting(report))
+                        progress=counting(report), **request.options.predict_kwargs())
     return da.from_zarr(out)
 
 

@@ -442,6 +442,20 @@ class Method:
             provenance["processes"] = group.world_size  # torchrun data-parallel (the result does not depend on it)
         return TrainingRun(config, torch_device, run_dir, sources, provenance)
 
+    @classmethod
+    def start_from(cls, generator: nn.Module, weights: str | os.PathLike) -> str:
+        """Load the generator of ``weights`` (``"bundled"``: this method's bundled default) into
+        ``generator``, to fine-tune from it; the architectures must match. Returns the source's
+        name for the provenance."""
+        source = cls.default_weights() if str(weights) == "bundled" else Path(weights)
+        checkpoint = load_checkpoint(source, expected_method=cls.name)
+        key = "generator" if "generator" in checkpoint.networks else cls.generator_key_in_training_checkpoint()
+        if key not in checkpoint.networks:
+            raise CheckpointError(f"{source}: no generator weights in this checkpoint")
+        load_network(generator, {k: v.float() for k, v in checkpoint.networks[key].items()},
+                     name=f"{cls.name} generator")
+        return "bundled weights" if str(weights) == "bundled" else str(source)
+
     def finish_training(self, run: TrainingRun, weights: Path, generator: nn.Module) -> Path:
         """Predict with the newly trained generator from now on; return the weights."""
         self.config, self.weights = run.config, weights

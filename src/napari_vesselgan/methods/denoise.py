@@ -15,25 +15,32 @@ of the fitted NIR degradation (``data.nir_optics``), an L1 term on registered pa
 degrading every given domain-B image with it (first alone, ``pretrain_steps`` supervised steps
 that warm-start both generators, then beside the CycleGAN's terms), plus ``synthetic_mix``
 realistic synthetic images per domain. Domains A and B themselves stay unpaired, as in the paper.
+
+Two bundled weight sets: ``denoise.safetensors`` (the ``real`` preset, trained on the real
+nir2-mouse NIR-IIa frames; scripts/train_denoise_real.sh) and ``denoise-low-light.safetensors``
+(the default preset trained on synthetic photon-limited images; scripts/train_denoise_low_light.sh).
+With the bundled weights the prediction option ``input_kind`` (``auto``: measured, see
+:func:`noise_level`) picks the set; with other weights it must stay ``auto``.
 """
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 import torch
 from pydantic import Field
 
+from napari_vesselgan import InvalidInput
 from napari_vesselgan.data.patches import paired_batches, prepare_images, unpaired_batches
 from napari_vesselgan.data.sources import load_domain
 from napari_vesselgan.engine.trainer import Callback, fit
-from napari_vesselgan.methods.base import Method, is_synthetic
+from napari_vesselgan.methods.base import WEIGHTS_DIR, Method, ProgressFn, as_numeric, check_image, is_synthetic
 from napari_vesselgan.methods.config import TrainingConfig
 from napari_vesselgan.methods.cyclegan import CycleGAN, CycleGANConfig
-from napari_vesselgan.methods.options import TrainingSource
+from napari_vesselgan.methods.options import PredictOptions, TrainingSource
 from napari_vesselgan.nn import PatchDiscriminator, ResnetGenerator, init_weights
 
 
@@ -68,6 +75,69 @@ def synthetic_domains(config: DenoiseConfig) -> tuple[list[np.ndarray], list[np.
     return unpaired_domains(config.synthetic_images, (size, size), config.seed)
 
 
+# ----- which bundled weight set ---------------------------------------------------------------
+#: What the input is: ``auto`` measures it (:func:`measured_input_kind`); the others name a bundled set.
+InputKind = Literal["auto", "nir-iia", "low-light"]
+#: The bundled weight set of each input kind (files in ``weights/``).
+WEIGHT_SETS: dict[str, str] = {"nir-iia": "denoise.safetensors", "low-light": "denoise-low-light.safetensors"}
+#: ``auto`` takes an image as photon-limited (low-light set) when its :func:`noise_level` is above
+#: this. benchmarks/bench_denoise_input_kind.py measured the real NIR-IIa / NIR-IIb-like frames and
+#: the liver light-sheet slices at 0.006-0.018, synthetic low-light images at 0.035 (200 photons at
+#: the brightest pixel) to 0.20 (5 photons). The costs of a wrong pick differ: the low-light set
+#: ruins a real frame (SSIM to the NIR-IIb-like image 0.93 -> 0.28), the real-frame set leaves a
+#: low-light image as it was; so the threshold sits nearer the low-light side (1.66x above the
+#: noisiest real frame, 1.15x below 200 photons). Mildly noisy images (500+ photons, 0.015-0.022)
+#: overlap the real frames and get the real-frame set; input_kind="low-light" gains them 0.7-2.7 dB.
+LOW_LIGHT_NOISE = 0.03
+#: Pixels of the centred crop :func:`noise_level` measures (large images: a crop, not the whole).
+NOISE_CROP = 1024
+#: Planes of a stack measured (evenly spaced); the stack gets the median's kind as a whole.
+NOISE_PLANES = 5
+
+
+def noise_level(plane: Any) -> float:
+    """Noise of a grey 2-D image relative to its signal span: the wavelet (MAD) noise estimate of
+    ``skimage.restoration.estimate_sigma`` on the image scaled so that its 0.5th and 99.5th
+    percentiles are 0 and 1 (robust to a few hot or dead pixels), on a centred crop of at most
+    ``NOISE_CROP`` px a side. Photon-limited images score high (shot noise large next to the
+    signal), real wide-field frames and clean images low."""
+    from skimage.restoration import estimate_sigma
+
+    height, width = plane.shape[-2:]
+    y0, x0 = max(0, (height - NOISE_CROP) // 2), max(0, (width - NOISE_CROP) // 2)
+    crop = np.asarray(plane[y0 : y0 + NOISE_CROP, x0 : x0 + NOISE_CROP], np.float64)
+    low, high = np.percentile(crop, [0.5, 99.5])
+    if not high > low:
+        return 0.0
+    return float(estimate_sigma((crop - low) / (high - low)))
+
+
+def measured_noise_level(image: Any) -> float:
+    """:func:`noise_level` of a 2-D image, or the median over up to ``NOISE_PLANES`` evenly spaced
+    planes of a stack (one decision for the whole stack, so that its planes stay consistent)."""
+    shape = tuple(image.shape)
+    if len(shape) == 2:
+        return noise_level(image)
+    planes = list(np.ndindex(*shape[:-2]))  # indexing only: works for numpy, dask and zarr alike
+    picks = np.unique(np.linspace(0, len(planes) - 1, min(NOISE_PLANES, len(planes))).round().astype(int))
+    return float(np.median([noise_level(image[planes[int(i)]]) for i in picks]))
+
+
+def measured_input_kind(image: Any) -> tuple[str, float]:
+    """``("low-light" | "nir-iia", noise level)``: what ``input_kind="auto"`` takes ``image`` for."""
+    level = measured_noise_level(image)
+    return ("low-light" if level > LOW_LIGHT_NOISE else "nir-iia"), level
+
+
+class DenoiseOptions(PredictOptions):
+    """denoise's prediction options."""
+
+    input_kind: InputKind = Field(
+        "auto", description="which bundled weight set: nir-iia (real NIR-IIa frames, trained on them), low-light "
+                            "(photon-limited images, trained on synthetic ones), or auto: measured from the image's "
+                            "noise relative to its signal. With your own --weights leave it at auto")
+
+
 class DenoiseMethod(Method):
     """Low-light NIR-II -> clean NIR-II; same size, intensities back in the input's range and dtype."""
 
@@ -81,10 +151,115 @@ class DenoiseMethod(Method):
         TrainingSource("domain_b", "Domain B: clean images (unpaired)", "folder or image of clean images"),
     )
     evaluation: ClassVar[str | None] = "denoise"
+    options_class: ClassVar[type[PredictOptions]] = DenoiseOptions
+
+    def __init__(self, config: TrainingConfig, generator: torch.nn.Module, **kwargs: Any):
+        super().__init__(config, generator, **kwargs)
+        #: Whether ``input_kind`` picks among the bundled sets (loaded with ``weights=None``).
+        self.picks_bundled_sets = False
+        self._low_light: DenoiseMethod | None = None
+        #: What the last prediction ran: input kind asked for, weight set, its weights, the noise level.
+        self.last_run: dict[str, Any] | None = None
 
     @classmethod
     def build_generator(cls, config: DenoiseConfig) -> ResnetGenerator:  # type: ignore[override]
         return ResnetGenerator(1, 1, ngf=config.ngf, n_blocks=config.n_blocks, residual=config.residual)
+
+    @classmethod
+    def weight_set_path(cls, kind: str) -> Path:
+        """The bundled weights of input kind ``kind`` (``WEIGHT_SETS``)."""
+        return WEIGHTS_DIR / WEIGHT_SETS[kind]
+
+    @classmethod
+    def load(cls, weights: str | os.PathLike | None = None, device: str | torch.device = "auto") -> "DenoiseMethod":
+        """``Method.load``; the bundled default (``weights=None`` or its path, as the docks pass it)
+        lets ``input_kind`` pick between both bundled sets, and a bundled set's name (``"nir-iia"``,
+        ``"low-light"``, where no such file exists) loads that set alone (``vesselgan export
+        denoise --weights low-light``)."""
+        named = isinstance(weights, str) and weights in WEIGHT_SETS and not Path(weights).exists()
+        method = super().load(cls.weight_set_path(weights) if named else weights, device)
+        method.picks_bundled_sets = weights is None or (
+            not named and Path(weights).resolve() == cls.default_weights().resolve())
+        return method  # type: ignore[return-value]
+
+    @property
+    def bundled(self) -> bool:
+        """Whether both bundled sets are at hand for ``input_kind`` (loaded with the default weights)."""
+        return self.picks_bundled_sets
+
+    def weight_set(self, kind: str) -> "DenoiseMethod":
+        """The method that denoises input of ``kind``: this one for ``nir-iia``, the bundled
+        low-light set (loaded once, on this device) for ``low-light``."""
+        if kind == "nir-iia":
+            return self
+        if self._low_light is None:
+            self._low_light = type(self).load(self.weight_set_path(kind), device=self.device)
+        return self._low_light
+
+    def choose(self, image: Any, input_kind: str = "auto") -> tuple["DenoiseMethod", dict[str, Any]]:
+        """The method to run on ``image`` and what to record of the choice (``last_run``). Refuses an
+        explicit ``input_kind`` with weights other than the bundled ones (they are one network)."""
+        if input_kind not in WEIGHT_SETS and input_kind != "auto":
+            raise InvalidInput(f"input_kind must be auto, {' or '.join(WEIGHT_SETS)}, got {input_kind!r}")
+        if not self.bundled:
+            if input_kind != "auto":
+                raise InvalidInput(
+                    f"input_kind={input_kind!r} picks one of the bundled weight sets, but these weights "
+                    f"({self.weights or 'untrained'}) are one network: leave input_kind at auto, or give no "
+                    "weights (the bundled ones)")
+            return self, {"input_kind": "auto", "weight_set": "given weights", "weights": str(self.weights)}
+        level = None
+        kind = input_kind
+        if kind == "auto":
+            kind, level = measured_input_kind(image)
+        method = self.weight_set(kind)
+        record = {"input_kind": input_kind, "weight_set": kind, "weights": str(method.weights)}
+        if level is not None:
+            record.update(noise_level=round(level, 5), low_light_above=LOW_LIGHT_NOISE)
+        return method, record
+
+    def predict(self, image: Any, *, tile: int | None = None, progress: ProgressFn | None = None,
+                precision: str = "fp32", halo: int | None = None, input_kind: str = "auto") -> np.ndarray:
+        """Denoise a 2-D image or a stack with the weight set ``input_kind`` picks (``auto``: the
+        low-light set when :func:`measured_input_kind` says photon-limited, else the real-frame
+        set); ``last_run`` then says which ran. The input is not modified."""
+        image = as_numeric(image)
+        check_image(image, channels=1)
+        method, record = self.choose(image, input_kind)
+        result = Method.predict(method, image, tile=tile, progress=progress, precision=precision, halo=halo)
+        self.last_run = record
+        return result
+
+    def predict_into(self, image: Any, out: Any, *, tile: int | None = None, progress: ProgressFn | None = None,
+                     precision: str = "fp32", halo: int | None = None, scale: int = 1,
+                     input_kind: str = "auto") -> Any:
+        """``Method.predict_into`` with the weight set ``input_kind`` picks (measured on a centred
+        crop of up to ``NOISE_PLANES`` planes, read lazily)."""
+        check_image(image, channels=1)
+        method, record = self.choose(image, input_kind)
+        result = Method.predict_into(method, image, out, tile=tile, progress=progress, precision=precision,
+                                     halo=halo, scale=scale)
+        self.last_run = record
+        return result
+
+    def saliency(self, image: np.ndarray, *, max_side: int = 1024, input_kind: str | None = None) -> np.ndarray:
+        """Gradient saliency of the network that denoises ``image``: the set ``input_kind`` picks,
+        or (None) the set of the last prediction (``last_run``; ``auto`` before any)."""
+        if input_kind is None:
+            input_kind = self.last_run["weight_set"] if self.last_run and self.bundled else "auto"
+        method, _ = self.choose(as_numeric(image), input_kind)
+        return Method.saliency(method, image, max_side=max_side)
+
+    def describe(self, **parameters: Any) -> dict[str, Any]:
+        """``Method.describe`` with the weights the last prediction actually ran and how they were
+        chosen (``weight_set``: nir-iia, low-light or given weights; ``input_kind_choice``)."""
+        described = super().describe(**parameters)
+        if self.last_run is not None:
+            ran = self if self.last_run["weight_set"] != "low-light" else self.weight_set("low-light")
+            described.update(weights=self.last_run["weights"], weight_set=self.last_run["weight_set"],
+                             input_kind_choice=dict(self.last_run), weights_provenance=ran.provenance,
+                             config=ran.config.model_dump())
+        return described
 
     @classmethod
     def generator_key_in_training_checkpoint(cls) -> str:

@@ -28,11 +28,11 @@ from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 import numpy as np
-from pydantic import Field
+from pydantic import Field, model_validator
 from torch import nn
 
 from napari_vesselgan import InvalidInput
-from napari_vesselgan.data.patches import paired_batches, prepare_images
+from napari_vesselgan.data.patches import paired_batches, prepare_images, unpaired_batches
 from napari_vesselgan.data.sources import load_domain
 from napari_vesselgan.engine.trainer import Callback, fit
 from napari_vesselgan.methods.base import Method, ProgressFn, as_numeric, is_synthetic
@@ -40,7 +40,8 @@ from napari_vesselgan.methods.conditional_gan import ConditionalGAN
 from napari_vesselgan.evaluation.common import FUNDUS2FFA_HELD_OUT_SEED_BASE
 from napari_vesselgan.methods.config import TrainingConfig
 from napari_vesselgan.methods.options import LayerKind, PredictOptions, TrainingSource
-from napari_vesselgan.nn import ConditionalPatchDiscriminator, ResnetGenerator, UnetGenerator, init_weights
+from napari_vesselgan.nn import (ConditionalPatchDiscriminator, PatchDiscriminator, ResnetGenerator, UnetGenerator,
+                                 init_weights)
 
 
 class Fundus2FFAConfig(TrainingConfig):
@@ -68,6 +69,26 @@ class Fundus2FFAConfig(TrainingConfig):
     circular_patch_mask: bool = Field(False, description="Mask training patches with a circle of the patch's width.")
     synthetic_pairs: int = Field(64, ge=1, description="Pairs when training on synthetic data.")
     synthetic_size: int = Field(256, ge=32, description="Side of each synthetic training image in pixels.")
+    synthetic_style: Literal["classic", "fitted"] = Field(
+        "classic", description="The synthetic eyes' look: the classic renderer or the style fitted to real images "
+                               "(data.fundus.FITTED_FUNDUS_STYLE / FITTED_FFA_STYLE).")
+    mix_synthetic: bool = Field(
+        False, description="With user pairs, train on the synthetic_pairs synthetic pairs too (real structure "
+                           "from the user's pairs, variety from the renderer).")
+    init_weights: str | None = Field(
+        None, description="Start the generator from these fundus2ffa weights ('bundled': the bundled default) "
+                          "to fine-tune it; None: from scratch.")
+    realism_images: str | None = Field(
+        None, description="A folder or image of real angiograms, not paired with the photos, for the realism term.")
+    lambda_realism: float = Field(
+        0.0, ge=0, description="Weight of the realism term: an unconditional least-squares PatchGAN that tells "
+                               "patches of realism_images from generated ones (0: off).")
+
+    @model_validator(mode="after")
+    def _realism_needs_images(self) -> "Fundus2FFAConfig":
+        if (self.lambda_realism > 0) != (self.realism_images is not None):
+            raise ValueError("lambda_realism > 0 and realism_images go together: set both or neither")
+        return self
 
     @property
     def patch_multiple(self) -> int:
@@ -90,11 +111,12 @@ class Fundus2FFAOptions(PredictOptions):
 
 
 def synthetic_pairs(config: Fundus2FFAConfig) -> tuple[list[np.ndarray], list[np.ndarray]]:
-    """Training pairs (fundus RGB, FFA) from seeds ``config.seed .. + synthetic_pairs - 1``."""
+    """Training pairs (fundus RGB, FFA) from seeds ``config.seed .. + synthetic_pairs - 1``, in ``synthetic_style``."""
     from napari_vesselgan.data.fundus import paired_fundus_ffa
 
     size = config.synthetic_size
-    return paired_fundus_ffa(config.synthetic_pairs, (size, size), config.seed)
+    return paired_fundus_ffa(config.synthetic_pairs, (size, size), config.seed,
+                             fitted_style=config.synthetic_style == "fitted")
 
 
 def field_of_view(image: np.ndarray, threshold: float = 0.04) -> np.ndarray:
@@ -127,6 +149,12 @@ def _circle_batches(batches, patch_size: int):
     circle = torch.from_numpy(yy**2 + xx**2 <= (patch_size / 2) ** 2)
     for condition, target in batches:
         yield torch.where(circle, condition, -1.0), torch.where(circle, target, -1.0)
+
+
+def grey_angiograms(images: list[np.ndarray]) -> list[np.ndarray]:
+    """Angiograms as grey planes: one stored as RGB (a JPEG of a grey image) becomes its channels' mean."""
+    return [np.asarray(image)[..., :3].mean(axis=-1) if np.ndim(image) == 3 and np.shape(image)[-1] in (3, 4)
+            else np.asarray(image) for image in images]
 
 
 def perceptual_features(config: Fundus2FFAConfig) -> tuple[nn.Module | None, str]:
@@ -197,28 +225,51 @@ class Fundus2FFAMethod(Method):
         """
         run = self.begin_training(dataset_or_dirs, config, run_dir, device)
         config = run.config
+        synthetic_note = (f"{config.synthetic_pairs} synthetic {config.synthetic_size}px fundus/FFA pairs "
+                          f"(data.fundus, {config.synthetic_style} style, seeds "
+                          f"{config.seed}..{config.seed + config.synthetic_pairs - 1})")
         if all(map(is_synthetic, run.sources)):
             fundus, ffa = synthetic_pairs(config)
-            data_note = (f"{config.synthetic_pairs} synthetic {config.synthetic_size}px fundus/FFA pairs "
-                         f"(data.fundus, seeds {config.seed}..{config.seed + config.synthetic_pairs - 1})")
+            data_note = synthetic_note
         else:
             fundus, ffa = load_domain(run.sources[0]), load_domain(run.sources[1])
+            if len(fundus) != len(ffa):
+                raise InvalidInput(f"{len(fundus)} fundus photos but {len(ffa)} FFA images: they must pair one to one")
             data_note = f"{len(fundus)} user fundus/FFA pairs"
+            if config.mix_synthetic:
+                more_fundus, more_ffa = synthetic_pairs(config)
+                fundus, ffa = list(fundus) + more_fundus, list(ffa) + more_ffa
+                data_note += f" and {synthetic_note}"
         inputs, targets = prepare_images(fundus, channels=3), prepare_images(ffa, channels=1)
         if len(inputs) != len(targets):
             raise InvalidInput(f"{len(inputs)} fundus photos but {len(targets)} FFA images: they must pair one to one")
+        realism = (prepare_images(grey_angiograms(load_domain(config.realism_images)))
+                   if config.lambda_realism > 0 else None)
+        if realism is not None:
+            data_note += f"; realism term against {len(realism)} unpaired real angiograms ({config.realism_images})"
         features, perceptual_note = perceptual_features(config)
+        generator = init_weights(self.build_generator(config), seed=config.seed)
+        if config.init_weights is not None:  # a resumed run then loads its own last checkpoint over it
+            data_note += f"; generator started from {self.start_from(generator, config.init_weights)}"
         model = ConditionalGAN(
             self.name, config,
-            generator=init_weights(self.build_generator(config), seed=config.seed),
+            generator=generator,
             discriminator=init_weights(ConditionalPatchDiscriminator(4, config.ndf, config.n_layers_d), seed=config.seed + 1),
             device=run.device, features=features,
+            realism=(init_weights(PatchDiscriminator(1, config.ndf, config.n_layers_d), seed=config.seed + 2)
+                     if realism is not None else None),
         )
 
         def batches(start: int):
             stream = paired_batches(inputs, targets, patch_size=config.patch_size, batch_size=config.batch_size,
                                     seed=run.batch_seed(start))
-            return _circle_batches(stream, config.patch_size) if config.circular_patch_mask else stream
+            if config.circular_patch_mask:
+                stream = _circle_batches(stream, config.patch_size)
+            if realism is None:
+                return stream
+            unpaired = unpaired_batches(realism, realism, patch_size=config.patch_size, batch_size=config.batch_size,
+                                        seed=run.batch_seed(start) + 1)
+            return ((*pair, real_patches) for pair, (real_patches, _) in zip(stream, unpaired))
 
         weights = fit(model, batches, run.run_dir, config.trainer_settings(resume=resume), callbacks=callbacks,
                       provenance={"training_data": data_note, "perceptual_features": perceptual_note, **run.provenance})

@@ -112,6 +112,15 @@ class DenoiseWidget(MethodWidget):
     def _show_result(self, result: PredictionResult, layer: Image) -> None:
         self.show_metrics(result.metrics or [])
 
+    def _done_detail(self, result: PredictionResult) -> str:
+        """Which weight set made the result (the Input kind choice: auto measures the image)."""
+        weight_set = result.metadata.get("weight_set")
+        if not weight_set:
+            return ""
+        choice = result.metadata.get("input_kind_choice") or {}
+        how = f", auto: noise level {choice['noise_level']:.3g}" if "noise_level" in choice else ""
+        return f" with the {weight_set} weights{how}" if weight_set != "given weights" else " with the chosen weights"
+
     # ----- metrics and report -----------------------------------------------------------------
     def show_metrics(self, rows: list[dict]) -> None:
         by_metric = {row["metric"]: row for row in rows}
@@ -157,7 +166,8 @@ class DenoiseWidget(MethodWidget):
         name = run.source
         before = run.data
         meta = result.metadata
-        notes = (f"Method: {meta.get('method')}; weights: {meta.get('weights')}; "
+        notes = (f"Method: {meta.get('method')}; weights: {meta.get('weights')} "
+                 f"(weight set: {meta.get('weight_set', 'the given weights')}); "
                  f"parameters: {meta.get('parameters')}; device: {meta.get('device')}.")
         self.report_button.setEnabled(False)
 

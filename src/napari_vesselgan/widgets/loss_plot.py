@@ -12,11 +12,11 @@ from qtpy.QtWidgets import QWidget
 from napari_vesselgan.widgets._plot import PlotCanvas
 
 #: Curves the plot knows: generator total and the discriminators. CycleGANs report D_A and D_B,
-#: the paired GANs (fundus2ffa, fundus2video, superres) one D; only curves with data are drawn
-#: and listed in the legend, each in its own colour.
+#: the paired GANs (fundus2ffa, fundus2video, superres) one D, fundus2ffa with a realism term
+#: also D_realism; only curves with data are drawn and listed in the legend, each in its own colour.
 DEFAULT_CURVES: dict[str, str] = {"G": "generator (G)", "D_A": "discriminator A", "D_B": "discriminator B",
-                                  "D": "discriminator"}
-_COLOURS = {"G": "#ff7f0e", "D_A": "#1f77b4", "D_B": "#2ca02c", "D": "#9467bd"}
+                                  "D": "discriminator", "D_realism": "realism discriminator"}
+_COLOURS = {"G": "#ff7f0e", "D_A": "#1f77b4", "D_B": "#2ca02c", "D": "#9467bd", "D_realism": "#8c564b"}
 
 
 class LossPlot(PlotCanvas):
