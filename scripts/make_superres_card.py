@@ -112,7 +112,7 @@ def loo_lines(bench: dict) -> list[str]:
     lines += ["", f"Fold model minus bicubic, mean over the six held-out images: real optics "
               f"{sum(gains['real optics']) / len(images):+.2f} dB (lowest {min(gains['real optics']):+.2f}), bicubic "
               f"degradation {sum(gains['bicubic']) / len(images):+.2f} dB (lowest {min(gains['bicubic']):+.2f}). 'before':",
-              "the weights bundled before this stage (synthetic training only). Real optics here: lens blur sigma "
+              "the weights bundled before this stage (synthetic training only; kept beside these as `superres-synthetic.safetensors`, the starting point of their stage 2, which their provenance names by the copy `runs/superres-before.safetensors`). Real optics here: lens blur sigma "
               f"{optics['core_sigma']:.1f} px, 4x bicubic down, {optics['photons']:.0f} photons at full scale, read noise",
               f"{optics['read_noise']:.1f} photons, {optics['bit_depth']}-bit, bicubic up (the NIR degradation fitted to the three frame "
               "pairs, one fixed noise draw per image); Richardson-Lucy iterations "

@@ -9,8 +9,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-.venv/bin/python}
 export OMP_NUM_THREADS=1
-before=${BEFORE:-runs/superres-before.safetensors}
-[ -f "$before" ] || cp src/napari_vesselgan/weights/superres.safetensors "$before"
+before=${BEFORE:-src/napari_vesselgan/weights/superres-synthetic.safetensors}
+# the synthetic-only weights (scripts/train_superres_weights.sh), bundled beside the default as its starting point
 for held in 7 35 53; do
   frames=$(for n in 7 35 53; do if [ "$n" != "$held" ]; then echo -n "$n "; fi; done)
   $PY scripts/train_superres_real.py --frames $frames --run-dir "runs/superres-real-no$held" \
