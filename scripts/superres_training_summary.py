@@ -27,6 +27,17 @@ def main(run: Path, output: Path = OUTPUT) -> None:
         "stopped_early": stage2 < config["finetune_steps"],
         "validation": json.loads((run / "finetune" / "validation.json").read_text()),
     }
+    if config.get("init_weights") and output.is_file():  # a stage 2 from earlier weights: keep how those were made
+        earlier = json.loads(output.read_text())
+        if "initial" in earlier:
+            summary["initial"] = earlier["initial"]
+        else:
+            source = OUTPUT.parent / "superres.safetensors" if config["init_weights"] == "bundled" else \
+                Path(config["init_weights"])
+            start = load_checkpoint(source, expected_method="superres")
+            summary["initial"] = {"stage1_steps": earlier["stage1_steps"], "stage2_steps": earlier["stage2_steps"],
+                                  "finetune_steps": start.config["finetune_steps"],
+                                  "training_data": start.provenance.get("training_data")}
     with atomic_path(output) as tmp:
         tmp.write_text(json.dumps(summary, indent=1) + "\n")
     print(f"written: {output}")

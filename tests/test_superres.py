@@ -80,6 +80,52 @@ def test_degradation_shapes_dtype_and_input_untouched():
         downsample(np.zeros((3, 3)), 4)
 
 
+def test_realistic_degradation_adds_camera_noise_reproducibly():
+    from napari_vesselgan.data.degradation import realistic_degrade
+    from napari_vesselgan.data.nir_optics import NIRDegradation
+
+    _, _, high = lowres_pair((64, 80), seed=4)
+    copy = high.copy()
+    optics = NIRDegradation(core_sigma=0.5, photons=200.0, read_noise=3.0)
+    small, up = realistic_degrade(high, 4, optics=optics, seed=1, jitter=None)
+    assert small.shape == (16, 20) and up.shape == (64, 80)
+    np.testing.assert_array_equal(high, copy)
+    again = realistic_degrade(high, 4, optics=optics, seed=1, jitter=None)[0]
+    np.testing.assert_array_equal(small, again)  # one seed, one noise draw
+    assert not np.array_equal(small, realistic_degrade(high, 4, optics=optics, seed=2, jitter=None)[0])
+    clean = downsample(high.astype(np.float64), 4)
+    noise = np.std(small - clean) / float(high.max())
+    assert 0.01 < noise < 0.2  # 200 photons at full scale: a few percent
+    quieter = realistic_degrade(high, 4, optics=NIRDegradation(core_sigma=0.5, photons=20000.0, read_noise=3.0),
+                                seed=1, jitter=None)[0]
+    assert np.std(quieter - clean) < noise * float(high.max()) / 3
+
+
+def test_real_preset_fine_tunes_given_weights_on_mixed_pairs(tiny_weights, tmp_path):
+    from napari_vesselgan.data.nir_optics import NIRDegradation
+
+    config = SuperResConfig.preset("test", steps=0, init_weights=str(tiny_weights("superres")),
+                                   degradation=NIRDegradation(photons=300.0).to_dict(), bicubic_share=0.5,
+                                   degraded_copies=2, synthetic_mix=1)
+    _, _, high = lowres_pair((64, 64), seed=5)
+    pairs = SuperResMethod._training_pairs(config, [high, high[::-1]])
+    assert len(pairs) == 4
+    bicubic = superres_module.make_pair(high, config, seed=config.seed, realistic=False)
+    only_bicubic = SuperResMethod._training_pairs(config.model_copy(update={"bicubic_share": 1.0}), [high])
+    only_optics = SuperResMethod._training_pairs(config.model_copy(update={"bicubic_share": 0.0}), [high])
+    np.testing.assert_array_equal(only_bicubic[0], bicubic)
+    assert not any(np.array_equal(pair, bicubic) for pair in only_optics)
+    weights = SuperResMethod.untrained(config, device="cpu").train([high, high[::-1]], config,
+                                                                   run_dir=tmp_path / "real")
+    loaded = methods.load("superres", weights=weights)
+    assert loaded.provenance["init_weights"] == str(tiny_weights("superres"))
+    assert "camera Poisson-Gaussian noise" in loaded.provenance["degradation"]
+    assert "1 synthetic" in loaded.provenance["training_data"]
+    # the validation holds each image through real optics and through bicubic alone
+    validation = SuperResMethod._validation_pairs(config, [high], False)
+    assert len(validation) == 2 * (config.validation_images + 1)
+
+
 def test_lowres_pair_is_the_degradation_of_its_reference():
     small, up, high = lowres_pair((64, 64), seed=3)
     again_small, again_up = degrade(high, 4)
@@ -249,6 +295,14 @@ def test_evaluation_reports_all_candidates(tiny_method, real_dir):
         assert set(summary) == {"bicubic", "Richardson-Lucy (2 it.)", "model"}
         assert all(np.isfinite(row["psnr_mean"]) and 0 < row["ssim_mean"] <= 1 for row in summary.values())
     assert result["real"]["shape"] == [512, 640]
+    from napari_vesselgan.evaluation.superres import DEFAULT_OPTICS
+
+    optics = evaluate_superres(tiny_method.predict, n_pairs=1, size=64, real_paths=paths, rl_iterations=2,
+                               optics=DEFAULT_OPTICS)
+    assert set(optics["real_optics"]["summary"]) == {"bicubic", "model", "Richardson-Lucy "
+                                                     f"({optics['real_optics_degradation']['rl_iterations']} it.)"}
+    # the same frame through real optics: noisier input, so bicubic scores lower than without it
+    assert optics["real_optics"]["summary"]["bicubic"]["psnr_mean"] < optics["real"]["summary"]["bicubic"]["psnr_mean"]
 
 
 # ----- command line --------------------------------------------------------------------------

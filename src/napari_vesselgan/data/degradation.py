@@ -7,6 +7,8 @@ noise-robustness test). Works on any 2-D image (synthetic or real) and keeps its
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 from skimage.transform import resize
 
@@ -68,3 +70,46 @@ def crop_to_multiple(image: np.ndarray, scale: int) -> np.ndarray:
     """The top-left part of ``image`` whose height and width are multiples of ``scale``."""
     height, width = image.shape[-2:]
     return image[..., : height - height % int(scale), : width - width % int(scale)]
+
+
+#: The lens core and camera of the NIR degradation fitted to all three nir2-mouse frame pairs
+#: (benchmarks/results/bench_nir_degradation-cpu.json, "fit"): ``realistic_degrade``'s default optics.
+NIR_CAMERA_OPTICS: dict[str, float] = {"core_sigma": 0.3, "photons": 745.8338541153312,
+                                       "read_noise": 6.9374984051453845, "bit_depth": 8}
+
+
+def realistic_degrade(image: np.ndarray, scale: int = 4, *, optics: Any = None, seed: int = 0,
+                      jitter: float | None = 0.2) -> tuple[np.ndarray, np.ndarray]:
+    """(low-resolution, re-upscaled) float64 versions of ``image`` through real optics: a Gaussian
+    lens blur, ``D``, then a camera's Poisson-Gaussian noise and quantisation, then ``U``.
+
+    Why: real low-resolution fluorescence is not a clean bicubic reduction; its camera adds shot
+    and read noise, which bicubic up-sampling carries into the result. ``optics`` is a fitted
+    ``data.nir_optics.NIRDegradation`` (None: ``NIR_CAMERA_OPTICS``); only its PSF core (``core_sigma``,
+    in high-resolution pixels) and camera (``photons`` at full scale, ``read_noise``,
+    ``bit_depth``) are used: the scattering tail, haze and vignetting belong to the tissue, which
+    the high-resolution image already shows. With ``jitter`` each parameter is drawn around the
+    fit (``NIRDegradation.jittered``; photons x0.5-2); None uses the fit as is. Full scale is the
+    image's maximum; noise acts on the low-resolution pixels.
+    """
+    from dataclasses import replace
+
+    from scipy import ndimage
+
+    from .nir_optics import NIRDegradation
+
+    if int(scale) < 1:
+        raise InvalidInput(f"scale must be a positive integer, got {scale}")
+    model = optics if optics is not None else NIRDegradation.from_dict(NIR_CAMERA_OPTICS)
+    rng = np.random.default_rng(seed)
+    if jitter is not None:
+        model = model.jittered(rng, jitter)
+    high = crop_to_multiple(np.asarray(image, np.float64), scale)
+    top = float(high.max()) or 1.0
+    blurred = ndimage.gaussian_filter(np.clip(high / top, 0.0, None), model.core_sigma, mode="reflect")
+    small = downsample(blurred, scale)
+    camera = replace(model, core_sigma=0.0, tail_weight=0.0, haze_weight=0.0, background=0.0, vignetting=0.0,
+                     gain=1.0, offset=0.0)
+    counts = camera.apply(np.clip(small, 0.0, None), rng)
+    low = counts.astype(np.float64) / ((1 << model.bit_depth) - 1) * top
+    return low, upsample(low, scale, high.shape[-2:])
