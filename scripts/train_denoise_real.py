@@ -22,6 +22,8 @@ import sys
 import time
 from pathlib import Path
 
+from real_training import add_run_arguments, config_overrides, export, progress_printer
+
 REPO = Path(__file__).resolve().parent.parent
 REAL = REPO.parent / "shared" / "real" / "nir2-mouse"
 
@@ -30,22 +32,15 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--real", type=Path, default=REAL, help="folder of NIR-IIa_N.png / NIR-IIb_N.png pairs")
     parser.add_argument("--frames", nargs="+", type=int, required=True, help="frame numbers N to train on")
-    parser.add_argument("--run-dir", type=Path, required=True)
     parser.add_argument("--steps", type=int, help="CycleGAN steps (default: the preset's)")
     parser.add_argument("--decay-steps", type=int, help="of which decayed (default: the preset's)")
-    parser.add_argument("--set", action="append", default=[], help="extra config field=value (JSON values)")
-    parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--log-every", type=int, default=50)
-    parser.add_argument("--export", type=Path, help="copy the trained weights here")
-    parser.add_argument("--fp16", action="store_true")
+    add_run_arguments(parser)
     args = parser.parse_args(argv)
 
     import imageio.v3 as iio
     import torch
 
     from napari_vesselgan.data.nir_optics import fit_degradation
-    from napari_vesselgan.engine.checkpoint import export_checkpoint
-    from napari_vesselgan.engine.trainer import FunctionCallback
     from napari_vesselgan.methods.denoise import DenoiseConfig, DenoiseMethod
 
     torch.set_num_threads(args.threads)
@@ -53,22 +48,16 @@ def main(argv: list[str] | None = None) -> int:
     domain_b = [iio.imread(args.real / f"NIR-IIb_{n}.png") for n in args.frames]
     degradation, fit_report = fit_degradation(list(zip(domain_a, domain_b)))
     print("fitted degradation:", json.dumps(fit_report["parameters"]), flush=True)
-    overrides = {key: json.loads(value) for key, value in (item.split("=", 1) for item in args.set)}
+    overrides = config_overrides(args)
     overrides.update({k: v for k, v in (("steps", args.steps), ("decay_steps", args.decay_steps)) if v is not None})
     config = DenoiseConfig.preset("real", degradation={k: float(v) for k, v in degradation.to_dict().items()},
                                   **overrides)
-
-    def log(state) -> None:
-        if state.step % args.log_every == 0 or state.step == state.total_steps:
-            losses = " ".join(f"{k}={v:.3f}" for k, v in state.losses.items())
-            print(f"step {state.step}/{state.total_steps} {time.perf_counter() - state.started:.0f}s {losses}",
-                  flush=True)
 
     print(f"warm start ({config.pretrain_steps} paired steps), then {config.steps} CycleGAN steps", flush=True)
     started = time.perf_counter()
     method = DenoiseMethod.untrained(config, device="cpu")
     weights = method.train((domain_a, domain_b), config, run_dir=args.run_dir, device="cpu",
-                           callbacks=[FunctionCallback(log)])
+                           callbacks=[progress_printer(args.log_every)])
     minutes = round((time.perf_counter() - started) / 60, 1)
     frames = " ".join(map(str, args.frames))
     provenance = {
@@ -84,11 +73,7 @@ def main(argv: list[str] | None = None) -> int:
         "training_minutes": minutes,
     }
     print(f"weights: {weights} ({minutes} min)")
-    if args.export:
-        print("exported:", export_checkpoint(weights, args.export, dtype=torch.float16 if args.fp16 else None,
-                                             provenance=provenance))
-    else:
-        print("provenance:", export_checkpoint(weights, args.run_dir / "final.safetensors", provenance=provenance))
+    print("exported:", export(weights, args, provenance))
     return 0
 
 

@@ -27,6 +27,8 @@ from pathlib import Path
 
 import numpy as np
 
+from real_training import add_run_arguments, config_overrides, export, progress_printer
+
 REPO = Path(__file__).resolve().parent.parent
 REAL = REPO.parent / "shared" / "real"
 TRAIN_FRAMES = (7, 35)
@@ -89,38 +91,25 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--frame-copies", type=int, default=12)
     parser.add_argument("--synthetic", type=int, default=24, help="realistic synthetic pairs")
     parser.add_argument("--synthetic-size", type=int, default=256)
-    parser.add_argument("--run-dir", type=Path, required=True)
-    parser.add_argument("--set", action="append", default=[], help="extra config field=value (JSON values)")
-    parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--log-every", type=int, default=50)
-    parser.add_argument("--export", type=Path, help="copy the trained weights here")
-    parser.add_argument("--fp16", action="store_true")
+    add_run_arguments(parser)
     args = parser.parse_args(argv)
 
     import torch
 
-    from napari_vesselgan.engine.checkpoint import export_checkpoint
-    from napari_vesselgan.engine.trainer import FunctionCallback
     from napari_vesselgan.methods.mask2nir import Mask2NirConfig, Mask2NirMethod
 
     torch.set_num_threads(args.threads)
-    overrides = {key: json.loads(value) for key, value in (item.split("=", 1) for item in args.set)}
+    overrides = config_overrides(args)
     config = Mask2NirConfig.preset("real", **overrides)
     masks, images, notes = real_pairs(args.real, tuple(args.frames), args.frame_copies)
     synthetic_masks, synthetic_images = synthetic_pairs(args.synthetic, args.synthetic_size, config.seed)
     masks, images = masks + synthetic_masks, images + synthetic_images
     print(f"{len(masks)} (mask, image) pairs: {'; '.join(notes)}; {args.synthetic} synthetic", flush=True)
 
-    def log(state) -> None:
-        if state.step % args.log_every == 0 or state.step == state.total_steps:
-            losses = " ".join(f"{k}={v:.3f}" for k, v in state.losses.items())
-            print(f"step {state.step}/{state.total_steps} {time.perf_counter() - state.started:.0f}s {losses}",
-                  flush=True)
-
     started = time.perf_counter()
     method = Mask2NirMethod.untrained(config, device="cpu")
     weights = method.train((masks, images), config, run_dir=args.run_dir, device="cpu",
-                           callbacks=[FunctionCallback(log)])
+                           callbacks=[progress_printer(args.log_every)])
     minutes = round((time.perf_counter() - started) / 60, 1)
     provenance = {
         "training_data": (
@@ -137,9 +126,7 @@ def main(argv: list[str] | None = None) -> int:
         "training_minutes": minutes,
     }
     print(f"weights: {weights} ({minutes} min)")
-    target = args.export or args.run_dir / "final.safetensors"
-    print("exported:", export_checkpoint(weights, target, dtype=torch.float16 if args.fp16 else None,
-                                         provenance=provenance))
+    print("exported:", export(weights, args, provenance))
     return 0
 
 

@@ -22,6 +22,8 @@ import json
 import time
 from pathlib import Path
 
+from real_training import add_run_arguments, config_overrides, export, progress_printer
+
 REPO = Path(__file__).resolve().parent.parent
 REAL = REPO.parent / "shared" / "real"
 
@@ -49,20 +51,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--real", type=Path, default=REAL, help="folder holding nir2-mouse/ and liver-vessels/")
     parser.add_argument("--frames", nargs="+", type=int, required=True, help="frame numbers N to train on")
     parser.add_argument("--liver", choices=("even", "all", "none"), default="even", help="liver slices to train on")
-    parser.add_argument("--run-dir", type=Path, required=True)
-    parser.add_argument("--set", action="append", default=[], help="extra config field=value (JSON values)")
-    parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--log-every", type=int, default=25)
-    parser.add_argument("--export", type=Path, help="copy the trained weights here")
-    parser.add_argument("--fp16", action="store_true")
+    add_run_arguments(parser, log_every=25)
     args = parser.parse_args(argv)
 
     import imageio.v3 as iio
     import torch
 
     from napari_vesselgan.data.nir_optics import fit_degradation
-    from napari_vesselgan.engine.checkpoint import export_checkpoint
-    from napari_vesselgan.engine.trainer import FunctionCallback
     from napari_vesselgan.methods.superres import SuperResConfig, SuperResMethod
 
     torch.set_num_threads(args.threads)
@@ -71,19 +66,13 @@ def main(argv: list[str] | None = None) -> int:
     degradation, _ = fit_degradation(fit_pairs)
     print("fitted degradation:", json.dumps(degradation.to_dict()), flush=True)
     images, names = training_images(args.real, args.frames, args.liver)
-    overrides = {key: json.loads(value) for key, value in (item.split("=", 1) for item in args.set)}
+    overrides = config_overrides(args)
     config = SuperResConfig.preset("real", degradation={k: float(v) for k, v in degradation.to_dict().items()},
                                    **overrides)
 
-    def log(state) -> None:
-        if state.step % args.log_every == 0 or state.step == state.total_steps:
-            losses = " ".join(f"{k}={v:.3f}" for k, v in state.losses.items())
-            print(f"step {state.step}/{state.total_steps} {time.perf_counter() - state.started:.0f}s {losses}",
-                  flush=True)
-
     started = time.perf_counter()
     method = SuperResMethod.untrained(config, device="cpu")
-    weights = method.train(images, config, run_dir=args.run_dir, device="cpu", callbacks=[FunctionCallback(log)])
+    weights = method.train(images, config, run_dir=args.run_dir, device="cpu", callbacks=[progress_printer(args.log_every)])
     minutes = round((time.perf_counter() - started) / 60, 1)
     validation = json.loads((args.run_dir / "finetune" / "validation.json").read_text())
     summary = {"frames": args.frames, "liver": args.liver, "images": names, "minutes": minutes,
@@ -92,8 +81,7 @@ def main(argv: list[str] | None = None) -> int:
     (args.run_dir / "summary.json").write_text(json.dumps(summary, indent=1))
     print(f"done in {minutes} min; best validation {max(v['psnr'] for v in validation):.2f} dB", flush=True)
     if args.export:
-        export_checkpoint(weights, args.export, dtype=torch.float16 if args.fp16 else None)
-        print(f"exported to {args.export}", flush=True)
+        print(f"exported to {export(weights, args)}", flush=True)
     return 0
 
 
