@@ -335,6 +335,31 @@ def test_fundus2ffa_keeps_a_real_photos_vessels():
     assert score >= 0.70
 
 
+def test_fundus2video_keeps_more_of_a_real_photos_vessels_than_the_synthetic_only_weights():
+    """scikit-image's real retina photo: the lowest vessel Dice from the venous phase on is the card's
+    (benchmarks/bench_eye_models_real.py) and above that of the synthetic-only weights it was tuned
+    from (the same benchmark run on them). Issue 14's goal, 0.60, is not met yet: not asserted."""
+    from skimage import data as skdata
+    from skimage.transform import resize
+
+    from napari_vesselgan.analysis.vessel_mask import dice, extract_vessel_mask, extract_vessels
+
+    results = Path(__file__).resolve().parents[1] / "benchmarks" / "results"
+
+    def lowest(name: str) -> float:
+        rows = json.loads((results / name).read_text())
+        return next(r for r in rows if r["metric"] == "min_vessel_dice_to_photo")["value"]
+
+    photo = resize(skdata.retina(), (512, 512), anti_aliasing=True).astype(np.float32)
+    vessels, decided = extract_vessels(photo)
+    frames = 12
+    video = methods.load("fundus2video", device="cpu").predict(photo, frames=frames)
+    scores = [dice(extract_vessel_mask(frame, dark_vessels=False, fov=decided.fov), vessels, decided.fov)
+              for frame in video[frames // 3:]]
+    assert min(scores) == pytest.approx(lowest("bench_eye_models_real-cpu.json"), abs=0.01)
+    assert min(scores) > lowest("bench_eye_models_real-synthetic-only-cpu.json") + 0.03
+
+
 def test_fundus2video_weights_hold_their_card():
     from napari_vesselgan.evaluation.fundus2video import evaluate_heldout
 
