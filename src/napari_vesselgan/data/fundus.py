@@ -119,6 +119,12 @@ FITTED_FUNDUS_STYLE = FundusStyle(colour=(0.78, 0.29, 0.22), texture=0.035, grai
 FITTED_FFA_STYLE = FfaStyle(texture=0.35, grain=0.2, artery=0.62, vein=0.68, vignetting=0.15)
 
 
+def eye_styles(fitted: bool) -> dict[str, FundusStyle | FfaStyle]:
+    """The ``fundus_style`` / ``ffa_style`` keywords of :func:`fundus_pair` and :func:`fundus_video`:
+    the styles fitted to real images, or none (the classic look)."""
+    return {"fundus_style": FITTED_FUNDUS_STYLE, "ffa_style": FITTED_FFA_STYLE} if fitted else {}
+
+
 @dataclass(frozen=True, eq=False)
 class FundusAnatomy:
     """What a fundus photo and its FFA image share (all lengths in pixels, centres as (y, x))."""
@@ -413,7 +419,7 @@ def paired_fundus_ffa(n: int, shape: tuple[int, int] = (256, 256), seed: int = 0
                       fitted_style: bool = False) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """``n`` training pairs with seeds ``seed .. seed + n - 1``; the leakage kinds cycle through all four.
     ``fitted_style``: rendered in the styles fitted to real images instead of the classic ones."""
-    styles = {"fundus_style": FITTED_FUNDUS_STYLE, "ffa_style": FITTED_FFA_STYLE} if fitted_style else {}
+    styles = eye_styles(fitted_style)
     fundus, ffa = [], []
     for index in range(n):
         pair = fundus_pair(shape, seed + index, leakage=LEAKAGE_KINDS[index % len(LEAKAGE_KINDS)], **styles)

@@ -155,8 +155,8 @@ class DenoiseMethod(Method):
 
     def __init__(self, config: TrainingConfig, generator: torch.nn.Module, **kwargs: Any):
         super().__init__(config, generator, **kwargs)
-        #: Whether ``input_kind`` picks among the bundled sets (loaded with ``weights=None``).
-        self.picks_bundled_sets = False
+        #: Whether both bundled sets are at hand for ``input_kind`` (loaded with the default weights).
+        self.bundled = False
         self._low_light: DenoiseMethod | None = None
         #: What the last prediction ran: input kind asked for, weight set, its weights, the noise level.
         self.last_run: dict[str, Any] | None = None
@@ -178,14 +178,9 @@ class DenoiseMethod(Method):
         denoise --weights low-light``)."""
         named = isinstance(weights, str) and weights in WEIGHT_SETS and not Path(weights).exists()
         method = super().load(cls.weight_set_path(weights) if named else weights, device)
-        method.picks_bundled_sets = weights is None or (
+        method.bundled = weights is None or (
             not named and Path(weights).resolve() == cls.default_weights().resolve())
         return method  # type: ignore[return-value]
-
-    @property
-    def bundled(self) -> bool:
-        """Whether both bundled sets are at hand for ``input_kind`` (loaded with the default weights)."""
-        return self.picks_bundled_sets
 
     def weight_set(self, kind: str) -> "DenoiseMethod":
         """The method that denoises input of ``kind``: this one for ``nir-iia``, the bundled

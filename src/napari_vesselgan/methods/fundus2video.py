@@ -188,14 +188,13 @@ def resample_frames(video: np.ndarray, frames: int) -> np.ndarray:
 def synthetic_videos(config: Fundus2VideoConfig, seed: int | None = None,
                      count: int | None = None) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """(fundus photos, FFA videos) of synthetic eyes, seeds ``seed ..``; leakage kinds cycle."""
-    from napari_vesselgan.data.fundus import FITTED_FFA_STYLE, FITTED_FUNDUS_STYLE, LEAKAGE_KINDS, fundus_video
+    from napari_vesselgan.data.fundus import LEAKAGE_KINDS, eye_styles, fundus_video
 
     kinds = config.synthetic_leakage
     unknown = sorted(set(kinds) - set(LEAKAGE_KINDS))
     if not kinds or unknown:
         raise InvalidInput(f"synthetic_leakage takes kinds from {', '.join(LEAKAGE_KINDS)}; got {kinds!r}")
-    styles = ({"fundus_style": FITTED_FUNDUS_STYLE, "ffa_style": FITTED_FFA_STYLE}
-              if config.synthetic_style == "fitted" else {})
+    styles = eye_styles(config.synthetic_style == "fitted")
     seed = config.seed if seed is None else seed
     count = config.synthetic_videos if count is None else count
     size = config.synthetic_size

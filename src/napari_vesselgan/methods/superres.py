@@ -495,12 +495,7 @@ class SuperResMethod(Method):
 
         generator = init_weights(self.build_generator(config), seed=config.seed)
         if config.init_weights is not None:
-            from napari_vesselgan.engine.checkpoint import load_checkpoint, load_network
-
-            source = type(self).default_weights() if config.init_weights == "bundled" else Path(config.init_weights)
-            checkpoint = load_checkpoint(source, expected_method=self.name)
-            load_network(generator, {k: v.float() for k, v in checkpoint.networks["generator"].items()},
-                         name="superres generator")
+            self.start_from(generator, config.init_weights)
             provenance["init_weights"] = str(config.init_weights)
         weights: Path | None = None
         if config.steps > 0 and config.pretrain_data != "none":
