@@ -93,6 +93,38 @@ def test_real_preset_trains_with_paired_degradations(tmp_path, single_torch_thre
     assert "2 supervised L1 steps" in loaded.provenance["warm_start"]
 
 
+def test_cli_real_preset_fits_the_degradation_to_the_given_pairs(tmp_path, single_torch_thread):
+    """`vesselgan train denoise --preset real` with two folders fits the NIR degradation to the (A_i, B_i)
+    pairs itself (as scripts/train_denoise_real.py does), stores it in the weights' config and its
+    report in their provenance; synthetic data or unequal folders are refused with the reason."""
+    from napari_vesselgan.cli import main
+    from napari_vesselgan.engine.checkpoint import load_checkpoint
+    from napari_vesselgan.io import write_image
+
+    truth = NIRDegradation(tail_weight=0.4, gain=0.8, photons=3000.0)
+    for seed in (0, 1):
+        sharp = _sharp((64, 64), seed)
+        write_image(tmp_path / "a" / f"{seed}.png", truth.apply(sharp, rng=seed))
+        write_image(tmp_path / "b" / f"{seed}.png", (sharp * 255).astype(np.uint8))
+    small = ["--set", "ngf=4", "--set", "ndf=4", "--set", "n_blocks=1", "--set", "patch_size=32", "--set", "steps=1",
+             "--set", "decay_steps=1", "--set", "checkpoint_every=0", "--set", "pretrain_steps=1", "--set",
+             "synthetic_mix=0", "--set", "degraded_copies=1", "--set", "pool_size=2"]
+    out = tmp_path / "fitted.safetensors"
+    assert main(["train", "denoise", "--preset", "real", "--domain-a", str(tmp_path / "a"), "--domain-b",
+                 str(tmp_path / "b"), "--run-dir", str(tmp_path / "run"), "--device", "cpu", "--export", str(out),
+                 *small]) == 0
+    checkpoint = load_checkpoint(out)
+    fitted = checkpoint.config["degradation"]
+    assert isinstance(fitted, dict) and fitted["gain"] == pytest.approx(0.8, rel=0.25)
+    assert "fitted to the 2 A / B pairs" in checkpoint.provenance["training_data"]
+    assert len(checkpoint.provenance["degradation_fit"]["pairs"]) == 2
+    assert main(["train", "denoise", "--preset", "real", "--synthetic", "--run-dir", str(tmp_path / "s"),
+                 "--device", "cpu", *small]) == 2
+    (tmp_path / "b" / "1.png").unlink()
+    assert main(["train", "denoise", "--preset", "real", "--domain-a", str(tmp_path / "a"), "--domain-b",
+                 str(tmp_path / "b"), "--run-dir", str(tmp_path / "u"), "--device", "cpu", *small]) == 2
+
+
 def test_real_sample_is_package_data_with_its_licence():
     image, partner = real_sample_pair()
     assert image.shape == partner.shape == (512, 640) and image.dtype == np.uint8

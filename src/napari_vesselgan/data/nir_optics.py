@@ -139,11 +139,15 @@ def estimate_noise(noisy01: np.ndarray, expected01: np.ndarray, *, bins: int = 2
     level = ndimage.uniform_filter(expected01, 3, mode="reflect")
     edges = np.quantile(level, np.linspace(0.02, 0.995, bins + 1))
     xs, ys = [], []
+    minimum = min(200, max(20, level.size // (2 * bins)))  # pixels per level bin (fewer in small images)
     for low, high in zip(edges[:-1], edges[1:]):
         inside = (level >= low) & (level < high)
-        if inside.sum() > 200 and high > low:
+        if inside.sum() > minimum and high > low:
             xs.append(float(level[inside].mean()))
             ys.append(float(residual[inside].var() * 9.0 / 8.0))
+    if len(xs) < 2:
+        raise InvalidInput(f"the noise cannot be estimated: fewer than two brightness levels with {minimum} pixels "
+                           "each (use larger images with a range of brightness)")
     xs_arr, ys_arr = np.asarray(xs), np.asarray(ys)
     slope, intercept = np.polyfit(xs_arr, ys_arr, 1)
     slope, intercept = max(float(slope), 1e-6), max(float(intercept), 0.0)

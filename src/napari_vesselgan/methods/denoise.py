@@ -25,6 +25,7 @@ With the bundled weights the prediction option ``input_kind`` (``auto``: measure
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from pathlib import Path
 from typing import Any, ClassVar, Literal
@@ -49,8 +50,10 @@ class DenoiseConfig(CycleGANConfig):
 
     residual: bool = Field(False, description="Generators add a learned correction to their input (start: identity).")
     lambda_paired: float = Field(0.0, ge=0, description="Weight of the L1 loss on degraded-B -> B pairs.")
-    degradation: dict[str, float] | None = Field(
-        None, description="Fitted NIR degradation (data.nir_optics.NIRDegradation fields) that makes those pairs.")
+    degradation: dict[str, float] | Literal["fit"] | None = Field(
+        None, description="Fitted NIR degradation (data.nir_optics.NIRDegradation fields) that makes those pairs; "
+                          "'fit': fit it to the given images first, the i-th domain-A image being the degraded "
+                          "partner of the i-th domain-B image (data.nir_optics.fit_degradation).")
     degraded_copies: int = Field(4, ge=1, description="Random degradations made of each domain-B image.")
     synthetic_mix: int = Field(0, ge=0, description="Realistic synthetic images added to each domain (needs degradation).")
     pretrain_steps: int = Field(0, ge=0, description="Supervised L1 steps on the registered pairs before the CycleGAN.")
@@ -59,7 +62,7 @@ class DenoiseConfig(CycleGANConfig):
 
     PRESETS: ClassVar[dict[str, dict[str, Any]]] = {
         "paper": {"ngf": 64, "ndf": 64, "patch_size": 256, "steps": 200_000, "decay_steps": 100_000},
-        "real": {"residual": True, "lambda_paired": 20.0, "lambda_identity": 10.0, "synthetic_mix": 2,
+        "real": {"degradation": "fit", "residual": True, "lambda_paired": 20.0, "lambda_identity": 10.0, "synthetic_mix": 2,
                  "synthetic_size": 256, "ngf": 8, "ndf": 16, "patch_size": 64, "pool_size": 20,
                  "pretrain_steps": 600, "steps": 300, "decay_steps": 300, "lr": 5e-5},
         "test": {"ngf": 8, "ndf": 8, "patch_size": 64, "steps": 4, "decay_steps": 2, "checkpoint_every": 2,
@@ -282,6 +285,14 @@ class DenoiseMethod(Method):
                 domains.append(load_domain(source))
                 notes.append(f"{len(domains[-1])} user {label} images")
         domain_a, domain_b = domains
+        fitted = {}
+        if config.degradation == "fit":
+            if synthetic is not None:
+                raise InvalidInput("degradation='fit' needs your own registered domain A / B images to fit it to; "
+                                   "give both domains (the i-th A image the degraded partner of the i-th B image)")
+            config, fitted = fit_to_pairs(domain_a, domain_b, config)
+            run = dataclasses.replace(run, config=config)
+            notes.append(f"NIR degradation fitted to the {len(domain_a)} A / B pairs (data.nir_optics.fit_degradation)")
         paired: tuple[list[np.ndarray], list[np.ndarray]] | None = None
         if config.degradation is not None:
             domain_a, domain_b, paired, extra_notes = realistic_training_data(domain_a, domain_b, config)
@@ -330,9 +341,29 @@ class DenoiseMethod(Method):
         weights = fit(
             model, batches,
             run.run_dir, config.trainer_settings(resume=resume), callbacks=callbacks,
-            provenance={"training_data": data_note, **warm_start, **run.provenance},
+            provenance={"training_data": data_note, **warm_start, **fitted, **run.provenance},
         )
         return self.finish_training(run, weights, model.g_ab)
+
+
+def fit_to_pairs(domain_a: list[np.ndarray], domain_b: list[np.ndarray],
+                 config: DenoiseConfig) -> tuple[DenoiseConfig, dict[str, Any]]:
+    """``config`` with the NIR degradation fitted to the (A_i, B_i) pairs, and the fit's report (provenance)."""
+    from napari_vesselgan.data.nir_optics import fit_degradation
+
+    if len(domain_a) != len(domain_b):
+        raise InvalidInput(f"fitting the degradation pairs the i-th A image with the i-th B image: got {len(domain_a)} "
+                           f"A and {len(domain_b)} B images")
+    pairs = []
+    for index, (degraded, sharp) in enumerate(zip(domain_a, domain_b, strict=True)):
+        degraded, sharp = np.asarray(degraded), np.asarray(sharp)  # integers keep their camera's full scale
+        if degraded.ndim != 2 or degraded.shape != sharp.shape:
+            raise InvalidInput(f"pair {index}: fitting the degradation needs two grey images of one shape, got "
+                               f"{degraded.shape} and {sharp.shape}")
+        pairs.append((degraded, sharp))
+    degradation, report = fit_degradation(pairs)
+    fitted = {name: float(value) for name, value in degradation.to_dict().items()}
+    return config.model_copy(update={"degradation": fitted}), {"degradation_fit": report}
 
 
 def realistic_training_data(domain_a: list[np.ndarray], domain_b: list[np.ndarray], config: DenoiseConfig):
