@@ -323,6 +323,30 @@ def test_fine_tuning_on_fitted_style_eyes_with_chosen_leakage(tmp_path):
         synthetic_videos(base.model_copy(update={"synthetic_leakage": ["glaucoma"]}))
 
 
+def test_training_adds_real_photos_with_videos_of_their_own_vessel_trees(tmp_path):
+    """real_photos (issue 14): each photo, grey or colour, joins the pairs with the video rendered
+    from its own vessels at the working size; the provenance names them."""
+    from skimage import data as skdata
+
+    from napari_vesselgan.io import write_image
+    from napari_vesselgan.methods.fundus2video import real_photo_videos
+
+    folder = tmp_path / "photos"
+    retina = skdata.retina()[::4, ::4]
+    write_image(folder / "colour.png", retina)
+    write_image(folder / "grey.png", np.repeat(retina[..., 1:2], 3, axis=-1))  # grey stored as RGB
+    config = Fundus2VideoConfig.preset("test", steps=1, checkpoint_every=0, real_photos=[str(folder)])
+    photos, videos = real_photo_videos(config)
+    assert [p.shape for p in photos] == [(64, 64, 3)] * 2 and [v.shape for v in videos] == [(4, 64, 64)] * 2
+    assert photos[0][..., 0].mean() > photos[0][..., 2].mean()  # the colour photo as it was
+    assert not np.allclose(photos[1][..., 0], photos[1][..., 1])  # the grey one coloured
+    assert videos[0][-1].max() > videos[0][0].max()  # the dye rises
+    weights = Fundus2VideoMethod.untrained(config, device="cpu").train("synthetic", config, run_dir=tmp_path / "run")
+    assert "2 real photos" in load_checkpoint(weights).provenance["training_data"]
+    with pytest.raises(ValueError, match="no such file"):
+        real_photo_videos(config.model_copy(update={"real_photos": [str(tmp_path / "missing")]}))
+
+
 def test_training_resumes_where_it_stopped(tmp_path):
     config = Fundus2VideoConfig.preset("test", steps=2, checkpoint_every=1)
     Fundus2VideoMethod.untrained(config, device="cpu").train("synthetic", config, run_dir=tmp_path)

@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from scipy import ndimage
+from scipy.special import expit
 from skimage.transform import resize
 
 from .vessels import VesselTree, vessel_tree
@@ -140,10 +141,15 @@ class FundusAnatomy:
     leakage_kind: str
     # leakage source strength per pixel in [0, 1] (before it spreads in the FFA)
     leakage: np.ndarray = field(repr=False)
+    # bool (H, W): a real photo's own field of view (data.eye_from_photo); None: the circle
+    field_mask: np.ndarray | None = field(default=None, repr=False)
 
     @property
     def fov(self) -> np.ndarray:
-        """bool (H, W): the circular field of view (every pixel the images are not black at by construction)."""
+        """bool (H, W): the field of view (every pixel the images are not black at by construction):
+        the circle of ``fov_centre`` / ``fov_radius``, or a real photo's ``field_mask``."""
+        if self.field_mask is not None:
+            return self.field_mask
         yy, xx = np.ogrid[: self.shape[0], : self.shape[1]]
         cy, cx = self.fov_centre
         return (yy - cy) ** 2 + (xx - cx) ** 2 < (self.fov_radius + 0.5) ** 2
@@ -261,6 +267,9 @@ def _falloff(anatomy: FundusAnatomy, strength: float) -> np.ndarray:
 
 def _fov_edge(anatomy: FundusAnatomy) -> np.ndarray:
     """Field-of-view mask with a one-pixel soft edge (the aperture's image)."""
+    if anatomy.field_mask is not None:
+        field = anatomy.field_mask.astype(np.float32)
+        return ndimage.gaussian_filter(field, 0.5) * field
     rr = _distance(anatomy.shape, anatomy.fov_centre)
     return np.clip(anatomy.fov_radius + 0.5 - rr, 0.0, 1.0).astype(np.float32)
 
@@ -287,7 +296,7 @@ def render_fundus(anatomy: FundusAnatomy, seed: int = 0, *, noise: float | None 
     # optic disc: pale yellow, soft rim, brighter cup; a swollen blurred margin with disc leakage
     d_disc = _distance(shape, anatomy.disc_centre)
     blur = 0.35 if anatomy.leakage_kind == "optic_disc" else 0.12
-    disc = 1.0 / (1.0 + np.exp((d_disc - anatomy.disc_radius) / (blur * anatomy.disc_radius)))
+    disc = expit((anatomy.disc_radius - d_disc) / (blur * anatomy.disc_radius))
     cup = np.exp(-0.5 * (d_disc / (0.4 * anatomy.disc_radius)) ** 2)
     disc_colour = np.array([0.98, 0.80, 0.55], np.float32)
     image = image * (1 - disc[..., None]) + disc_colour * (0.85 + 0.15 * cup[..., None]) * disc[..., None]
@@ -338,7 +347,7 @@ def render_ffa(anatomy: FundusAnatomy, seed: int = 0, *, artery_fill: float = 1.
     image = image + vessels * (1.0 - image)
     # optic disc staining: bright rim-weighted disc (late phase)
     d_disc = _distance(shape, anatomy.disc_centre)
-    disc = 1.0 / (1.0 + np.exp((d_disc - anatomy.disc_radius) / (0.1 * anatomy.disc_radius)))
+    disc = expit((anatomy.disc_radius - d_disc) / (0.1 * anatomy.disc_radius))
     image = image + 0.45 * disc_stain * disc * (1.0 - image)
     # leakage: dye pools at the source and diffuses beyond it
     if anatomy.leakage_kind != "none" and leakage_amount > 0:

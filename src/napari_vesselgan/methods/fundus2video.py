@@ -67,6 +67,7 @@ if TYPE_CHECKING:
     from napari_vesselgan.methods.request import PredictionRequest
 
 WINDOW = 3  # frames per generator step
+REAL_PHOTO_SEED_OFFSET = 50_000  # the rendered videos of real photos draw their noise from seeds apart
 # pix2pixHD's VGG loss: L1 of VGG19 relu1_1 .. relu5_1 features, weighted 1/32 .. 1
 VGG_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
 VGG_LAYER_WEIGHTS = (1 / 32, 1 / 16, 1 / 8, 1 / 4, 1.0)
@@ -117,6 +118,11 @@ class Fundus2VideoConfig(TrainingConfig):
     init_weights: str | None = Field(
         None, description="Start the generator from these fundus2video weights ('bundled': the bundled default) "
                           "to fine-tune it; None: from scratch.")
+    real_photos: list[str] = Field(
+        default_factory=list,
+        description="Real fundus photos (files or folders; grey red-free / infrared ones are coloured) added to the "
+                    "training pairs with the FFA video rendered from each photo's own vessel tree "
+                    "(data.eye_from_photo): the structure from the real photo, the dye's dynamics from the renderer.")
 
     PRESETS: ClassVar[dict[str, dict[str, Any]]] = {
         # pix2pixHD's sizes; Adam 2e-3 with a step every 50 iterations (the paper does not give the
@@ -204,6 +210,29 @@ def synthetic_videos(config: Fundus2VideoConfig, seed: int | None = None,
                               leakage=kinds[index % len(kinds)], **styles)
         photos.append(sample.fundus)
         videos.append(sample.video)
+    return photos, videos
+
+
+def real_photo_videos(config: Fundus2VideoConfig) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """(photos, rendered videos) of the ``real_photos`` sources, each photo resized so its longer side is
+    the working size (the scale prediction runs at); every photo's video has its own noise seed."""
+    from skimage.transform import resize
+
+    from napari_vesselgan.data.eye_from_photo import photo_video
+    from napari_vesselgan.metrics.distribution import to_unit_image
+
+    side = config.working_size or config.synthetic_size
+    photos, videos = [], []
+    for source in config.real_photos:
+        for image in load_domain(source):
+            image = to_unit_image(as_numeric(image))  # (1 or 3, Y, X) in [0, 1]
+            image = image[0] if len(image) == 1 or np.ptp(image, axis=0).max() == 0 else np.moveaxis(image, 0, -1)
+            factor = side / max(image.shape[:2])
+            shape = (max(1, round(image.shape[0] * factor)), max(1, round(image.shape[1] * factor)))
+            image = resize(image, shape + image.shape[2:], order=1, anti_aliasing=factor < 1).astype(np.float32)
+            sample = photo_video(image, config.seed + REAL_PHOTO_SEED_OFFSET + len(photos), frames=config.frames)
+            photos.append(sample.fundus)
+            videos.append(sample.video)
     return photos, videos
 
 
@@ -531,6 +560,11 @@ class Fundus2VideoMethod(Method):
         else:
             photos, videos = load_domain(run.sources[0]), video_set(run.sources[1])
             data_note = f"{len(photos)} user fundus photo / FFA video pairs, resampled to {config.frames} frames"
+        if config.real_photos:
+            real_photos, real_videos = real_photo_videos(config)
+            photos, videos = [*photos, *real_photos], [*videos, *real_videos]
+            data_note += (f"; {len(real_photos)} real photos ({', '.join(config.real_photos)}) with videos rendered "
+                          f"from their own vessel trees (data.eye_from_photo, fitted style)")
         inputs, targets = training_arrays(photos, videos, config)
         features, perceptual_note = perceptual_features(config)
         model = Fundus2VideoGAN(config, device=run.device, features=features)
