@@ -6,8 +6,7 @@ Judged with the vessel extractor (``analysis.extract_vessels``, defaults) on bot
 * ``skimage retina`` (real colour photo, CC0) at ``--size`` px: vessel Dice between the
   generated angiogram's vessels (bright) and the photo's own vessels (dark), inside the photo's
   field of view; for ``fundus2video`` per frame (the venous frames on: 1/3 of the video on);
-  also each frame's vessel contrast, to compare with the real arterial / venous angiograms
-  (``bench_eye_realism``'s figures)
+  and whether its phases follow real angiograms (:func:`phase_rows`)
 * ``UWF SLO -> FA`` (``../shared/real/uwf-slo-fa``, at 1/``--uwf-factor`` size): PSNR, SSIM
   (data range 1) and vessel Dice of the generated angiogram against the real registered one,
   inside both fields. Baseline on every UWF row: the SLO's inverted green channel scaled to the
@@ -44,12 +43,59 @@ def vessel_dice_to_photo(generated: np.ndarray, photo_vessels: np.ndarray, fov: 
     return dice(extract_vessel_mask(generated, dark_vessels=False, fov=fov), photo_vessels, fov)
 
 
+def phase_rows(video: np.ndarray, photo: np.ndarray, size: int, add) -> None:
+    """Do the generated phases follow real angiograms? (issue 14, item 4)
+
+    * vessel contrast (``data.eye_statistics``) of the generated arterial frames (the first third)
+      and venous frames (the second third), next to the medians of the labelled real arterial and
+      venous angiograms (``ffa-frames/phase``, 20 each): real venous frames show about twice the
+      arterial contrast, so a video whose phases follow them must rise the same way;
+    * arteries before veins, on the photo's own artery / vein split (``data.eye_from_photo``):
+      mean generated brightness on the artery pixels over that on the vein pixels, per phase
+      (above 1 in the arterial frames, near 1 once the veins have filled);
+    * nothing invented at the fovea: the brightest frame's fovea over its surround (dark, below 1,
+      in real angiograms).
+    """
+    from napari_vesselgan.data.eye_from_photo import photo_anatomy
+    from napari_vesselgan.data.eye_statistics import eye_statistics
+
+    frames = len(video)
+    third = frames // 3
+    contrast = [eye_statistics(np.rint(frame * 255).astype(np.uint8))["vessel_contrast"] for frame in video]
+    real = {}
+    for phase in ("arterial", "venous"):
+        paths = sorted((REAL_DIR / "ffa-frames" / "phase" / f"{phase}_phase").glob("*.jpg"))
+        real[phase] = float(np.median([eye_statistics(read(path)[..., 1])["vessel_contrast"] for path in paths]))
+        add(f"real {phase} angiograms ({len(paths)})", "vessel_contrast", real[phase], "median over the frames")
+    generated = {"arterial": float(np.median(contrast[:third])), "venous": float(np.median(contrast[third:2 * third]))}
+    case = f"skimage retina {size}px: fundus2video"
+    for phase, span in (("arterial", f"0..{third - 1}"), ("venous", f"{third}..{2 * third - 1}")):
+        add(f"{case} {phase} frames", "vessel_contrast", generated[phase], f"median of frames {span}",
+            f"real {phase} angiograms", real[phase])
+    add(f"{case} venous over arterial", "vessel_contrast_ratio", generated["venous"] / generated["arterial"],
+        "venous / arterial contrast", "real angiograms", real["venous"] / real["arterial"])
+    anatomy = photo_anatomy(photo)
+    arteries, veins = anatomy.arteries.mask & ~anatomy.veins.mask, anatomy.veins.mask
+    ratio = [float(frame[arteries].mean() / max(frame[veins].mean(), 1e-6)) for frame in video]
+    for phase, span in (("arterial", slice(0, third)), ("venous", slice(third, 2 * third)), ("late", slice(2 * third, None))):
+        add(f"{case} {phase} frames", "artery_over_vein_brightness", float(np.mean(ratio[span])),
+            "mean over the phase's frames, on the photo's own artery / vein split")
+    # the fovea is dark in a real angiogram (no retinal vessels, pigment in front of the choroid):
+    # a generated frame brighter there than around it invents something
+    yy, xx = np.mgrid[: photo.shape[0], : photo.shape[1]]
+    from_fovea = np.hypot(yy - anatomy.fovea[0], xx - anatomy.fovea[1]) / anatomy.disc_radius
+    spot = from_fovea < 0.5
+    around = (from_fovea > 1.5) & (from_fovea < 3.0) & anatomy.fov & ~anatomy.vessels
+    fovea = [float(frame[spot].mean() / max(np.median(frame[around]), 1e-6)) for frame in video]
+    add(f"{case} frames", "max_fovea_over_surround", max(fovea),
+        "brightest frame's fovea (0.5 disc radii) over its surround (1.5-3 disc radii, no vessels); real: < 1")
+
+
 def run(size: int, uwf_factor: int, weights_ffa: str | None, weights_video: str | None, frames: int) -> list[dict]:
     import torch
 
     from napari_vesselgan import methods
     from napari_vesselgan.analysis.vessel_mask import dice, extract_vessel_mask, extract_vessels
-    from napari_vesselgan.data.eye_statistics import eye_statistics
     from napari_vesselgan.metrics import psnr, ssim
 
     torch.set_num_threads(1)
@@ -77,10 +123,7 @@ def run(size: int, uwf_factor: int, weights_ffa: str | None, weights_video: str 
     venous = scores[frames // 3:]
     add(f"skimage retina {size}px: fundus2video venous-on frames", "min_vessel_dice_to_photo", min(venous),
         f"min over frames {frames // 3}..{frames - 1}")
-    for index in (1, frames // 3 + 1, frames - 1):
-        contrast = eye_statistics(np.rint(video[index] * 255).astype(np.uint8))["vessel_contrast"]
-        add(f"skimage retina {size}px: fundus2video frame {index}", "vessel_contrast", contrast,
-            "(vessel - background) / background")
+    phase_rows(video, photo, size, add)
 
     uwf = REAL_DIR / "uwf-slo-fa"
     for slo_path in sorted(uwf.glob("slo_*.jpg")):

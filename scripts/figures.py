@@ -176,7 +176,10 @@ def fundus2video() -> str:
     frames = [r["value"] for r in real if "fundus2video frame" in r["case"] and r["metric"] == "vessel_dice_to_photo"]
     text = (f"On scikit-image's real retina photo the frames' vessels overlap the photo's own at Dice "
             f"{min(frames):.2f}-{max(frames):.2f}, {lowest['value']:.2f} at the lowest from the venous phase on "
-            f"(goal >= 0.60; `benchmarks/results/bench_eye_models_real-cpu.json`). "
+            f"(goal >= 0.60; `benchmarks/results/bench_eye_models_real-cpu.json`)"
+            + (f"; its fovea, dark in real angiograms, comes out up to {fovea['value']:.1f} x as bright as its surround"
+               if (fovea := next((r for r in real if r["metric"] == "max_fovea_over_surround"), None))
+               and fovea["value"] > 1 else "") + ". "
             f"On {held['videos']} held-out synthetic videos ({held['size']} px, {held['frames']} frames, seeds from "
             f"{held['seeds_from']}): {s['psnr']['mean']:.2f} dB PSNR / {s['ssim']['mean']:.3f} SSIM per frame, "
             f"{s['psnr_knowledge_mask']['mean']:.2f} dB inside the knowledge masks (`weights/fundus2video-evaluation.json`)")

@@ -79,23 +79,46 @@ def fundus2ffa_lines() -> list[str]:
     return lines
 
 
+def phase_lines(rows: list[dict]) -> list[str]:
+    """Do the generated phases follow the labelled real angiograms? (``phase_rows`` of the benchmark)"""
+    contrast = {r["case"].split(": fundus2video ")[-1]: r for r in rows if r["metric"] == "vessel_contrast"
+                and "fundus2video" in r["case"]}
+    ratio = next((r for r in rows if r["metric"] == "vessel_contrast_ratio"), None)
+    order = {r["case"].split(": fundus2video ")[-1]: r["value"] for r in rows
+             if r["metric"] == "artery_over_vein_brightness"}
+    if not contrast or ratio is None:
+        return ["The phase check (`bench_eye_models_real.phase_rows`) has not been run."]
+    art, ven = contrast["arterial frames"], contrast["venous frames"]
+    return [
+        "Phases against the labelled real angiograms (`ffa-frames/phase`, 20 arterial and 20 venous frames): "
+        f"vessel contrast of the generated arterial frames {art['value']:.2f} (real arterial median "
+        f"{art['baseline_value']:.2f}), venous frames {ven['value']:.2f} (real venous {ven['baseline_value']:.2f}); "
+        f"venous over arterial {ratio['value']:.2f} against the real {ratio['baseline_value']:.2f}, so the dye rises "
+        f"{'as' if ratio['value'] > 1 else 'not as'} in real angiograms, with "
+        f"{'lower' if ven['value'] < ven['baseline_value'] else 'higher'} contrast overall. Arteries before veins, on "
+        "the photo's own artery / vein split (`data.eye_from_photo`): generated brightness on arteries over veins "
+        + ", ".join(f"{phase} {value:.2f}" for phase, value in order.items())
+        + (" (falling once the veins fill: arteries first)." if order and order.get("arterial frames", 0)
+           > order.get("venous frames", 0) else " (not falling: no sign of arteries filling first)."),
+        *([f"The fovea, dark in real angiograms, is at most {fovea['value']:.2f} x as bright as its surround in the "
+           "generated frames" + (" (an invented bright spot there)." if fovea["value"] > 1 else ".")]
+          if (fovea := next((r for r in rows if r["metric"] == "max_fovea_over_surround"), None)) else []),
+    ]
+
+
 def fundus2video_lines() -> list[str]:
-    """Per-frame vessel Dice to the photo on skimage's retina, and the frames' vessel contrast."""
+    """Per-frame vessel Dice to the photo on skimage's retina, and whether the phases follow real angiograms."""
     rows = _rows()
     frames = [r for r in rows if "fundus2video frame" in r["case"] and r["metric"] == "vessel_dice_to_photo"]
     if not frames:
         return ["`benchmarks/bench_eye_models_real.py` has not been run; no real-image figures.", ""]
     lowest = next(r for r in rows if r["metric"] == "min_vessel_dice_to_photo")
-    contrast = [r for r in rows if "fundus2video frame" in r["case"] and r["metric"] == "vessel_contrast"]
     lines = ["### Real images first (`benchmarks/results/bench_eye_models_real-cpu.json`)", "",
              "scikit-image's real retina photo: vessel Dice of each generated frame's vessels to the photo's own "
              "(`analysis.extract_vessels` on both; the goal is >= 0.60 from the venous phase on):", "",
              "| frame | " + " | ".join(r["case"].split()[-1] for r in frames) + " |",
              "|---|" + "---|" * len(frames),
              "| Dice | " + " | ".join(f"{r['value']:.2f}" for r in frames) + " |", "",
-             f"Lowest from the venous phase on: **{lowest['value']:.2f}** ({lowest['unit']})."]
-    if contrast:
-        lines.append("Vessel contrast ((vessel - background) / background) of frames "
-                     + ", ".join(f"{r['case'].split()[-1]}: {r['value']:.2f}" for r in contrast)
-                     + "; real angiograms (`benchmarks/results/bench_eye_realism-cpu.json`): see there.")
+             f"Lowest from the venous phase on: **{lowest['value']:.2f}** ({lowest['unit']}).", "",
+             *phase_lines(rows)]
     return lines + [""]

@@ -37,6 +37,7 @@ _FOVEA_DISTANCE = (0.25, 0.45)
 _FOVEA_FROM_CENTRE = 0.25  # the fovea lies near the photo's centre (at most this far, of the diameter)
 _MIN_PIECE = 0.03
 _DISC_CLEARED = 1.2  # vessels found within this many disc radii of its centre are dropped
+_AVASCULAR_ZONE = 0.8  # ... and within this many disc radii of the fovea
 
 
 def grey_to_colour(grey: np.ndarray, colour: tuple[float, float, float] = FITTED_FUNDUS_STYLE.colour) -> np.ndarray:
@@ -127,11 +128,11 @@ def photo_anatomy(photo: np.ndarray) -> FundusAnatomy:
     strong = np.percentile(green_contrast[vessels], 90) if vessels.any() else 1.0
     depth = np.where(vessels, np.clip(green_contrast / max(strong, 1e-6), 0.3, 1.0), 0.0).astype(np.float32)
 
-    # the fovea: the darkest smoothed retina (vessels filled in) at a disc-to-fovea distance
-    retina = np.where(vessels, np.nan, green)
-    filled = np.where(vessels, ndimage.gaussian_filter(np.nan_to_num(retina, nan=float(np.nanmedian(retina[fov]))),
-                                                       0.02 * diameter), green)
-    smooth = ndimage.gaussian_filter(filled, 0.04 * diameter)
+    # the fovea: the darkest smoothed retina a disc-to-fovea distance from the disc, near the centre
+    # (smoothed over ~a disc radius: thin vessels fade, the macula's dark pit does not); no vessel
+    # enters its avascular zone, so what the extractor found there (the pit's dark rim round the
+    # foveal reflex) is dropped
+    smooth = ndimage.gaussian_filter(green, 0.04 * diameter)
     from_disc = np.hypot(yy - disc[0], xx - disc[1]) / diameter
     centre = ndimage.center_of_mass(fov)
     from_centre = np.hypot(yy - centre[0], xx - centre[1]) / diameter
@@ -139,6 +140,8 @@ def photo_anatomy(photo: np.ndarray) -> FundusAnatomy:
         (from_centre < _FOVEA_FROM_CENTRE)
     fovea = np.unravel_index(np.argmin(np.where(candidates, smooth, np.inf)), shape) if candidates.any() else \
         (shape[0] / 2, shape[1] / 2)
+    outside_zone = np.hypot(yy - fovea[0], xx - fovea[1]) > _AVASCULAR_ZONE * _DISC_RADIUS * diameter
+    arteries, veins = arteries & outside_zone, veins & outside_zone
 
     tree = lambda m: VesselTree(mask=m, radius=(radius * m).astype(np.float32), depth=depth * m)  # noqa: E731
     return FundusAnatomy(shape=shape, fov_centre=(float(centre[0]), float(centre[1])), fov_radius=diameter / 2,
