@@ -106,18 +106,25 @@ def main() -> Path:
         f"{config['n_downsampling']} down-samplings, {config['n_blocks']} residual blocks, instance norm, "
         f"{n_params:,} parameters, fp16 ({weights.stat().st_size / 2**20:.2f} MB). The paper's size (182 M "
         "parameters) is the `paper` preset.",
-        "- Made in two steps. (1) The synthetic-only weights, `fundus2video-synthetic.safetensors` (bundled beside",
-        "  them, the previous default), trained for 12000 window steps on 48 synthetic eyes in the classic style by",
-        "  `scripts/train_fundus2video_weights.sh` (47.8 min on one CPU thread). (2) Those fine-tuned for "
+        "- Made in three steps. (1) The synthetic-only weights, `fundus2video-synthetic.safetensors` (bundled",
+        "  beside them), trained for 12000 window steps on 48 synthetic eyes in the classic style by",
+        "  `scripts/train_fundus2video_weights.sh` (47.8 min on one CPU thread). (2) Those fine-tuned for 1500",
+        "  window steps on synthetic eyes in the style fitted to real photos and angiograms",
+        "  (`data.fundus.FITTED_*_STYLE`, `benchmarks/bench_eye_realism.py`), without optic-disc leakage, which the",
+        "  synthetic-only weights invented at a real photo's bright disc (the first part of",
+        "  `scripts/train_fundus2video_real.sh`; the previous default). (3) Those fine-tuned for "
         f"{provenance.get('steps')} window steps ({provenance.get('training_minutes', '?')} min, CPU, 1 thread, "
-        "beside other jobs) by `scripts/train_fundus2video_real.sh`:",
+        "beside other jobs) by the second part of that script:",
         f"  `{provenance.get('training_command', '?')}`.",
-        f"- Data of step (2): {provenance.get('training_data')}. Knowledge masks (threshold "
+        f"- Data of step (3): {provenance.get('training_data')}. Knowledge masks (threshold "
         f"{config['knowledge_threshold']:g}) cover {100 * provenance.get('knowledge_mask_area', float('nan')):.1f} % "
-        "of the training pixels. Still only synthetic eyes, now in the style fitted to real photos and angiograms "
-        "(`data.fundus.FITTED_*_STYLE`, `benchmarks/bench_eye_realism.py`) and without optic-disc leakage, which "
-        "the synthetic-only weights invented at a real photo's bright disc. No real FFA video is available here, "
-        "so the dynamics come from the renderer only; the model cannot show leakage the photo does not show.",
+        "of the training pixels. The real photos are the 20 pre-injection grey (red-free / infrared) fundus frames of "
+        "`../shared/real/ffa-frames/phase/non_ffa` (huapu4/FFA, Apache-2.0), coloured by `data.eye_from_photo."
+        "grey_to_colour`; each one's video is rendered from its own vessel tree (`analysis.extract_vessels`, split "
+        "into arteries and veins by contrast and width), so the structure is real and the dye's dynamics are the "
+        "renderer's. No real FFA video is available here: the phases come from the renderer only, and the model "
+        "cannot show leakage the photo does not show. scikit-image's retina photo, the real test below, was never "
+        "trained on.",
         f"- Objective (Eq. 7): least-squares GAN with {config['num_d']} PatchGAN scales (ndf {config['ndf']}) + "
         f"{config['lambda_feat']:g} x feature matching + {config['lambda_attention']:g} L_att + "
         f"{config['lambda_nce_unsupervised']:g} L_UP + {config['lambda_nce_supervised']:g} L_SP + "
