@@ -77,7 +77,8 @@ def phase_rows(video: np.ndarray, photo: np.ndarray, size: int, add) -> None:
     anatomy = photo_anatomy(photo)
     arteries, veins = anatomy.arteries.mask & ~anatomy.veins.mask, anatomy.veins.mask
     ratio = [float(frame[arteries].mean() / max(frame[veins].mean(), 1e-6)) for frame in video]
-    for phase, span in (("arterial", slice(0, third)), ("venous", slice(third, 2 * third)), ("late", slice(2 * third, None))):
+    spans = {"arterial": slice(0, third), "venous": slice(third, 2 * third), "late": slice(2 * third, None)}
+    for phase, span in spans.items():
         add(f"{case} {phase} frames", "artery_over_vein_brightness", float(np.mean(ratio[span])),
             "mean over the phase's frames, on the photo's own artery / vein split")
     # the fovea is dark in a real angiogram (no retinal vessels, pigment in front of the choroid):

@@ -73,7 +73,8 @@ def _segments(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def _contrast(plane: np.ndarray, vessels: np.ndarray, fov: np.ndarray, sigma: float) -> np.ndarray:
     """How much darker each pixel is than its vessel-free surround: 1 - plane / background."""
     around = (fov & ~vessels).astype(np.float64)
-    background = ndimage.gaussian_filter(plane * around, sigma) / np.maximum(ndimage.gaussian_filter(around, sigma), 1e-6)
+    weight = np.maximum(ndimage.gaussian_filter(around, sigma), 1e-6)
+    background = ndimage.gaussian_filter(plane * around, sigma) / weight
     return np.where(vessels, 1.0 - plane / np.maximum(background, 1e-6), 0.0)
 
 
@@ -150,7 +151,8 @@ def photo_anatomy(photo: np.ndarray) -> FundusAnatomy:
                          leakage_kind="none", leakage=np.zeros(shape, np.float32), field_mask=fov)
 
 
-def photo_video(photo: np.ndarray, seed: int = 0, *, frames: int = 12, style: FfaStyle = FITTED_FFA_STYLE) -> FundusVideo:
+def photo_video(photo: np.ndarray, seed: int = 0, *, frames: int = 12,
+                style: FfaStyle = FITTED_FFA_STYLE) -> FundusVideo:
     """A real photo and the FFA video rendered from its own anatomy (:func:`photo_anatomy`), in the
     style fitted to real angiograms by default. A grey photo comes back coloured (:func:`grey_to_colour`)."""
     photo = np.asarray(photo, np.float32)

@@ -62,8 +62,8 @@ class DenoiseConfig(CycleGANConfig):
 
     PRESETS: ClassVar[dict[str, dict[str, Any]]] = {
         "paper": {"ngf": 64, "ndf": 64, "patch_size": 256, "steps": 200_000, "decay_steps": 100_000},
-        "real": {"degradation": "fit", "residual": True, "lambda_paired": 20.0, "lambda_identity": 10.0, "synthetic_mix": 2,
-                 "synthetic_size": 256, "ngf": 8, "ndf": 16, "patch_size": 64, "pool_size": 20,
+        "real": {"degradation": "fit", "residual": True, "lambda_paired": 20.0, "lambda_identity": 10.0,
+                 "synthetic_mix": 2, "synthetic_size": 256, "ngf": 8, "ndf": 16, "patch_size": 64, "pool_size": 20,
                  "pretrain_steps": 600, "steps": 300, "decay_steps": 300, "lr": 5e-5},
         "test": {"ngf": 8, "ndf": 8, "patch_size": 64, "steps": 4, "decay_steps": 2, "checkpoint_every": 2,
                  "pool_size": 4, "synthetic_images": 3, "synthetic_size": 96},
