@@ -24,7 +24,7 @@ def test_photo_anatomy_recovers_a_synthetic_eyes_anatomy(seed):
     veins, arteries = truth.veins.mask, truth.arteries.mask & ~truth.veins.mask
     labelled = vessels & (veins | arteries)
     right = (found.veins.mask & veins) | (found.arteries.mask & arteries)
-    assert right.sum() / labelled.sum() > 0.7  # measured 0.82-0.86; chance is 0.5
+    assert right.sum() / labelled.sum() > 0.7  # measured 0.81-0.93; chance is 0.5
     assert np.hypot(*np.subtract(found.disc_centre, truth.disc_centre)) < 1.0 * truth.disc_radius
     assert np.hypot(*np.subtract(found.fovea, truth.fovea)) < 2.5 * truth.disc_radius
     assert found.leakage_kind == "none" and not found.leakage.any()
