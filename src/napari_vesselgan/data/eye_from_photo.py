@@ -27,7 +27,7 @@ from napari_vesselgan.analysis.vessel_mask import extract_vessels, field_size
 from .fundus import FITTED_FFA_STYLE, FITTED_FUNDUS_STYLE, FfaStyle, FundusAnatomy, FundusVideo, render_ffa_video
 from .vessels import VesselTree
 
-__all__ = ["grey_to_colour", "photo_anatomy", "photo_video"]
+__all__ = ["colour_photo", "grey_to_colour", "photo_anatomy", "photo_video"]
 
 _NEIGHBOURS = np.ones((3, 3), bool)
 # Where the optic disc and the fovea sit, as fractions of the field's equivalent diameter
@@ -57,6 +57,19 @@ def grey_to_colour(grey: np.ndarray, colour: tuple[float, float, float] = FITTED
     return np.clip(rgb, 0.0, 1.0).astype(np.float32)
 
 
+def colour_photo(photo: np.ndarray) -> np.ndarray:
+    """``photo`` as float32 (H, W, 3): a colour photo as it is (alpha dropped); a grey one, (H, W)
+    or three identical channels, coloured by :func:`grey_to_colour`."""
+    photo = np.asarray(photo, np.float32)
+    if photo.ndim == 3 and photo.shape[-1] >= 3 and np.ptp(photo[..., :3], axis=-1).max() == 0:
+        photo = photo[..., 0]  # grey stored as RGB
+    if photo.ndim == 2:
+        return grey_to_colour(photo)
+    if photo.ndim != 3 or photo.shape[-1] < 3:
+        raise InvalidInput(f"expected a fundus photo (H, W, 3) or a grey fundus image (H, W), got shape {photo.shape}")
+    return photo[..., :3]
+
+
 def _segments(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Labels of the skeleton's segments (cut at branch points) and, per pixel of ``mask``, the
     index (flat) of its nearest segment pixel."""
@@ -79,17 +92,12 @@ def _contrast(plane: np.ndarray, vessels: np.ndarray, fov: np.ndarray, sigma: fl
 
 
 def photo_anatomy(photo: np.ndarray) -> FundusAnatomy:
-    """The anatomy of a real fundus photo (H, W, 3) or grey fundus image (H, W), float in [0, 1].
+    """The anatomy of a real fundus photo, float in [0, 1] (a grey one is coloured: :func:`colour_photo`).
 
     Vessels come from ``analysis.extract_vessels`` (dark vessels, its defaults); an image with
     hardly any (under 1 % of its field) is refused, since its video would be empty.
     """
-    photo = np.asarray(photo, np.float32)
-    if photo.ndim == 2:
-        photo = grey_to_colour(photo)
-    if photo.ndim != 3 or photo.shape[-1] < 3:
-        raise InvalidInput(f"expected a fundus photo (H, W, 3) or a grey fundus image (H, W), got shape {photo.shape}")
-    photo = photo[..., :3]
+    photo = colour_photo(photo)
     # pieces smaller than ~ a disc radius squared are choroidal texture more often than vessels
     vessels, decided = extract_vessels(photo, dark_vessels=True, min_size=int((_MIN_PIECE * min(photo.shape[:2])) ** 2))
     fov = decided.fov
@@ -154,10 +162,8 @@ def photo_anatomy(photo: np.ndarray) -> FundusAnatomy:
 def photo_video(photo: np.ndarray, seed: int = 0, *, frames: int = 12,
                 style: FfaStyle = FITTED_FFA_STYLE) -> FundusVideo:
     """A real photo and the FFA video rendered from its own anatomy (:func:`photo_anatomy`), in the
-    style fitted to real angiograms by default. A grey photo comes back coloured (:func:`grey_to_colour`)."""
-    photo = np.asarray(photo, np.float32)
-    if photo.ndim == 2:
-        photo = grey_to_colour(photo)
+    style fitted to real angiograms by default. A grey photo comes back coloured (:func:`colour_photo`)."""
+    photo = colour_photo(photo)
     anatomy = photo_anatomy(photo)
     video = render_ffa_video(anatomy, seed, frames=frames, style=style)
-    return FundusVideo(fundus=np.clip(photo[..., :3], 0, 1) * anatomy.fov[..., None], video=video, anatomy=anatomy)
+    return FundusVideo(fundus=np.clip(photo, 0, 1) * anatomy.fov[..., None], video=video, anatomy=anatomy)

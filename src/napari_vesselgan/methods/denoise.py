@@ -354,13 +354,12 @@ def fit_to_pairs(domain_a: list[np.ndarray], domain_b: list[np.ndarray],
     if len(domain_a) != len(domain_b):
         raise InvalidInput(f"fitting the degradation pairs the i-th A image with the i-th B image: got {len(domain_a)} "
                            f"A and {len(domain_b)} B images")
-    pairs = []
-    for index, (degraded, sharp) in enumerate(zip(domain_a, domain_b, strict=True)):
-        degraded, sharp = np.asarray(degraded), np.asarray(sharp)  # integers keep their camera's full scale
-        if degraded.ndim != 2 or degraded.shape != sharp.shape:
-            raise InvalidInput(f"pair {index}: fitting the degradation needs two grey images of one shape, got "
-                               f"{degraded.shape} and {sharp.shape}")
-        pairs.append((degraded, sharp))
+    # dtypes kept: integers are read at their camera's full scale; fit_degradation checks the shapes agree
+    pairs = [(np.asarray(a), np.asarray(b)) for a, b in zip(domain_a, domain_b, strict=True)]
+    for index, pair in enumerate(pairs):
+        if any(image.ndim != 2 for image in pair):
+            raise InvalidInput(f"pair {index}: fitting the degradation needs grey images, got shapes "
+                               f"{pair[0].shape} and {pair[1].shape}")
     degradation, report = fit_degradation(pairs)
     fitted = {name: float(value) for name, value in degradation.to_dict().items()}
     return config.model_copy(update={"degradation": fitted}), {"degradation_fit": report}

@@ -226,7 +226,7 @@ def real_photo_videos(config: Fundus2VideoConfig) -> tuple[list[np.ndarray], lis
     for source in config.real_photos:
         for image in load_domain(source):
             image = to_unit_image(as_numeric(image))  # (1 or 3, Y, X) in [0, 1]
-            image = image[0] if len(image) == 1 or np.ptp(image, axis=0).max() == 0 else np.moveaxis(image, 0, -1)
+            image = image[0] if len(image) == 1 else np.moveaxis(image, 0, -1)  # photo_video colours grey ones
             factor = side / max(image.shape[:2])
             shape = (max(1, round(image.shape[0] * factor)), max(1, round(image.shape[1] * factor)))
             image = resize(image, shape + image.shape[2:], order=1, anti_aliasing=factor < 1).astype(np.float32)
