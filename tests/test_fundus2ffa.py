@@ -269,6 +269,35 @@ def test_fitted_style_pairs_differ_from_classic_ones():
     assert not np.allclose(classic[0][0], fitted[0][0]) and not np.allclose(classic[1][0], fitted[1][0])
 
 
+def test_a_fovea_pit_darkens_the_fovea_only_in_green_and_blue_and_the_classic_look_keeps_none():
+    """Real photos show a dark red foveal pit (skimage's retina: green 0.47 of the macula round it,
+    red 0.82), which the classic look lacks; without one in training, fundus2video read a real pit as
+    something that fluoresces."""
+    from dataclasses import replace
+
+    from napari_vesselgan.data.fundus import FITTED_FUNDUS_STYLE, FundusStyle, render_fundus
+
+    def fovea_over_surround(image, anatomy):
+        """Per channel: the fovea's mean over the vessel-free retina 1.5-3 disc radii round it, and that level."""
+        yy, xx = np.mgrid[: image.shape[0], : image.shape[1]]
+        to_fovea = np.hypot(yy - anatomy.fovea[0], xx - anatomy.fovea[1]) / anatomy.disc_radius
+        around = (to_fovea > 1.5) & (to_fovea < 3.0) & anatomy.fov & ~anatomy.vessels
+        level = np.median(image[around], axis=0)
+        return image[to_fovea < 0.5].mean(axis=0) / level, level
+
+    anatomies = [fundus_anatomy((192, 192), seed, leakage="none") for seed in range(4)]
+    none = [fovea_over_surround(render_fundus(a, 0, style=FundusStyle()), a)[0] for a in anatomies]
+    deep = [fovea_over_surround(render_fundus(a, 0, style=replace(FITTED_FUNDUS_STYLE, fovea_pit=0.05)), a)
+            for a in anatomies]
+    flat = [fovea_over_surround(render_fundus(a, 0, style=replace(FITTED_FUNDUS_STYLE, fovea_pit=1.0)), a)
+            for a in anatomies]
+    assert min(ratio[1] for ratio in none) > 0.85  # the classic look: no pit
+    for (pit, around), (no_pit, around_no_pit) in zip(deep, flat):
+        drop = no_pit - pit
+        assert drop[1] > 0.1 and drop[2] > drop[1] > 2 * drop[0]  # macular pigment: blue, green, hardly red
+        np.testing.assert_allclose(around, around_no_pit, rtol=0.02)
+
+
 def test_training_refuses_unpaired_or_missing_perceptual_weights(tmp_path):
     config = Fundus2FFAConfig.preset("test")
     method = Fundus2FFAMethod.untrained(config, device="cpu")

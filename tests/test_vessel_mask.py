@@ -125,7 +125,7 @@ def test_real_uwf_slo_and_its_angiogram_agree(real_dir):
 # ----- renderer realism statistics --------------------------------------------------------------
 def test_eye_statistics_tell_photos_from_angiograms_and_the_fitted_style_differs(eye):
     from napari_vesselgan.data.eye_statistics import eye_statistics
-    from napari_vesselgan.data.fundus import FITTED_FFA_STYLE, render_ffa
+    from napari_vesselgan.data.fundus import FITTED_FFA_STYLE, FundusStyle, render_ffa, render_fundus
 
     photo, ffa, anatomy = eye
     of_photo, of_ffa = eye_statistics(photo), eye_statistics(ffa)
@@ -135,3 +135,7 @@ def test_eye_statistics_tell_photos_from_angiograms_and_the_fitted_style_differs
     fitted = np.rint(render_ffa(anatomy, 424_242, style=FITTED_FFA_STYLE) * 255).astype(np.uint8)
     # real angiograms' background is about twice as textured as the classic renderer's
     assert eye_statistics(fitted)["background_cv"] > of_ffa["background_cv"]
+    # a photo's foveal pit is measured where photo_anatomy finds the fovea (real retina: 0.55)
+    assert "fovea_depth" in of_photo and "fovea_depth" not in of_ffa
+    pitted = render_fundus(anatomy, 424_242, style=FundusStyle(fovea_pit=0.05))
+    assert eye_statistics(np.rint(pitted * 255).astype(np.uint8))["fovea_depth"] < of_photo["fovea_depth"] - 0.1

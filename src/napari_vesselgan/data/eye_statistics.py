@@ -17,6 +17,9 @@ found by ``analysis.vessel_mask.field_of_view``, on the grey plane the vessel ex
   its centre (< 0.35)
 * ``vessel_fraction``: share of the field the extractor calls vessel
 * ``colour`` (colour photos only): the field's mean chromaticity r, g (of r + g + b)
+* ``fovea_depth`` (colour photos only): the mean of the fovea (within half a disc radius) over the
+  median of the vessel-free retina 1.5-3 disc radii round it, with the fovea and disc that
+  ``data.eye_from_photo.photo_anatomy`` finds (below 1: a dark foveal pit)
 """
 
 from __future__ import annotations
@@ -93,7 +96,27 @@ def eye_statistics(image: np.ndarray) -> dict[str, float]:
         total = np.maximum(rgb.sum(axis=1), 1e-6)
         stats["chroma_r"] = float(np.mean(rgb[:, 0] / total))
         stats["chroma_g"] = float(np.mean(rgb[:, 1] / total))
+        stats["fovea_depth"] = fovea_depth(array, grey)
     return stats
+
+
+def fovea_depth(photo: np.ndarray, grey: np.ndarray) -> float:
+    """The fovea's brightness over its surround (see above); NaN where no anatomy is found."""
+    from napari_vesselgan.data.eye_from_photo import photo_anatomy
+    from napari_vesselgan import InvalidInput
+
+    rgb = np.asarray(photo[..., :3], np.float64)
+    try:
+        anatomy = photo_anatomy((rgb / max(float(rgb.max()), 1e-6)).astype(np.float32))
+    except InvalidInput:
+        return float("nan")
+    yy, xx = np.mgrid[: grey.shape[0], : grey.shape[1]]
+    to_fovea = np.hypot(yy - anatomy.fovea[0], xx - anatomy.fovea[1]) / anatomy.disc_radius
+    around = (to_fovea > 1.5) & (to_fovea < 3.0) & anatomy.fov & ~anatomy.vessels
+    spot = (to_fovea < 0.5) & anatomy.fov
+    if not spot.any() or not around.any():
+        return float("nan")
+    return float(grey[spot].mean() / max(float(np.median(grey[around])), 1e-6))
 
 
 def summarise(records: list[dict[str, float]]) -> dict[str, float]:

@@ -65,6 +65,10 @@ _STREAM_FFA = 13
 _STREAM_FFA_FRAMES = 1000  # + frame index: per-frame sensor noise of a video
 
 
+# the foveal pit's depth in r, g, b relative to green (macular pigment; skimage's retina photo)
+_MACULAR_PIGMENT = (0.35, 1.0, 1.25)
+
+
 def _stream(seed: int, tag: int) -> np.random.Generator:
     return np.random.default_rng([int(seed), tag])
 
@@ -76,7 +80,9 @@ class FundusStyle:
     ``colour``: the retina's mean RGB; ``texture`` / ``grain``: relative amplitude of the
     choroidal texture and of the fine grain; ``vignetting``: brightness lost at the field's rim
     (1 - strength r^2); ``vessel_opacity``: how much a vessel covers the retina's colour; ``blur``
-    (px) and ``noise`` (of 1): the optics and the sensor.
+    (px) and ``noise`` (of 1): the optics and the sensor; ``fovea_pit``: the darkest foveal spot's
+    green, relative to the macula round it, each eye's drawn between it and 1 (1: none; skimage's
+    retina photo shows a dark red pit, real red-free frames mostly a faint one).
     """
 
     colour: tuple[float, float, float] = (0.80, 0.36, 0.16)
@@ -86,6 +92,7 @@ class FundusStyle:
     vessel_opacity: float = 1.2
     blur: float = 0.7
     noise: float = 0.01
+    fovea_pit: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -116,7 +123,7 @@ class FfaStyle:
 # the background texture, more fine grain (a flatter spectrum) and almost no vignetting. Not
 # the default: the bundled weights were trained on the classic look.
 FITTED_FUNDUS_STYLE = FundusStyle(colour=(0.78, 0.29, 0.22), texture=0.035, grain=0.03, vignetting=0.45,
-                                  vessel_opacity=0.95, noise=0.002)
+                                  vessel_opacity=0.95, noise=0.002, fovea_pit=0.35)
 FITTED_FFA_STYLE = FfaStyle(texture=0.35, grain=0.2, artery=0.62, vein=0.68, vignetting=0.15)
 
 
@@ -292,6 +299,13 @@ def render_fundus(anatomy: FundusAnatomy, seed: int = 0, *, noise: float | None 
     d_fovea = _distance(shape, anatomy.fovea)
     macula = np.exp(-0.5 * (d_fovea / (2.0 * anatomy.disc_radius)) ** 2)
     image *= (1.0 - 0.35 * macula)[..., None]
+    # the foveal pit (pigment, no inner retina): a dark spot of about half a disc radius
+    # the foveal pit: macular pigment absorbs blue and green, hardly red, so a real fovea is a dark red
+    # spot about half a disc radius wide (skimage's retina: r, g, b 0.82, 0.47, 0.33 of the macula round it)
+    if style.fovea_pit < 1.0:  # (no draw without a pit: the classic look stays as it was)
+        pit = np.exp(-0.5 * (d_fovea / (0.45 * anatomy.disc_radius)) ** 2)
+        depth = (1.0 - rng.uniform(style.fovea_pit, 1.0)) * np.array(_MACULAR_PIGMENT, np.float32)
+        image *= 1.0 - pit[..., None] * depth
     image += (0.10 * np.exp(-0.5 * (d_fovea / max(1.0, 0.08 * anatomy.disc_radius * 3)) ** 2))[..., None] * 0.5
     # optic disc: pale yellow, soft rim, brighter cup; a swollen blurred margin with disc leakage
     d_disc = _distance(shape, anatomy.disc_centre)
