@@ -57,7 +57,7 @@ def phase_rows(video: np.ndarray, photo: np.ndarray, size: int, add) -> None:
       in real angiograms).
     """
     from napari_vesselgan.data.eye_from_photo import photo_anatomy
-    from napari_vesselgan.data.eye_statistics import eye_statistics
+    from napari_vesselgan.data.eye_statistics import eye_statistics, fovea_over_surround
 
     frames = len(video)
     third = frames // 3
@@ -83,11 +83,7 @@ def phase_rows(video: np.ndarray, photo: np.ndarray, size: int, add) -> None:
             "mean over the phase's frames, on the photo's own artery / vein split")
     # the fovea is dark in a real angiogram (no retinal vessels, pigment in front of the choroid):
     # a generated frame brighter there than around it invents something
-    yy, xx = np.mgrid[: photo.shape[0], : photo.shape[1]]
-    from_fovea = np.hypot(yy - anatomy.fovea[0], xx - anatomy.fovea[1]) / anatomy.disc_radius
-    spot = from_fovea < 0.5
-    around = (from_fovea > 1.5) & (from_fovea < 3.0) & anatomy.fov & ~anatomy.vessels
-    fovea = [float(frame[spot].mean() / max(np.median(frame[around]), 1e-6)) for frame in video]
+    fovea = [fovea_over_surround(frame, anatomy) for frame in video]
     add(f"{case} frames", "max_fovea_over_surround", max(fovea),
         "brightest frame's fovea (0.5 disc radii) over its surround (1.5-3 disc radii, no vessels); real: < 1")
 

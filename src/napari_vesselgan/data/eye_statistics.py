@@ -102,21 +102,27 @@ def eye_statistics(image: np.ndarray) -> dict[str, float]:
 
 def fovea_depth(photo: np.ndarray, grey: np.ndarray) -> float:
     """The fovea's brightness over its surround (see above); NaN where no anatomy is found."""
-    from napari_vesselgan.data.eye_from_photo import photo_anatomy
     from napari_vesselgan import InvalidInput
+    from napari_vesselgan.data.eye_from_photo import photo_anatomy
 
     rgb = np.asarray(photo[..., :3], np.float64)
     try:
         anatomy = photo_anatomy((rgb / max(float(rgb.max()), 1e-6)).astype(np.float32))
     except InvalidInput:
         return float("nan")
-    yy, xx = np.mgrid[: grey.shape[0], : grey.shape[1]]
+    return fovea_over_surround(grey, anatomy)
+
+
+def fovea_over_surround(plane: np.ndarray, anatomy) -> float:
+    """Mean of ``plane`` within half a disc radius of ``anatomy``'s fovea over its median on the
+    vessel-free field 1.5-3 disc radii round it (below 1: dark there; NaN where either is empty)."""
+    yy, xx = np.mgrid[: plane.shape[0], : plane.shape[1]]
     to_fovea = np.hypot(yy - anatomy.fovea[0], xx - anatomy.fovea[1]) / anatomy.disc_radius
+    spot = to_fovea < 0.5
     around = (to_fovea > 1.5) & (to_fovea < 3.0) & anatomy.fov & ~anatomy.vessels
-    spot = (to_fovea < 0.5) & anatomy.fov
     if not spot.any() or not around.any():
         return float("nan")
-    return float(grey[spot].mean() / max(float(np.median(grey[around])), 1e-6))
+    return float(plane[spot].mean() / max(float(np.median(plane[around])), 1e-6))
 
 
 def summarise(records: list[dict[str, float]]) -> dict[str, float]:

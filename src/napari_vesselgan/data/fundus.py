@@ -299,7 +299,6 @@ def render_fundus(anatomy: FundusAnatomy, seed: int = 0, *, noise: float | None 
     d_fovea = _distance(shape, anatomy.fovea)
     macula = np.exp(-0.5 * (d_fovea / (2.0 * anatomy.disc_radius)) ** 2)
     image *= (1.0 - 0.35 * macula)[..., None]
-    # the foveal pit (pigment, no inner retina): a dark spot of about half a disc radius
     # the foveal pit: macular pigment absorbs blue and green, hardly red, so a real fovea is a dark red
     # spot about half a disc radius wide (skimage's retina: r, g, b 0.82, 0.47, 0.33 of the macula round it)
     if style.fovea_pit < 1.0:  # (no draw without a pit: the classic look stays as it was)

@@ -145,8 +145,8 @@ class SuperResConfig(TrainingConfig):
         # Pixel losses and a small TG term, no adversary: with the paper's stage-2 weights (TG 10, adversarial 1) a leave-one-out fold gained only +0.1 dB over bicubic under
         # real optics; a quarter of bicubic-only pairs lost up to 0.5 dB under the bicubic protocol, and 600 steps
         # at 1e-4 left half the real-optics gain (issue 13 notes). 48 px crops and 8 noise draws per image
-        # (was 32 px, 4) gave +0.06 to +0.11 dB on held-out frames and +0.3 dB on the liver slices; 2400 steps
-        # with the last half decayed instead gave nothing on a held-out frame.
+        # (was 32 px, 4) gave +0.05 to +0.17 dB on each held-out frame image and +0.26 dB on the odd liver
+        # slices; 64 px crops gave no more, and 2400 steps with the last half decayed nothing on a held-out frame.
         "real": {"steps": 0, "init_weights": "bundled", "degradation": dict(NIR_CAMERA_OPTICS),
                  "finetune_steps": 1200, "finetune_lr": 2e-4, "finetune_patch_size": 48,
                  "validate_every": 50, "patience": 6, "degraded_copies": 8, "bicubic_share": 0.5,
